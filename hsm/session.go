@@ -1,0 +1,215 @@
+package hsm
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/miekg/pkcs11"
+)
+
+// Session is one read-write session on one token. A PKCS#11 session runs one
+// operation at a time, so every call takes mu: keys found through a session
+// are then safe for concurrent use.
+type Session struct {
+	mod   *Module
+	token TokenInfo
+	mu    sync.Mutex
+	sh    pkcs11.SessionHandle
+	open  bool
+}
+
+// OpenSession opens a read-write session on the token the selector names.
+func (m *Module) OpenSession(ctx context.Context, sel TokenSelector) (*Session, error) {
+	t, err := m.FindToken(ctx, sel)
+	if err != nil {
+		return nil, err
+	}
+	sh, err := m.lib.ctx.OpenSession(t.SlotID, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+	if err != nil {
+		return nil, fmt.Errorf("token %q: open session: %s", t.Label, ckrName(err))
+	}
+	return &Session{mod: m, token: t, sh: sh, open: true}, nil
+}
+
+// Token is the token this session is on, as found when it opened.
+func (s *Session) Token() TokenInfo { return s.token }
+
+// Module is the module this session belongs to.
+func (s *Session) Module() *Module { return s.mod }
+
+func (s *Session) c() *pkcs11.Ctx { return s.mod.lib.ctx }
+
+// Close logs nothing out (login state is per application and other sessions
+// may share it) and closes the session.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.open {
+		return nil
+	}
+	s.open = false
+	if err := s.c().CloseSession(s.sh); err != nil {
+		return fmt.Errorf("token %q: close session: %s", s.token.Label, ckrName(err))
+	}
+	return nil
+}
+
+// Login logs the user in with pin. A wrong PIN is returned as a *PINError that
+// reports the token's retry flags; it is never retried here, because every try
+// brings a real HSM closer to locking the PIN.
+func (s *Session) Login(ctx context.Context, pin []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.token.Flags&pkcs11.CKF_USER_PIN_LOCKED != 0 {
+		return &PINError{Token: s.token.Label, Flags: s.token.Flags, Err: ErrPINLocked}
+	}
+	err := s.c().Login(s.sh, pkcs11.CKU_USER, string(pin))
+	switch {
+	case err == nil, isCKR(err, pkcs11.CKR_USER_ALREADY_LOGGED_IN):
+		return nil
+	case isCKR(err, pkcs11.CKR_PIN_INCORRECT), isCKR(err, pkcs11.CKR_PIN_INVALID), isCKR(err, pkcs11.CKR_PIN_LEN_RANGE):
+		return &PINError{Token: s.token.Label, Flags: s.refreshFlags(), Err: ErrPINIncorrect}
+	case isCKR(err, pkcs11.CKR_PIN_LOCKED):
+		return &PINError{Token: s.token.Label, Flags: s.refreshFlags() | pkcs11.CKF_USER_PIN_LOCKED, Err: ErrPINLocked}
+	default:
+		return fmt.Errorf("token %q: login: %s", s.token.Label, ckrName(err))
+	}
+}
+
+// refreshFlags re-reads the token flags: the retry counters change with each
+// failed login.
+func (s *Session) refreshFlags() uint {
+	ti, err := s.c().GetTokenInfo(s.token.SlotID)
+	if err != nil {
+		return s.token.Flags
+	}
+	s.token.Flags = ti.Flags
+	return ti.Flags
+}
+
+// Random returns n bytes from the token's own generator (C_GenerateRandom):
+// key IDs and certificate serials come from the HSM, not the host.
+func (s *Session) Random(ctx context.Context, n int) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, err := s.c().GenerateRandom(s.sh, n)
+	if err != nil {
+		return nil, fmt.Errorf("token %q: C_GenerateRandom: %s", s.token.Label, ckrName(err))
+	}
+	if len(b) != n {
+		return nil, fmt.Errorf("token %q: C_GenerateRandom returned %d bytes, want %d", s.token.Label, len(b), n)
+	}
+	return b, nil
+}
+
+// Rand is the token's generator as an io.Reader, for APIs that take one.
+func (s *Session) Rand(ctx context.Context) io.Reader { return tokenReader{s: s, ctx: ctx} }
+
+type tokenReader struct {
+	s   *Session
+	ctx context.Context
+}
+
+func (r tokenReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	b, err := r.s.Random(r.ctx, len(p))
+	if err != nil {
+		return 0, err
+	}
+	return copy(p, b), nil
+}
+
+// findObjects returns every handle that matches the template. The caller holds mu.
+func (s *Session) findObjects(tmpl []*pkcs11.Attribute) ([]pkcs11.ObjectHandle, error) {
+	c := s.c()
+	if err := c.FindObjectsInit(s.sh, tmpl); err != nil {
+		return nil, fmt.Errorf("C_FindObjectsInit: %s", ckrName(err))
+	}
+	var out []pkcs11.ObjectHandle
+	var ferr error
+	for {
+		hs, _, err := c.FindObjects(s.sh, 64)
+		if err != nil {
+			ferr = fmt.Errorf("C_FindObjects: %s", ckrName(err))
+			break
+		}
+		if len(hs) == 0 {
+			break
+		}
+		out = append(out, hs...)
+	}
+	if err := c.FindObjectsFinal(s.sh); err != nil && ferr == nil {
+		ferr = fmt.Errorf("C_FindObjectsFinal: %s", ckrName(err))
+	}
+	return out, ferr
+}
+
+// attrs reads the attributes of one object; attributes the token refuses to
+// reveal (sensitive, or unknown to it) come back absent instead of failing the
+// whole read, because tokens differ in what they answer.
+func (s *Session) attrs(h pkcs11.ObjectHandle, types ...uint) (map[uint][]byte, error) {
+	tmpl := make([]*pkcs11.Attribute, len(types))
+	for i, t := range types {
+		tmpl[i] = pkcs11.NewAttribute(t, nil)
+	}
+	got, err := s.c().GetAttributeValue(s.sh, h, tmpl)
+	if err == nil {
+		out := make(map[uint][]byte, len(got))
+		for _, a := range got {
+			out[a.Type] = a.Value
+		}
+		return out, nil
+	}
+	if !isCKR(err, pkcs11.CKR_ATTRIBUTE_SENSITIVE) && !isCKR(err, pkcs11.CKR_ATTRIBUTE_TYPE_INVALID) {
+		return nil, fmt.Errorf("C_GetAttributeValue: %s", ckrName(err))
+	}
+	// Ask one at a time to learn which ones the token answers.
+	out := map[uint][]byte{}
+	for _, t := range types {
+		got, err := s.c().GetAttributeValue(s.sh, h, []*pkcs11.Attribute{pkcs11.NewAttribute(t, nil)})
+		if err != nil {
+			var p11 pkcs11.Error
+			if errors.As(err, &p11) {
+				continue
+			}
+			return nil, fmt.Errorf("C_GetAttributeValue: %s", ckrName(err))
+		}
+		out[t] = got[0].Value
+	}
+	return out, nil
+}
+
+func boolAttr(m map[uint][]byte, t uint) (val, ok bool) {
+	v, ok := m[t]
+	if !ok || len(v) != 1 {
+		return false, false
+	}
+	return v[0] != 0, true
+}
+
+func ulongAttr(m map[uint][]byte, t uint) (uint, bool) {
+	v, ok := m[t]
+	if !ok || len(v) == 0 {
+		return 0, false
+	}
+	// A CK_ULONG arrives as the host's native bytes.
+	switch len(v) {
+	case 8:
+		return uint(binary.NativeEndian.Uint64(v)), true
+	case 4:
+		return uint(binary.NativeEndian.Uint32(v)), true
+	}
+	return 0, false
+}

@@ -1,0 +1,181 @@
+package hsm
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/miekg/pkcs11"
+)
+
+// TokenInfo describes one token as C_GetTokenInfo reports it. SlotID is only
+// valid for this process: SoftHSM2 and others renumber slots on restart, so a
+// token is always chosen by label (and serial where labels clash).
+type TokenInfo struct {
+	SlotID       uint
+	Label        string
+	Manufacturer string
+	Model        string
+	Serial       string
+	Firmware     string
+	Flags        uint
+}
+
+// Initialized reports whether the token has been initialised (C_InitToken).
+func (t TokenInfo) Initialized() bool { return t.Flags&pkcs11.CKF_TOKEN_INITIALIZED != 0 }
+
+// FlagNames spells out the flags an operator cares about.
+func (t TokenInfo) FlagNames() []string {
+	names := []struct {
+		flag uint
+		name string
+	}{
+		{pkcs11.CKF_TOKEN_INITIALIZED, "initialized"},
+		{pkcs11.CKF_LOGIN_REQUIRED, "login-required"},
+		{pkcs11.CKF_USER_PIN_INITIALIZED, "user-pin-set"},
+		{pkcs11.CKF_PROTECTED_AUTHENTICATION_PATH, "pin-pad"},
+		{pkcs11.CKF_RNG, "rng"},
+		{pkcs11.CKF_WRITE_PROTECTED, "write-protected"},
+		{pkcs11.CKF_USER_PIN_COUNT_LOW, "user-pin-count-low"},
+		{pkcs11.CKF_USER_PIN_FINAL_TRY, "user-pin-final-try"},
+		{pkcs11.CKF_USER_PIN_LOCKED, "user-pin-locked"},
+		{pkcs11.CKF_USER_PIN_TO_BE_CHANGED, "user-pin-to-be-changed"},
+	}
+	var out []string
+	for _, n := range names {
+		if t.Flags&n.flag != 0 {
+			out = append(out, n.name)
+		}
+	}
+	return out
+}
+
+func (t TokenInfo) String() string {
+	return fmt.Sprintf("%q (serial %s, %s %s, slot %d)", t.Label, t.Serial, t.Manufacturer, t.Model, t.SlotID)
+}
+
+// Tokens lists every slot that holds a token, initialised or not.
+func (m *Module) Tokens(ctx context.Context) ([]TokenInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	slots, err := m.lib.ctx.GetSlotList(true)
+	if err != nil {
+		return nil, fmt.Errorf("module %s: C_GetSlotList: %s", m.lib.path, ckrName(err))
+	}
+	out := make([]TokenInfo, 0, len(slots))
+	for _, slot := range slots {
+		ti, err := m.lib.ctx.GetTokenInfo(slot)
+		if err != nil {
+			return nil, fmt.Errorf("module %s: slot %d: C_GetTokenInfo: %s", m.lib.path, slot, ckrName(err))
+		}
+		out = append(out, TokenInfo{
+			SlotID:       slot,
+			Label:        trim(ti.Label),
+			Manufacturer: trim(ti.ManufacturerID),
+			Model:        trim(ti.Model),
+			Serial:       trim(ti.SerialNumber),
+			Firmware:     fmt.Sprintf("%d.%d", ti.FirmwareVersion.Major, ti.FirmwareVersion.Minor),
+			Flags:        ti.Flags,
+		})
+	}
+	return out, nil
+}
+
+// TokenSelector picks a token. Label is required; Serial disambiguates two
+// tokens that share a label.
+type TokenSelector struct {
+	Label  string
+	Serial string
+}
+
+func (s TokenSelector) matches(t TokenInfo) bool {
+	return t.Initialized() && t.Label == s.Label && (s.Serial == "" || t.Serial == s.Serial)
+}
+
+// FindToken returns the one initialised token the selector names. No match and
+// several matches are both errors that list the tokens present.
+func (m *Module) FindToken(ctx context.Context, sel TokenSelector) (TokenInfo, error) {
+	if sel.Label == "" {
+		return TokenInfo{}, fmt.Errorf("no token label given: name the token with its label (hsm.token in the config, --token on the command line)")
+	}
+	all, err := m.Tokens(ctx)
+	if err != nil {
+		return TokenInfo{}, err
+	}
+	var hits []TokenInfo
+	for _, t := range all {
+		if sel.matches(t) {
+			hits = append(hits, t)
+		}
+	}
+	switch len(hits) {
+	case 1:
+		return hits[0], nil
+	case 0:
+		return TokenInfo{}, fmt.Errorf("%w: no token labelled %q in %s; tokens present: %s", ErrTokenNotFound, sel.Label, m.lib.path, describe(all))
+	default:
+		return TokenInfo{}, fmt.Errorf("%w: %d tokens are labelled %q: %s; select one by serial", ErrTokenAmbiguous, len(hits), sel.Label, describe(hits))
+	}
+}
+
+func describe(ts []TokenInfo) string {
+	var parts []string
+	for _, t := range ts {
+		if t.Initialized() {
+			parts = append(parts, t.String())
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// InitToken initialises the first uninitialised token with label, SO PIN and
+// user PIN (C_InitToken, C_InitPIN). It exists for rehearsals on scratch
+// SoftHSM2 tokens, which always offer one free slot; never point it at a
+// production HSM.
+func (m *Module) InitToken(ctx context.Context, label string, soPIN, userPIN []byte) (TokenInfo, error) {
+	m.lib.mu.Lock()
+	defer m.lib.mu.Unlock()
+	all, err := m.Tokens(ctx)
+	if err != nil {
+		return TokenInfo{}, err
+	}
+	for _, t := range all {
+		if t.Initialized() && t.Label == label {
+			return TokenInfo{}, fmt.Errorf("init token %q: %w: a token with that label exists", label, ErrLabelInUse)
+		}
+	}
+	var free *TokenInfo
+	for i := range all {
+		if !all[i].Initialized() {
+			free = &all[i]
+			break
+		}
+	}
+	if free == nil {
+		return TokenInfo{}, fmt.Errorf("init token %q: no uninitialised token in %s", label, m.lib.path)
+	}
+	c := m.lib.ctx
+	if err := c.InitToken(free.SlotID, string(soPIN), label); err != nil {
+		return TokenInfo{}, fmt.Errorf("init token %q: C_InitToken: %s", label, ckrName(err))
+	}
+	sh, err := c.OpenSession(free.SlotID, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+	if err != nil {
+		return TokenInfo{}, fmt.Errorf("init token %q: C_OpenSession: %s", label, ckrName(err))
+	}
+	defer c.CloseSession(sh)
+	if err := c.Login(sh, pkcs11.CKU_SO, string(soPIN)); err != nil {
+		return TokenInfo{}, fmt.Errorf("init token %q: SO login: %s", label, ckrName(err))
+	}
+	defer c.Logout(sh)
+	if err := c.InitPIN(sh, string(userPIN)); err != nil {
+		return TokenInfo{}, fmt.Errorf("init token %q: C_InitPIN: %s", label, ckrName(err))
+	}
+	// SoftHSM2 moves the new token to a new slot ID; find it again by label.
+	return m.FindToken(ctx, TokenSelector{Label: label})
+}
+
+func trim(s string) string { return strings.TrimRight(strings.TrimSpace(s), "\x00") }

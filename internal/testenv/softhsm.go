@@ -1,0 +1,136 @@
+// Package testenv makes the real components the tests and the demo run
+// against: scratch SoftHSM2 tokens (and, with the Notary steps, a
+// notary-server process and an in-memory OCI registry).
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/ceremony-dev/ceremony/hsm"
+)
+
+// WriteSoftHSMConfig makes a SoftHSM2 configuration whose token directory
+// lives under dir, and returns the configuration's path. Point SOFTHSM2_CONF
+// at it before the module is loaded: SoftHSM2 reads it at C_Initialize only.
+func WriteSoftHSMConfig(dir string) (string, error) {
+	tokens := filepath.Join(dir, "tokens")
+	if err := os.MkdirAll(tokens, 0o700); err != nil {
+		return "", fmt.Errorf("softhsm token dir: %w", err)
+	}
+	conf := filepath.Join(dir, "softhsm2.conf")
+	body := fmt.Sprintf("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n", tokens)
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		return "", fmt.Errorf("softhsm config: %w", err)
+	}
+	return conf, nil
+}
+
+// RunWithSoftHSM is the body of a TestMain for packages that use tokens: it
+// gives the test process (and the subprocesses it starts) a private SoftHSM2
+// token directory, runs the tests and removes the directory.
+//
+//	func TestMain(m *testing.M) { os.Exit(testenv.RunWithSoftHSM(m)) }
+func RunWithSoftHSM(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "ceremony-softhsm-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testenv:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	conf, err := WriteSoftHSMConfig(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testenv:", err)
+		return 1
+	}
+	os.Setenv("SOFTHSM2_CONF", conf)
+	return m.Run()
+}
+
+// Token is a scratch token made for one test.
+type Token struct {
+	Module  string // library path
+	Label   string
+	PIN     string
+	SOPIN   string
+	PINFile string // a 0600 file holding PIN, for "file:" sources
+}
+
+// PINSource is the token's PIN as a secret source spelling.
+func (t Token) PINSource() string { return "file:" + t.PINFile }
+
+var tokenSeq atomic.Int64
+
+// NewToken initialises a fresh token on SoftHSM2's free slot, in this process,
+// so it is visible at once and no other test shares it. Tests that use it must
+// run under RunWithSoftHSM.
+func NewToken(tb testing.TB) Token {
+	tb.Helper()
+	if os.Getenv("SOFTHSM2_CONF") == "" {
+		tb.Fatal("testenv.NewToken: SOFTHSM2_CONF is unset; call testenv.RunWithSoftHSM from TestMain")
+	}
+	mod, err := hsm.Open(hsm.DefaultModule)
+	if err != nil {
+		tb.Fatalf("testenv: %v (install Debian's softhsm2: make deps)", err)
+	}
+	tb.Cleanup(func() { mod.Close() })
+	tok := Token{
+		Module: hsm.DefaultModule,
+		Label:  fmt.Sprintf("t%d-%s", tokenSeq.Add(1), randHex(3)),
+		PIN:    randHex(6),
+		SOPIN:  randHex(6),
+	}
+	if _, err := mod.InitToken(context.Background(), tok.Label, []byte(tok.SOPIN), []byte(tok.PIN)); err != nil {
+		tb.Fatalf("testenv: %v", err)
+	}
+	tok.PINFile = filepath.Join(tb.TempDir(), "pin")
+	if err := os.WriteFile(tok.PINFile, []byte(tok.PIN+"\n"), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}
+
+// Session opens the token and logs in; the session closes with the test.
+func (t Token) Session(tb testing.TB) *hsm.Session {
+	tb.Helper()
+	mod, err := hsm.Open(t.Module)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := mod.OpenSession(context.Background(), hsm.TokenSelector{Label: t.Label})
+	if err != nil {
+		mod.Close()
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close(); mod.Close() })
+	if err := s.Login(context.Background(), []byte(t.PIN)); err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// Tool returns the path of an external program the tests need, failing the
+// test (never skipping it) when the program is missing: `make deps` installs it.
+func Tool(tb testing.TB, name string) string {
+	tb.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		tb.Fatalf("%s is not installed: run `make deps` (it is part of the acceptance path)", name)
+	}
+	return p
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return hex.EncodeToString(b)
+}

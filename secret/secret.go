@@ -1,0 +1,150 @@
+// Package secret reads PINs and passphrases from where an operator keeps them:
+// an environment variable, a file, or a masked prompt. A secret never travels
+// on a command line, and no error here ever includes one.
+package secret
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+)
+
+// Source is where a secret comes from: "env:NAME", "file:PATH" or "prompt".
+type Source struct {
+	kind string // "env", "file" or "prompt"
+	arg  string
+}
+
+// Parse reads a source spelling. An empty string means prompt.
+func Parse(s string) (Source, error) {
+	if s == "" || s == "prompt" {
+		return Source{kind: "prompt"}, nil
+	}
+	kind, arg, ok := strings.Cut(s, ":")
+	if !ok || arg == "" {
+		return Source{}, fmt.Errorf("secret source %q: use env:NAME, file:PATH or prompt (a literal secret is not accepted)", redact(s))
+	}
+	switch kind {
+	case "env", "file":
+		return Source{kind: kind, arg: arg}, nil
+	}
+	return Source{}, fmt.Errorf("secret source %q: unknown kind %q; use env:NAME, file:PATH or prompt", redact(s), kind)
+}
+
+// redact keeps an operator's mistake recognisable without echoing what may be
+// a pasted secret: only the part before a colon survives.
+func redact(s string) string {
+	if kind, _, ok := strings.Cut(s, ":"); ok && len(kind) < 10 {
+		return kind + ":…"
+	}
+	return "…"
+}
+
+// String is the source's spelling; it never holds the secret itself.
+func (s Source) String() string {
+	if s.kind == "prompt" {
+		return "prompt"
+	}
+	return s.kind + ":" + s.arg
+}
+
+// IsPrompt reports whether reading the secret needs an operator at a terminal.
+func (s Source) IsPrompt() bool { return s.kind == "prompt" }
+
+// Check verifies, without reading the value, that the source can deliver:
+// the variable is set, the file exists. It lets a preflight list every
+// problem before anything happens.
+func (s Source) Check() error {
+	switch s.kind {
+	case "env":
+		if _, ok := os.LookupEnv(s.arg); !ok {
+			return fmt.Errorf("environment variable %s is not set", s.arg)
+		}
+	case "file":
+		st, err := os.Stat(s.arg)
+		if err != nil {
+			return fmt.Errorf("secret file: %w", err)
+		}
+		if st.IsDir() {
+			return fmt.Errorf("secret file %s is a directory", s.arg)
+		}
+	}
+	return nil
+}
+
+// Prompter asks an operator for a secret without echoing it.
+type Prompter interface {
+	Secret(ctx context.Context, prompt string) ([]byte, error)
+}
+
+// ErrNoTerminal is returned when a prompt is needed and none can be shown.
+var ErrNoTerminal = errors.New("no terminal to prompt on")
+
+// Read returns the secret. what names it in prompts and errors ("PIN for token
+// \"ceremony\""). A file's single trailing newline is dropped, as `echo` adds one.
+func (s Source) Read(ctx context.Context, what string, p Prompter) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	switch s.kind {
+	case "env":
+		v, ok := os.LookupEnv(s.arg)
+		if !ok {
+			return nil, fmt.Errorf("%s: environment variable %s is not set", what, s.arg)
+		}
+		if v == "" {
+			return nil, fmt.Errorf("%s: environment variable %s is empty", what, s.arg)
+		}
+		return []byte(v), nil
+	case "file":
+		b, err := os.ReadFile(s.arg)
+		if err != nil {
+			return nil, fmt.Errorf("%s: read secret file: %w", what, err)
+		}
+		b = bytes.TrimSuffix(b, []byte("\n"))
+		b = bytes.TrimSuffix(b, []byte("\r"))
+		if len(b) == 0 {
+			return nil, fmt.Errorf("%s: secret file %s is empty", what, s.arg)
+		}
+		return b, nil
+	}
+	if p == nil {
+		return nil, fmt.Errorf("%s: %w; give it as env:NAME or file:PATH", what, ErrNoTerminal)
+	}
+	v, err := p.Secret(ctx, what)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if len(v) == 0 {
+		return nil, fmt.Errorf("%s: nothing was entered", what)
+	}
+	return v, nil
+}
+
+// Terminal prompts on the controlling terminal (/dev/tty), so that a secret
+// is typed even when stdin and stdout are redirected, and never echoed.
+type Terminal struct{}
+
+// Secret prompts and reads one line without echo.
+func (Terminal) Secret(ctx context.Context, prompt string) ([]byte, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoTerminal, err)
+	}
+	defer tty.Close()
+	if !term.IsTerminal(int(tty.Fd())) {
+		return nil, ErrNoTerminal
+	}
+	fmt.Fprintf(tty, "%s: ", prompt)
+	v, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	if err != nil {
+		return nil, fmt.Errorf("read from terminal: %w", err)
+	}
+	return v, nil
+}

@@ -1,0 +1,112 @@
+package secret
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+type fakePrompt struct {
+	val []byte
+	err error
+	got string
+}
+
+func (f *fakePrompt) Secret(_ context.Context, prompt string) ([]byte, error) {
+	f.got = prompt
+	return f.val, f.err
+}
+
+func TestSources(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	t.Setenv("CEREMONY_SECRET_SET", "s3cret")
+	t.Setenv("CEREMONY_SECRET_EMPTY", "")
+	tests := []struct {
+		name, src string
+		prompt    *fakePrompt
+		want      string
+		wantErr   string
+	}{
+		{name: "env", src: "env:CEREMONY_SECRET_SET", want: "s3cret"},
+		{name: "env unset", src: "env:CEREMONY_SECRET_UNSET", wantErr: "environment variable CEREMONY_SECRET_UNSET is not set"},
+		{name: "env empty", src: "env:CEREMONY_SECRET_EMPTY", wantErr: "is empty"},
+		{name: "file newline", src: "file:" + write("nl", "p4ss\n"), want: "p4ss"},
+		{name: "file crlf", src: "file:" + write("crlf", "p4ss\r\n"), want: "p4ss"},
+		{name: "file keeps inner spaces", src: "file:" + write("sp", " a b \n"), want: " a b "},
+		{name: "file empty", src: "file:" + write("empty", "\n"), wantErr: "is empty"},
+		{name: "file missing", src: "file:" + filepath.Join(dir, "nope"), wantErr: "no such file"},
+		{name: "prompt", src: "prompt", prompt: &fakePrompt{val: []byte("typed")}, want: "typed"},
+		{name: "empty means prompt", src: "", prompt: &fakePrompt{val: []byte("typed")}, want: "typed"},
+		{name: "prompt nothing typed", src: "prompt", prompt: &fakePrompt{}, wantErr: "nothing was entered"},
+		{name: "prompt without terminal", src: "prompt", wantErr: "no terminal"},
+		{name: "prompt fails", src: "prompt", prompt: &fakePrompt{err: errors.New("ctrl-c")}, wantErr: "ctrl-c"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Parse(tc.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var p Prompter
+			if tc.prompt != nil {
+				p = tc.prompt
+			}
+			got, err := s.Read(context.Background(), "PIN for token \"x\"", p)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "PIN for token") {
+					t.Fatalf("Read = %q, %v; want error %q naming what was read", got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || string(got) != tc.want {
+				t.Fatalf("Read = %q, %v; want %q", got, err, tc.want)
+			}
+			if tc.prompt != nil && tc.prompt.got != "PIN for token \"x\"" {
+				t.Fatalf("prompt text %q", tc.prompt.got)
+			}
+		})
+	}
+}
+
+func TestParseRefusesLiterals(t *testing.T) {
+	for _, in := range []string{"1234", "hunter2", "pin:1234", "env:", "file:"} {
+		_, err := Parse(in)
+		if err == nil {
+			t.Fatalf("Parse(%q) accepted", in)
+		}
+		for _, secretish := range []string{"1234", "hunter2"} {
+			if strings.Contains(in, secretish) && strings.Contains(err.Error(), secretish) {
+				t.Fatalf("Parse(%q) error echoes the value: %v", in, err)
+			}
+		}
+	}
+}
+
+func TestCheck(t *testing.T) {
+	t.Setenv("CEREMONY_SECRET_SET", "x")
+	for src, ok := range map[string]bool{
+		"env:CEREMONY_SECRET_SET":   true,
+		"env:CEREMONY_SECRET_UNSET": false,
+		"file:/nonexistent/pin":     false,
+		"file:" + t.TempDir():       false,
+		"prompt":                    true,
+	} {
+		s, err := Parse(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Check(); (err == nil) != ok {
+			t.Errorf("Check(%s) = %v", src, err)
+		}
+	}
+}
