@@ -241,3 +241,39 @@ func publicEqual(a, b crypto.PublicKey) bool {
 	e, ok := a.(equaler)
 	return ok && e.Equal(b)
 }
+
+// RemoveOrphanPublicKeys destroys public key objects under label that have no
+// private key with the same CKA_ID: the remains of a key generation that was
+// interrupted half way. It never touches a private key or a complete pair.
+// The steps engine calls it only for labels its own journal says it set out
+// to generate.
+func (s *Session) RemoveOrphanPublicKeys(ctx context.Context, label string) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pubs, err := s.findObjects(KeySelector{Label: label}.template(pkcs11.CKO_PUBLIC_KEY))
+	if err != nil {
+		return 0, fmt.Errorf("orphan public keys %q: %w", label, err)
+	}
+	n := 0
+	for _, h := range pubs {
+		a, err := s.attrs(h, pkcs11.CKA_ID)
+		if err != nil {
+			return n, fmt.Errorf("orphan public keys %q: %w", label, err)
+		}
+		privs, err := s.findObjects(KeySelector{ID: a[pkcs11.CKA_ID]}.template(pkcs11.CKO_PRIVATE_KEY))
+		if err != nil {
+			return n, fmt.Errorf("orphan public keys %q: %w", label, err)
+		}
+		if len(privs) > 0 || len(a[pkcs11.CKA_ID]) == 0 {
+			continue
+		}
+		if err := s.c().DestroyObject(s.sh, h); err != nil {
+			return n, fmt.Errorf("orphan public keys %q: C_DestroyObject: %s", label, ckrName(err))
+		}
+		n++
+	}
+	return n, nil
+}

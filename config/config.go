@@ -1,0 +1,341 @@
+// Package config reads and checks the ceremony's one input: a YAML file that
+// witnesses can review before the event. Unknown keys are errors, every
+// problem is reported at once, and nothing here touches a token or a server,
+// so a config can be checked anywhere, long before the ceremony.
+package config
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ceremony-dev/ceremony/hsm"
+	"github.com/ceremony-dev/ceremony/pki"
+	"github.com/ceremony-dev/ceremony/secret"
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the ceremony plan's input (design.md's YAML contract).
+type Config struct {
+	HSM          HSM          `yaml:"hsm"`
+	CA           Key          `yaml:"ca"`
+	Root         Key          `yaml:"root"`
+	Repositories []Repository `yaml:"repositories"`
+	Notary       *Notary      `yaml:"notary,omitempty"`
+	Delegations  []Delegation `yaml:"delegations,omitempty"`
+	Output       string       `yaml:"output"`
+
+	// Digest is the SHA-256 of the file as read: the transcript records it
+	// and a resumed ceremony must present the same file.
+	Digest string `yaml:"-"`
+	// Dir is the directory relative paths are resolved against.
+	Dir string `yaml:"-"`
+}
+
+// HSM names the token.
+type HSM struct {
+	Module string `yaml:"module"`
+	Token  string `yaml:"token"`
+	Serial string `yaml:"serial,omitempty"`
+	PIN    string `yaml:"pin"`
+}
+
+// Key describes one key pair made in the token and its certificate.
+type Key struct {
+	Label   string `yaml:"label"`
+	Key     string `yaml:"key"`
+	Subject string `yaml:"subject,omitempty"`
+	Days    int    `yaml:"days"`
+}
+
+// Repository is one GUN whose root certificate the ceremony issues.
+type Repository struct {
+	GUN  string `yaml:"gun"`
+	Days int    `yaml:"days"`
+}
+
+// Notary is the server side of the ceremony (steps 4 to 6).
+type Notary struct {
+	URL                string `yaml:"url"`
+	TLSCA              string `yaml:"tls_ca,omitempty"`
+	TrustDir           string `yaml:"trust_dir"`
+	TargetsPassphrase  string `yaml:"targets_passphrase"`
+	SnapshotPassphrase string `yaml:"snapshot_passphrase"`
+}
+
+// Delegation adds a delegate's key as targets/<name> of a repository.
+type Delegation struct {
+	GUN   string `yaml:"gun"`
+	Role  string `yaml:"role"`
+	Cert  string `yaml:"cert"`
+	Paths Paths  `yaml:"paths"`
+}
+
+// Paths is "all" or a list of path prefixes.
+type Paths struct {
+	All  bool
+	List []string
+}
+
+// UnmarshalYAML accepts `paths: all` or `paths: [a/, b/]`.
+func (p *Paths) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		if n.Value != "all" {
+			return fmt.Errorf("line %d: paths must be \"all\" or a list of path prefixes, not %q", n.Line, n.Value)
+		}
+		p.All = true
+		return nil
+	}
+	return n.Decode(&p.List)
+}
+
+// MarshalYAML writes Paths back the way it was read.
+func (p Paths) MarshalYAML() (any, error) {
+	if p.All {
+		return "all", nil
+	}
+	return p.List, nil
+}
+
+// Defaults of the seed procedure.
+const (
+	DefaultOutput = "./ceremony-out"
+	DefaultCA     = "ca"
+	DefaultRoot   = "root"
+)
+
+// Load reads, decodes strictly, fills defaults and validates path.
+func Load(path string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	c, err := Parse(raw, filepath.Dir(abs))
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes raw YAML strictly (unknown keys and trailing documents are
+// errors), fills the seed's defaults and validates. Relative paths are
+// resolved against dir, the config file's directory, so a reviewed config
+// means the same thing whatever directory the operator runs it from.
+func Parse(raw []byte, dir string) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("the file is empty")
+		}
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("more than one YAML document: a ceremony has exactly one config")
+	}
+	sum := sha256.Sum256(raw)
+	c.Digest = "sha256:" + hex.EncodeToString(sum[:])
+	c.Dir = dir
+	c.defaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) defaults() {
+	if c.HSM.Module == "" {
+		c.HSM.Module = hsm.DefaultModule
+	}
+	if c.CA.Label == "" {
+		c.CA.Label = DefaultCA
+	}
+	if c.CA.Key == "" {
+		c.CA.Key = string(hsm.ECDSAP256)
+	}
+	if c.CA.Subject == "" {
+		c.CA.Subject = pki.DefaultCASubject
+	}
+	if c.CA.Days == 0 {
+		c.CA.Days = pki.DefaultCADays
+	}
+	if c.Root.Label == "" {
+		c.Root.Label = DefaultRoot
+	}
+	if c.Root.Key == "" {
+		c.Root.Key = string(hsm.ECDSAP256)
+	}
+	if c.Root.Days == 0 {
+		c.Root.Days = pki.DefaultRootDays
+	}
+	for i := range c.Repositories {
+		if c.Repositories[i].Days == 0 {
+			c.Repositories[i].Days = pki.DefaultRepoDays
+		}
+	}
+	if c.Output == "" {
+		c.Output = DefaultOutput
+	}
+}
+
+// Path resolves a path from the config against its directory.
+func (c *Config) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.Dir, p)
+}
+
+// OutputDir is the resolved output directory.
+func (c *Config) OutputDir() string { return c.Path(c.Output) }
+
+// Validate lists every problem in the config, one line each, so the operator
+// fixes them all in one pass.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+
+	if c.HSM.Token == "" {
+		add("hsm.token: missing: name the token by its label")
+	}
+	if _, err := secret.Parse(c.HSM.PIN); err != nil {
+		add("hsm.pin: %v", err)
+	}
+	for _, k := range []struct {
+		name string
+		key  Key
+	}{{"ca", c.CA}, {"root", c.Root}} {
+		if strings.TrimSpace(k.key.Label) != k.key.Label || k.key.Label == "" {
+			add("%s.label: %q is not a usable label (no empty label, no surrounding spaces)", k.name, k.key.Label)
+		}
+		if _, err := hsm.ParseKeyType(k.key.Key); err != nil {
+			add("%s.key: %v", k.name, err)
+		}
+	}
+	if c.CA.Label == c.Root.Label {
+		add("root.label: %q is the CA's label too; the two keys need different labels", c.Root.Label)
+	}
+	if c.Root.Subject != "" {
+		add("root.subject: the root certificate's subject is fixed (CN=root, as notary expects); remove the key")
+	}
+	if _, err := pki.ParseSubject(c.CA.Subject); err != nil {
+		add("ca.subject: %v", err)
+	}
+	checkDays := func(field string, days, max int) {
+		if days < 1 || days > max {
+			add("%s: %d days is out of range 1..%d", field, days, max)
+		}
+	}
+	checkDays("ca.days", c.CA.Days, pki.MaxDays)
+	checkDays("root.days", c.Root.Days, 3650)
+	if len(c.Repositories) == 0 {
+		add("repositories: none: list at least one repository (gun) to certify")
+	}
+	guns := map[string]bool{}
+	for i, r := range c.Repositories {
+		field := fmt.Sprintf("repositories[%d]", i)
+		if err := pki.ValidateGUN(r.GUN); err != nil {
+			add("%s.gun: %v", field, err)
+		}
+		if guns[r.GUN] {
+			add("%s.gun: %q is listed twice", field, r.GUN)
+		}
+		guns[r.GUN] = true
+		checkDays(field+".days", r.Days, 3650)
+	}
+	if c.Notary != nil {
+		errs = append(errs, c.Notary.validate(c)...)
+	}
+	if len(c.Delegations) > 0 && c.Notary == nil {
+		add("delegations: need a notary section: delegations are published to a Notary server")
+	}
+	for i, d := range c.Delegations {
+		field := fmt.Sprintf("delegations[%d]", i)
+		if !guns[d.GUN] {
+			add("%s.gun: %q is not one of the repositories", field, d.GUN)
+		}
+		if err := ValidateRole(d.Role); err != nil {
+			add("%s.role: %v", field, err)
+		}
+		if d.Cert == "" {
+			add("%s.cert: missing: the delegate's certificate or public key (PEM)", field)
+		} else if _, err := os.Stat(c.Path(d.Cert)); err != nil {
+			add("%s.cert: %v", field, err)
+		}
+		if !d.Paths.All && len(d.Paths.List) == 0 {
+			add("%s.paths: missing: \"all\" or a list of path prefixes", field)
+		}
+	}
+	if c.Output == "" {
+		add("output: missing")
+	}
+	return errors.Join(errs...)
+}
+
+func (n *Notary) validate(c *Config) []error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	u, err := url.Parse(n.URL)
+	switch {
+	case n.URL == "":
+		add("notary.url: missing")
+	case err != nil:
+		add("notary.url: %v", err)
+	case u.Scheme != "https" || u.Host == "":
+		add("notary.url: %q must be an https:// URL: the server's TLS is always verified", n.URL)
+	}
+	if n.TLSCA != "" {
+		if _, err := os.Stat(c.Path(n.TLSCA)); err != nil {
+			add("notary.tls_ca: %v", err)
+		}
+	}
+	if n.TrustDir == "" {
+		add("notary.trust_dir: missing")
+	}
+	for field, src := range map[string]string{"notary.targets_passphrase": n.TargetsPassphrase, "notary.snapshot_passphrase": n.SnapshotPassphrase} {
+		if _, err := secret.Parse(src); err != nil {
+			add("%s: %v", field, err)
+		}
+	}
+	return errs
+}
+
+// ValidateRole checks a delegation role name the way notary does: targets/
+// followed by a clean path of allowed characters.
+func ValidateRole(role string) error {
+	name, ok := strings.CutPrefix(role, "targets/")
+	if !ok || name == "" {
+		return fmt.Errorf("%q must start with \"targets/\" and name the delegate, like targets/releases", role)
+	}
+	if len(role) >= 256 {
+		return fmt.Errorf("%q is longer than 255 characters", role)
+	}
+	if filepath.Clean("/"+name) != "/"+name || strings.Contains(name, "//") {
+		return fmt.Errorf("%q is not a clean path", role)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./", r)) {
+			return fmt.Errorf("%q contains %q; use letters, digits, '-', '_', '.' and '/'", role, r)
+		}
+	}
+	return nil
+}
+
+// KeyType of a key section (valid after Validate).
+func (k Key) KeyType() hsm.KeyType {
+	t, _ := hsm.ParseKeyType(k.Key)
+	return t
+}

@@ -1,0 +1,120 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const contract = `hsm:   {module: /usr/lib/softhsm/libsofthsm2.so, token: ceremony, pin: env:CEREMONY_PIN}
+ca:    {label: ca, key: ecdsa-p256, subject: "CN=Docker Notary CA", days: 7300}
+root:  {label: root, key: ecdsa-p256, days: 365}
+repositories:
+  - {gun: docker.io/alice/nginx, days: 375}
+notary:
+  url: https://127.0.0.1:4443
+  tls_ca: server-ca.pem
+  trust_dir: ./trust
+  targets_passphrase: env:NOTARY_TARGETS_PASSPHRASE
+  snapshot_passphrase: env:NOTARY_SNAPSHOT_PASSPHRASE
+delegations:
+  - {gun: docker.io/alice/nginx, role: targets/me, cert: me.crt, paths: all}
+output: ./ceremony-out
+`
+
+func contractDir(t *testing.T) string {
+	dir := t.TempDir()
+	for _, f := range []string{"server-ca.pem", "me.crt"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestContract(t *testing.T) {
+	dir := contractDir(t)
+	c, err := Parse([]byte(contract), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HSM.Token != "ceremony" || c.CA.KeyType() != "ecdsa-p256" || c.CA.Days != 7300 || c.Root.Days != 365 ||
+		len(c.Repositories) != 1 || c.Repositories[0].GUN != "docker.io/alice/nginx" || c.Notary == nil ||
+		!c.Delegations[0].Paths.All || c.Delegations[0].Role != "targets/me" {
+		t.Fatalf("parsed %+v", c)
+	}
+	if c.OutputDir() != filepath.Join(dir, "ceremony-out") {
+		t.Fatalf("output %s is not resolved against the config's directory", c.OutputDir())
+	}
+	if !strings.HasPrefix(c.Digest, "sha256:") || len(c.Digest) != 71 {
+		t.Fatalf("digest %q", c.Digest)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse([]byte("hsm: {token: t, pin: env:P}\nrepositories: [{gun: docker.io/a/b}]\n"), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HSM.Module != "/usr/lib/softhsm/libsofthsm2.so" || c.CA.Label != "ca" || c.CA.Subject != "CN=Docker Notary CA" ||
+		c.CA.Days != 7300 || c.Root.Label != "root" || c.Root.Days != 365 || c.Repositories[0].Days != 375 || c.Output != "./ceremony-out" {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	base := "hsm: {token: t, pin: env:P}\nrepositories: [{gun: docker.io/a/b}]\n"
+	tests := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"unknown key", base + "colour: red\n", []string{"field colour not found"}},
+		{"two documents", base + "---\nhsm: {}\n", []string{"more than one YAML document"}},
+		{"empty", "", []string{"empty"}},
+		{"literal PIN", "hsm: {token: t, pin: '1234'}\nrepositories: [{gun: docker.io/a/b}]\n", []string{"hsm.pin"}},
+		{"everything wrong at once",
+			"hsm: {pin: env:P}\nca: {key: dsa-1024, days: 0}\nroot: {label: ca, days: 99999}\nrepositories: [{gun: 'Docker.io/a b'}, {gun: docker.io/x, days: -1}]\n",
+			[]string{"hsm.token: missing", "ca.key: unknown key type", "root.label: \"ca\" is the CA's label", "root.days: 99999", "repositories[0].gun", "repositories[1].days: -1"}},
+		{"no repositories", "hsm: {token: t, pin: env:P}\n", []string{"repositories: none"}},
+		{"duplicate gun", "hsm: {token: t, pin: env:P}\nrepositories: [{gun: docker.io/a/b}, {gun: docker.io/a/b}]\n", []string{"listed twice"}},
+		{"root subject", base + "root: {subject: CN=x}\n", []string{"root.subject"}},
+		{"bad ca subject", base + "ca: {subject: 'XX=y'}\n", []string{"ca.subject"}},
+		{"http notary", base + "notary: {url: 'http://x', trust_dir: t, targets_passphrase: env:A, snapshot_passphrase: env:B}\n", []string{"must be an https:// URL"}},
+		{"notary missing fields", base + "notary: {url: 'https://x', tls_ca: nope.pem}\n", []string{"notary.tls_ca", "notary.trust_dir: missing"}},
+		{"delegation without notary", base + "delegations: [{gun: docker.io/a/b, role: targets/me, cert: me.crt, paths: all}]\n", []string{"need a notary section"}},
+		{"bad delegation", base + "notary: {url: 'https://x', trust_dir: t, targets_passphrase: env:A, snapshot_passphrase: env:B}\n" +
+			"delegations: [{gun: docker.io/other, role: me, cert: nope.crt, paths: []}]\n",
+			[]string{"delegations[0].gun", "delegations[0].role: \"me\" must start with \"targets/\"", "delegations[0].cert", "delegations[0].paths"}},
+		{"paths word", base + "notary: {url: 'https://x', trust_dir: t, targets_passphrase: env:A, snapshot_passphrase: env:B}\n" +
+			"delegations: [{gun: docker.io/a/b, role: targets/me, cert: me.crt, paths: some}]\n", []string{"paths must be \"all\""}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml), contractDir(t))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+			if strings.Contains(err.Error(), "1234") {
+				t.Errorf("error echoes a literal PIN: %v", err)
+			}
+		})
+	}
+}
+
+func TestValidateRole(t *testing.T) {
+	for role, ok := range map[string]bool{
+		"targets/me": true, "targets/team/releases": true, "targets/a.b_c-d": true,
+		"me": false, "targets/": false, "targets": false, "targets/../x": false, "targets/a//b": false,
+		"targets/a b": false, "targets/x/": false, "targets/" + strings.Repeat("a", 250): false,
+	} {
+		if err := ValidateRole(role); (err == nil) != ok {
+			t.Errorf("ValidateRole(%q) = %v", role, err)
+		}
+	}
+}
