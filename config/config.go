@@ -35,6 +35,10 @@ type Config struct {
 	// Digest is the SHA-256 of the file as read: the transcript records it
 	// and a resumed ceremony must present the same file.
 	Digest string `yaml:"-"`
+	// Raw is the file as read; the transcript header inlines it so that an
+	// auditor reads exactly what the witnesses reviewed. It holds secret
+	// sources, never secrets.
+	Raw []byte `yaml:"-"`
 	// Dir is the directory relative paths are resolved against.
 	Dir string `yaml:"-"`
 }
@@ -148,6 +152,7 @@ func Parse(raw []byte, dir string) (*Config, error) {
 	}
 	sum := sha256.Sum256(raw)
 	c.Digest = "sha256:" + hex.EncodeToString(sum[:])
+	c.Raw = raw
 	c.Dir = dir
 	c.defaults()
 	if err := c.Validate(); err != nil {

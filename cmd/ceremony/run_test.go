@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ceremony-dev/ceremony/internal/testenv"
+)
+
+// ceremonyConfig writes a headless config for tok into a fresh directory and
+// returns its path; the output directory is "out" beside it.
+func ceremonyConfig(t *testing.T, tok testenv.Token, extra string) string {
+	t.Helper()
+	dir := t.TempDir()
+	body := fmt.Sprintf("hsm: {module: %s, token: %s, pin: env:CEREMONY_TEST_PIN}\nrepositories:\n  - {gun: docker.io/alice/nginx}\n%soutput: out\n",
+		tok.Module, tok.Label, extra)
+	path := filepath.Join(dir, "ceremony.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func pinEnv(tok testenv.Token) []string { return []string{"CEREMONY_TEST_PIN=" + tok.PIN} }
+
+func TestRunHeadless(t *testing.T) {
+	t.Parallel()
+	tok := testenv.NewToken(t)
+	cfg := ceremonyConfig(t, tok, "")
+	r := ceremony(t, pinEnv(tok), "run", "--config", cfg, "--non-interactive")
+	if r.code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"[0/3] Preflight done", "[1/3] Create the CA done", "[2/3] Create the root key done",
+		"[3/3] Repository certificate for docker.io/alice/nginx done", "ceremony finished"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	out := filepath.Join(filepath.Dir(cfg), "out")
+	openssl(t, "verify", "-CAfile", filepath.Join(out, "ca.pem"), filepath.Join(out, "repos", "docker.io_alice_nginx.pem"))
+	if strings.Contains(r.stdout+r.stderr, tok.PIN) || fileContains(t, filepath.Join(out, "transcript.intoto.jsonl"), tok.PIN) {
+		t.Fatal("the PIN leaked into the output or the transcript")
+	}
+
+	r = ceremony(t, pinEnv(tok), "run", "--config", cfg, "--non-interactive")
+	if r.code == 0 || !strings.Contains(r.stderr, "has finished") {
+		t.Fatalf("second run: exit %d %s", r.code, r.stderr)
+	}
+}
+
+func TestRunBadInput(t *testing.T) {
+	t.Parallel()
+	tok := testenv.NewToken(t)
+	wrongPIN := []string{"CEREMONY_TEST_PIN=not-" + tok.PIN}
+	tests := []struct {
+		name  string
+		extra string
+		env   []string
+		want  string
+	}{
+		{"wrong PIN", "", wrongPIN, "wrong PIN"},
+		{"unset PIN variable", "", nil, "CEREMONY_TEST_PIN is not set"},
+		{"days out of range", "ca: {days: 100000}\n", pinEnv(tok), "ca.days: 100000 days is out of range"},
+		{"unknown key type", "root: {key: ed448}\n", pinEnv(tok), "root.key: unknown key type \"ed448\""},
+		{"unknown config key", "colour: red\n", pinEnv(tok), "field colour not found"},
+		{"unknown token", "", pinEnv(tok), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := ceremonyConfig(t, tok, tc.extra)
+			want := tc.want
+			if tc.name == "unknown token" {
+				body, _ := os.ReadFile(cfg)
+				os.WriteFile(cfg, []byte(strings.Replace(string(body), "token: "+tok.Label, "token: nosuchtoken", 1)), 0o600)
+				want = "no token labelled \"nosuchtoken\""
+			}
+			r := ceremony(t, tc.env, "run", "--config", cfg, "--non-interactive")
+			if r.code != 1 || !strings.Contains(r.stderr, want) {
+				t.Fatalf("exit %d, stderr %q; want 1 and %q", r.code, r.stderr, want)
+			}
+			if _, err := os.Stat(filepath.Join(filepath.Dir(cfg), "out")); !os.IsNotExist(err) {
+				t.Fatal("bad input left an output directory")
+			}
+		})
+	}
+	// None of it made a key.
+	objs, err := tok.Session(t).Objects(context.Background())
+	if err != nil || len(objs) != 0 {
+		t.Fatalf("token holds %d objects after bad input (%v)", len(objs), err)
+	}
+}
+
+// TestKillAndResume kills the ceremony with SIGKILL at each hook point inside
+// the certificate steps, then runs it again: it must finish, and the token
+// must hold exactly one CA and one root key pair.
+func TestKillAndResume(t *testing.T) {
+	t.Parallel()
+	killer := filepath.Join(t.TempDir(), "ceremony-killhook")
+	if out, err := exec.Command("go", "build", "-tags", "killhook", "-o", killer, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build killhook binary: %v\n%s", err, out)
+	}
+	repo := "repo:docker.io/alice/nginx"
+	points := []string{
+		"ca:before-generate-ca", "ca:after-generate-ca", "ca:before-issue-ca.pem", "ca:after-write-ca.pem", "ca:after-store-ca", "ca:after-record",
+		"root:before-generate-root", "root:after-generate-root", "root:after-write-root.csr", "root:before-issue-root.crt",
+		"root:after-write-root.crt", "root:after-store-root", "root:after-record",
+		repo + ":after-write-repos/docker.io_alice_nginx.csr", repo + ":before-issue-repos/docker.io_alice_nginx.pem",
+		repo + ":after-write-repos/docker.io_alice_nginx.pem", repo + ":after-record",
+	}
+	for _, point := range points {
+		t.Run(point, func(t *testing.T) {
+			t.Parallel()
+			tok := testenv.NewToken(t)
+			cfg := ceremonyConfig(t, tok, "")
+			cmd := exec.Command(killer, "run", "--config", cfg, "--non-interactive")
+			cmd.Env = append(append(os.Environ(), pinEnv(tok)...), "CEREMONY_KILL_AT="+point)
+			out, err := cmd.CombinedOutput()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != -1 {
+				t.Fatalf("the run was not killed at %s (%v):\n%s", point, err, out)
+			}
+			r := ceremony(t, pinEnv(tok), "run", "--config", cfg, "--non-interactive")
+			if r.code != 0 {
+				t.Fatalf("resume after kill at %s: exit %d\n%s\n%s", point, r.code, r.stdout, r.stderr)
+			}
+			outDir := filepath.Join(filepath.Dir(cfg), "out")
+			openssl(t, "verify", "-CAfile", filepath.Join(outDir, "ca.pem"), filepath.Join(outDir, "repos", "docker.io_alice_nginx.pem"))
+			objs, err := tok.Session(t).Objects(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			count := map[string]int{}
+			for _, o := range objs {
+				count[o.Label+"/"+o.Class]++
+			}
+			for _, label := range []string{"ca", "root"} {
+				for _, class := range []string{"private-key", "public-key", "certificate"} {
+					if count[label+"/"+class] != 1 {
+						t.Fatalf("after kill at %s the token holds %d %s %s objects: %v", point, count[label+"/"+class], label, class, count)
+					}
+				}
+			}
+			entries, _ := os.ReadDir(outDir)
+			for _, e := range entries {
+				if strings.HasPrefix(e.Name(), ".tmp-") {
+					t.Fatalf("half-written file left: %s", e.Name())
+				}
+			}
+		})
+	}
+}
+
+func openssl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(testenv.Tool(t, "openssl"), args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func fileContains(t *testing.T, path, s string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Contains(string(b), s)
+}

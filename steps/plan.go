@@ -1,0 +1,84 @@
+// Package steps is the ceremony as a state machine: a plan of ordered steps
+// built from the config, a runner that executes them one at a time, records
+// each outcome in the journal (the transcript) as it finishes, reports events
+// to whoever shows the run, and resumes an interrupted ceremony where it
+// stopped. The UI never calls hsm, pki or trust itself: it watches events.
+package steps
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/ceremony-dev/ceremony/config"
+	"github.com/ceremony-dev/ceremony/transcript"
+)
+
+// Step is one unit of the ceremony: one seed section, one transcript entry.
+type Step struct {
+	ID      string
+	Title   string
+	Explain string   // for trainers: what happens and why
+	Seed    []string // the manual commands it replaces
+	Inputs  map[string]any
+	// Irreversible marks steps that change a token or a server.
+	Irreversible bool
+
+	run func(ctx context.Context, st *State) (*Result, error)
+}
+
+// Result is what a finished step produced: facts for the transcript and the
+// screen, and the artifacts it wrote.
+type Result struct {
+	Summary  string
+	Facts    map[string]any
+	Subjects []transcript.Subject
+}
+
+// Plan is the ordered ceremony for one config.
+type Plan struct {
+	Config *config.Config
+	Steps  []Step
+}
+
+// StepIDs lists the step IDs in order.
+func (p *Plan) StepIDs() []string {
+	ids := make([]string, len(p.Steps))
+	for i, s := range p.Steps {
+		ids[i] = s.ID
+	}
+	return ids
+}
+
+// NewPlan builds the plan a config asks for: preflight, CA, root key, one
+// repository certificate per GUN (and, with a notary section, the Notary
+// steps once they exist).
+func NewPlan(cfg *config.Config) *Plan {
+	p := &Plan{Config: cfg}
+	p.Steps = append(p.Steps, preflightStep(cfg), caStep(cfg), rootStep(cfg))
+	for _, r := range cfg.Repositories {
+		p.Steps = append(p.Steps, repoStep(r))
+	}
+	return p
+}
+
+// Describe renders the plan as the proposed script a witness reads.
+func (p *Plan) Describe() string {
+	var b strings.Builder
+	for i, s := range p.Steps {
+		fmt.Fprintf(&b, "%d. %s (%s)\n   %s\n", i, s.Title, s.ID, s.Explain)
+		for _, c := range s.Seed {
+			fmt.Fprintf(&b, "   replaces: %s\n", c)
+		}
+	}
+	return b.String()
+}
+
+// planRecord is the plan as the transcript header records it.
+func (p *Plan) planRecord() []map[string]any {
+	out := make([]map[string]any, len(p.Steps))
+	for i, s := range p.Steps {
+		out[i] = map[string]any{"id": s.ID, "title": s.Title, "seed": s.Seed, "inputs": s.Inputs}
+	}
+	return out
+}

@@ -1,0 +1,183 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ceremony-dev/ceremony/config"
+	"github.com/ceremony-dev/ceremony/hsm"
+	"github.com/ceremony-dev/ceremony/secret"
+)
+
+// ProblemsError lists every problem a preflight found, so the operator fixes
+// them all in one pass instead of one per run.
+type ProblemsError struct{ Problems []error }
+
+func (e *ProblemsError) Error() string {
+	if len(e.Problems) == 1 {
+		return "preflight: " + e.Problems[0].Error()
+	}
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = "  - " + p.Error()
+	}
+	return fmt.Sprintf("preflight found %d problems:\n%s", len(e.Problems), strings.Join(lines, "\n"))
+}
+
+func (e *ProblemsError) Unwrap() []error { return e.Problems }
+
+func preflightStep(cfg *config.Config) Step {
+	return Step{
+		ID:    "preflight",
+		Title: "Preflight",
+		Explain: "Check everything that can be checked before anything irreversible happens: the module loads, " +
+			"the token is there, the PIN is right, no key label clashes, the output directory is usable, the clock is sane.",
+		Seed:   []string{"(manual checks before the ceremony)"},
+		Inputs: map[string]any{"module": cfg.HSM.Module, "token": cfg.HSM.Token, "output": cfg.OutputDir()},
+		run:    runPreflight,
+	}
+}
+
+// runPreflight opens the token session the later steps use. Problems that do
+// not depend on each other are all collected; a problem that makes later
+// checks meaningless (no module, wrong PIN) ends the token checks there.
+func runPreflight(ctx context.Context, st *State) (*Result, error) {
+	cfg := st.cfg
+	var problems []error
+	add := func(err error) { problems = append(problems, err) }
+	facts := map[string]any{}
+
+	now := st.now()
+	facts["clock"] = now.UTC().Format("2006-01-02T15:04:05Z")
+	if now.Year() < 2025 || now.Year() > 2100 {
+		add(fmt.Errorf("clock: the system time %s is not plausible; set the clock before issuing certificates", now.UTC().Format("2006-01-02")))
+	}
+	if err := checkOutputDir(cfg.OutputDir(), st.journal != nil); err != nil {
+		add(err)
+	}
+
+	pinSrc, pinErr := secret.Parse(cfg.HSM.PIN)
+	if pinErr == nil {
+		pinErr = pinSrc.Check()
+	}
+	if pinErr != nil {
+		add(fmt.Errorf("hsm.pin: %w", pinErr))
+	}
+
+	// Without a usable PIN source the token is still looked for, so that a
+	// missing token shows up in the same run.
+	sess, tokenFacts, err := openToken(ctx, cfg, pinSrc, st.prompter, pinErr == nil)
+	if err != nil {
+		add(err)
+	}
+	if sess != nil {
+		st.sess = sess
+		facts["token"] = tokenFacts
+		objs, err := sess.Objects(ctx)
+		if err != nil {
+			add(err)
+		}
+		for _, label := range []string{cfg.CA.Label, cfg.Root.Label} {
+			for _, o := range objs {
+				if o.Label == label && !st.intents[label] {
+					add(fmt.Errorf("label %q: %w: token %q holds a %s with that label that this ceremony did not make; choose another label in the config", label, hsm.ErrLabelInUse, cfg.HSM.Token, o.Class))
+					break
+				}
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &ProblemsError{Problems: problems}
+	}
+	return &Result{
+		Summary: fmt.Sprintf("token %q (%s %s, serial %s) ready; output %s", cfg.HSM.Token, tokenFacts["manufacturer"], tokenFacts["model"], tokenFacts["serial"], cfg.OutputDir()),
+		Facts:   facts,
+	}, nil
+}
+
+// openToken loads the module, finds the token, reads the PIN and logs in.
+func openToken(ctx context.Context, cfg *config.Config, pinSrc secret.Source, p secret.Prompter, readPIN bool) (*hsm.Session, map[string]any, error) {
+	mod, err := hsm.Open(cfg.HSM.Module)
+	if err != nil {
+		return nil, nil, err
+	}
+	info, _ := mod.Info()
+	sess, err := mod.OpenSession(ctx, hsm.TokenSelector{Label: cfg.HSM.Token, Serial: cfg.HSM.Serial})
+	if err != nil {
+		mod.Close()
+		return nil, nil, err
+	}
+	closeAll := func() { sess.Close(); mod.Close() }
+	if !readPIN {
+		closeAll()
+		return nil, nil, nil
+	}
+	pin, err := pinSrc.Read(ctx, fmt.Sprintf("PIN for token %q", cfg.HSM.Token), p)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	err = sess.Login(ctx, pin)
+	clear(pin)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	t := sess.Token()
+	facts := map[string]any{
+		"module": mod.Path(), "moduleSha256": fileSHA256(mod.Path()),
+		"library": info.Manufacturer + " " + info.Description + " " + info.LibraryVersion,
+		"label":   t.Label, "manufacturer": t.Manufacturer, "model": t.Model, "serial": t.Serial,
+		"firmware": t.Firmware, "flags": t.FlagNames(),
+	}
+	return sess, facts, nil
+}
+
+// checkOutputDir accepts a directory that does not exist yet (its parent must
+// be writable) or, when resuming, the ceremony's own directory.
+func checkOutputDir(dir string, resuming bool) error {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		parent := filepath.Dir(dir)
+		if err := writable(parent); err != nil {
+			return fmt.Errorf("output: cannot create %s: %v", dir, err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("output: %w", err)
+	case !st.IsDir():
+		return fmt.Errorf("output: %s exists and is not a directory", dir)
+	case resuming:
+		return writable(dir)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("output: %w", err)
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("output: %s exists and holds files but no ceremony journal; choose a new output directory (outputs are never overwritten)", dir)
+	}
+	return writable(dir)
+}
+
+func writable(dir string) error {
+	f, err := os.CreateTemp(dir, ".ceremony-write-test-*")
+	if err != nil {
+		return fmt.Errorf("output: %s is not writable: %w", dir, errors.Unwrap(err))
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+func fileSHA256(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	return sha256Hex(b)
+}

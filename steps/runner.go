@@ -1,0 +1,240 @@
+package steps
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"time"
+
+	"github.com/ceremony-dev/ceremony/secret"
+	"github.com/ceremony-dev/ceremony/transcript"
+)
+
+// Options tune a run.
+type Options struct {
+	// Events receives every event, in order, on the runner's goroutine.
+	Events func(Event)
+	// Prompter asks for secrets whose source is "prompt"; nil refuses them.
+	Prompter secret.Prompter
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Hook is called at named points inside steps ("ca:after-generate-ca");
+	// tests use it to kill the process there.
+	Hook func(point string)
+	// Version is the tool's version for the transcript header.
+	Version string
+}
+
+// ErrFinished means the output directory holds a ceremony that already ran
+// to the end: it is never run twice.
+var ErrFinished = errors.New("the ceremony in this output directory has finished")
+
+// Run executes the plan. A fresh output directory gets a new journal once
+// preflight passes (so a failed preflight writes nothing); an existing journal
+// of the same config is resumed after its last finished step.
+func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Hook == nil {
+		opts.Hook = func(string) {}
+	}
+	if opts.Events == nil {
+		opts.Events = func(Event) {}
+	}
+	cfg := plan.Config
+	st := &State{cfg: cfg, now: opts.Now, hook: opts.Hook, emit: opts.Events, prompter: opts.Prompter,
+		intents: map[string]bool{}, total: len(plan.Steps) - 1}
+	defer func() {
+		if st.sess != nil {
+			st.sess.Close()
+			st.sess.Module().Close()
+		}
+	}()
+
+	path := filepath.Join(cfg.OutputDir(), transcript.FileName)
+	done := map[string]bool{}
+	attempts := map[string]int{}
+	if _, statErr := os.Stat(path); statErr == nil {
+		j, entries, err := transcript.Open(ctx, path, nil)
+		if err != nil {
+			return err
+		}
+		defer j.Close()
+		if err := resumable(entries, cfg.Digest, path); err != nil {
+			return err
+		}
+		st.journal = j
+		for _, e := range entries {
+			switch {
+			case e.Kind == transcript.KindIntent:
+				if g, ok := e.Inputs["generate"].(map[string]any); ok {
+					if label, ok := g["label"].(string); ok {
+						st.intents[label] = true
+					}
+				}
+			case e.Kind == transcript.KindStep && e.Step != nil:
+				done[e.Step.ID] = true
+			}
+			if e.Step != nil && (e.Kind == transcript.KindStep || e.Kind == transcript.KindFailure) {
+				attempts[e.Step.ID]++
+			}
+		}
+	}
+
+	// Step 0: preflight, every run.
+	pre := &plan.Steps[0]
+	st.step, st.index = pre, 0
+	st.emitEvent(Event{Kind: StepStarted})
+	started := st.now().UTC()
+	res, err := pre.run(ctx, st)
+	if err != nil {
+		if st.journal != nil {
+			st.recordFailure(ctx, pre, attempts[pre.ID]+1, started, err)
+		}
+		st.emitEvent(Event{Kind: StepFailed, Err: err})
+		return err
+	}
+	if st.journal == nil {
+		if err := os.MkdirAll(cfg.OutputDir(), 0o755); err != nil {
+			return fmt.Errorf("create output directory: %w", err)
+		}
+		j, err := transcript.Create(ctx, path, st.header(plan, opts.Version), nil)
+		if err != nil {
+			return err
+		}
+		defer j.Close()
+		st.journal = j
+	} else {
+		if _, err := st.journal.Append(ctx, transcript.Entry{Kind: transcript.KindResume, Started: started,
+			Results: mustJSON(map[string]any{"finishedSteps": len(done)})}); err != nil {
+			return err
+		}
+	}
+	if err := st.record(ctx, pre, attempts[pre.ID]+1, started, res); err != nil {
+		return err
+	}
+	st.emitEvent(Event{Kind: StepFinished, Result: res})
+
+	for i := 1; i < len(plan.Steps); i++ {
+		step := &plan.Steps[i]
+		st.step, st.index = step, i
+		if done[step.ID] {
+			// Replay to rebuild state: find the keys and files, make nothing.
+			st.restoring = true
+			_, err := step.run(ctx, st)
+			st.restoring = false
+			if err != nil {
+				err = fmt.Errorf("resume step %s: %w", step.ID, err)
+				st.emitEvent(Event{Kind: StepFailed, Err: err})
+				return err
+			}
+			st.emitEvent(Event{Kind: StepSkipped, Message: "finished in an earlier run"})
+			continue
+		}
+		st.emitEvent(Event{Kind: StepStarted})
+		started := st.now().UTC()
+		res, err := step.run(ctx, st)
+		if err != nil {
+			err = fmt.Errorf("step %s: %w", step.ID, err)
+			st.recordFailure(ctx, step, attempts[step.ID]+1, started, err)
+			st.emitEvent(Event{Kind: StepFailed, Err: err})
+			return err
+		}
+		if err := st.record(ctx, step, attempts[step.ID]+1, started, res); err != nil {
+			return err
+		}
+		st.point("after-record")
+		st.emitEvent(Event{Kind: StepFinished, Result: res})
+	}
+
+	if _, err := st.journal.Append(ctx, transcript.Entry{
+		Kind: transcript.KindSeal, Started: st.now().UTC(),
+		Results: mustJSON(map[string]any{"steps": plan.StepIDs(), "configDigest": cfg.Digest}),
+	}); err != nil {
+		return err
+	}
+	st.step = nil
+	st.emitEvent(Event{Kind: PlanFinished, Message: "ceremony finished; transcript " + path})
+	return nil
+}
+
+// resumable refuses a journal of another config or a finished ceremony.
+func resumable(entries []transcript.Entry, digest, path string) error {
+	if len(entries) == 0 || entries[0].Kind != transcript.KindHeader {
+		return fmt.Errorf("%s has no ceremony header; it is not a journal this tool can resume", path)
+	}
+	if got, _ := entries[0].Inputs["configDigest"].(string); got != digest {
+		return fmt.Errorf("%s belongs to a ceremony run with another config (%s, this one is %s); use the same config to resume, or a new output directory", path, got, digest)
+	}
+	for _, e := range entries {
+		if e.Kind == transcript.KindSeal {
+			return fmt.Errorf("%w (%s, sealed %s); a new ceremony needs a new output directory", ErrFinished, path, e.Started.Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
+func (st *State) header(plan *Plan, version string) transcript.Entry {
+	in := map[string]any{
+		"tool":         "ceremony",
+		"version":      version,
+		"configDigest": st.cfg.Digest,
+		"config":       st.cfg,
+		"plan":         plan.planRecord(),
+	}
+	if exe, err := os.Executable(); err == nil {
+		in["binarySha256"] = fileSHA256(exe)
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		deps := map[string]string{"go": bi.GoVersion}
+		for _, d := range bi.Deps {
+			deps[d.Path] = d.Version
+		}
+		in["build"] = deps
+	}
+	return transcript.Entry{Kind: transcript.KindHeader, Started: st.now().UTC(), Inputs: in,
+		Subjects: []transcript.Subject{transcript.NewSubject("config.yaml", "application/yaml", st.cfg.Raw)}}
+}
+
+func (st *State) record(ctx context.Context, step *Step, attempt int, started time.Time, res *Result) error {
+	facts := map[string]any{"summary": res.Summary}
+	for k, v := range res.Facts {
+		facts[k] = v
+	}
+	_, err := st.journal.Append(ctx, transcript.Entry{
+		Kind:     transcript.KindStep,
+		Step:     &transcript.StepRef{ID: step.ID, Title: step.Title, Attempt: attempt},
+		Started:  started,
+		Finished: st.now().UTC(),
+		Inputs:   step.Inputs,
+		Results:  mustJSON(facts),
+		Subjects: res.Subjects,
+	})
+	return err
+}
+
+// recordFailure journals a failed step. Its own failure to write is not
+// allowed to hide the step's error.
+func (st *State) recordFailure(ctx context.Context, step *Step, attempt int, started time.Time, stepErr error) {
+	_, _ = st.journal.Append(ctx, transcript.Entry{
+		Kind:     transcript.KindFailure,
+		Step:     &transcript.StepRef{ID: step.ID, Title: step.Title, Attempt: attempt},
+		Started:  started,
+		Finished: st.now().UTC(),
+		Inputs:   step.Inputs,
+		Error:    stepErr.Error(),
+	})
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("marshal transcript facts: %v", err)) // facts are plain data: a failure is a bug
+	}
+	return b
+}

@@ -1,0 +1,271 @@
+package steps_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ceremony-dev/ceremony/config"
+	"github.com/ceremony-dev/ceremony/hsm"
+	"github.com/ceremony-dev/ceremony/internal/testenv"
+	"github.com/ceremony-dev/ceremony/pki"
+	"github.com/ceremony-dev/ceremony/steps"
+	"github.com/ceremony-dev/ceremony/transcript"
+	"github.com/theupdateframework/notary/tuf/utils"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.RunWithSoftHSM(m)) }
+
+// newConfig writes a ceremony config for a scratch token and loads it.
+func newConfig(t *testing.T, tok testenv.Token, extra string, guns ...string) *config.Config {
+	t.Helper()
+	dir := t.TempDir()
+	var repos strings.Builder
+	for _, g := range guns {
+		fmt.Fprintf(&repos, "  - {gun: %s}\n", g)
+	}
+	body := fmt.Sprintf("hsm: {module: %s, token: %s, pin: %q}\nrepositories:\n%s%soutput: out\n", tok.Module, tok.Label, tok.PINSource(), repos.String(), extra)
+	path := filepath.Join(dir, "ceremony.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func run(t *testing.T, cfg *config.Config) ([]steps.Event, error) {
+	t.Helper()
+	var events []steps.Event
+	err := steps.Run(context.Background(), steps.NewPlan(cfg), steps.Options{Events: func(e steps.Event) { events = append(events, e) }, Version: "test"})
+	return events, err
+}
+
+func TestRunCertificateSteps(t *testing.T) {
+	t.Parallel()
+	tok := testenv.NewToken(t)
+	guns := []string{"docker.io/alice/nginx", "docker.io/alice/redis"}
+	cfg := newConfig(t, tok, "", guns...)
+	events, err := run(t, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var finished []string
+	for _, e := range events {
+		if e.Kind == steps.StepFinished {
+			finished = append(finished, e.StepID)
+		}
+	}
+	if want := "preflight ca root repo:docker.io/alice/nginx repo:docker.io/alice/redis"; strings.Join(finished, " ") != want {
+		t.Fatalf("finished steps %q, want %q", finished, want)
+	}
+
+	out := cfg.OutputDir()
+	ca := readCert(t, filepath.Join(out, "ca.pem"))
+	root := readCert(t, filepath.Join(out, "root.crt"))
+	for _, gun := range guns {
+		repoPath := filepath.Join(out, steps.RepoBase(gun)+".pem")
+		repo := readCert(t, repoPath)
+		openssl(t, "verify", "-CAfile", filepath.Join(out, "ca.pem"), repoPath)
+		if repo.Subject.CommonName != gun || !repo.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(root.PublicKey) {
+			t.Fatalf("repo cert %s: CN %q, same key as root: false", gun, repo.Subject.CommonName)
+		}
+		// notary's own checks of a root certificate, and its CA pinning.
+		if err := utils.ValidateCertificate(repo, true); err != nil {
+			t.Fatalf("notary ValidateCertificate: %v", err)
+		}
+		if err := pki.VerifyCAPinning(repo, ca); err != nil {
+			t.Fatal(err)
+		}
+		text := openssl(t, "x509", "-noout", "-text", "-in", repoPath)
+		if strings.Contains(text, "Extended Key Usage") || !strings.Contains(text, "CA:FALSE") || !strings.Contains(text, "Digital Signature") {
+			t.Fatalf("repository profile:\n%s", text)
+		}
+	}
+	caText := openssl(t, "x509", "-noout", "-text", "-in", filepath.Join(out, "ca.pem"))
+	for _, want := range []string{"Issuer: CN = Docker Notary CA", "CA:TRUE", "Certificate Sign, CRL Sign", "ecdsa-with-SHA256"} {
+		if !strings.Contains(caText, want) {
+			t.Fatalf("CA certificate lacks %q:\n%s", want, caText)
+		}
+	}
+	if root.Subject.CommonName != "root" || root.CheckSignature(root.SignatureAlgorithm, root.RawTBSCertificate, root.Signature) != nil {
+		t.Fatalf("root certificate %s is not self-signed CN=root", root.Subject)
+	}
+	// root.csr is the root key's CSR, openssl agrees.
+	openssl(t, "req", "-verify", "-noout", "-in", filepath.Join(out, "root.csr"))
+
+	// The token: exactly one CA and one root key pair, never extractable,
+	// with their certificates, as pkcs11-tool sees it.
+	objs := listToken(t, tok)
+	if got := countClasses(objs); got != "ca: private-key public-key certificate; root: private-key public-key certificate" {
+		t.Fatalf("token objects: %s", got)
+	}
+	tool := testenv.Tool(t, "pkcs11-tool")
+	pt, err := exec.Command(tool, "--module", tok.Module, "--token-label", tok.Label, "--login", "--pin", tok.PIN, "--list-objects", "--type", "privkey").CombinedOutput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(pt), "never extractable") != 2 || strings.Count(string(pt), "Private Key Object") != 2 {
+		t.Fatalf("pkcs11-tool:\n%s", pt)
+	}
+
+	// The journal records every step, and a finished ceremony never runs twice.
+	entries, err := transcript.Read(filepath.Join(out, transcript.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range entries {
+		k := e.Kind
+		if e.Step != nil {
+			k += ":" + e.Step.ID
+		}
+		kinds = append(kinds, k)
+	}
+	if got := strings.Join(kinds, " "); !strings.HasPrefix(got, "header ") || !strings.HasSuffix(got, "step:repo:docker.io/alice/redis seal") ||
+		strings.Count(got, "intent") != 2 {
+		t.Fatalf("journal: %s", got)
+	}
+	if _, err := run(t, cfg); !errors.Is(err, steps.ErrFinished) {
+		t.Fatalf("second run: %v", err)
+	}
+}
+
+func readCert(t *testing.T, path string) *x509.Certificate {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := pki.ParseCertPEM(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func openssl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(testenv.Tool(t, "openssl"), args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func listToken(t *testing.T, tok testenv.Token) []hsm.Object {
+	t.Helper()
+	objs, err := tok.Session(t).Objects(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+// countClasses summarises objects as "label: classes; label: classes".
+func countClasses(objs []hsm.Object) string {
+	var parts []string
+	var cur string
+	var classes []string
+	flush := func() {
+		if cur != "" {
+			parts = append(parts, cur+": "+strings.Join(classes, " "))
+		}
+	}
+	order := map[string]int{"private-key": 0, "public-key": 1, "certificate": 2}
+	for _, o := range objs {
+		if o.Label != cur {
+			flush()
+			cur, classes = o.Label, nil
+		}
+		classes = append(classes, o.Class)
+	}
+	flush()
+	for i, p := range parts {
+		label, cls, _ := strings.Cut(p, ": ")
+		f := strings.Fields(cls)
+		for a := 0; a < len(f); a++ {
+			for b := a + 1; b < len(f); b++ {
+				if order[f[b]] < order[f[a]] {
+					f[a], f[b] = f[b], f[a]
+				}
+			}
+		}
+		parts[i] = label + ": " + strings.Join(f, " ")
+	}
+	return strings.Join(parts, "; ")
+}
+
+func TestPreflightListsEveryProblem(t *testing.T) {
+	t.Parallel()
+	tok := testenv.NewToken(t)
+	// A foreign key already holds the CA label.
+	s := tok.Session(t)
+	if _, err := s.GenerateKey(context.Background(), hsm.KeySpec{Label: "ca", Type: hsm.ECDSAP256}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := newConfig(t, tok, "", "docker.io/a/b")
+	// The output directory exists and holds somebody's files.
+	if err := os.MkdirAll(cfg.OutputDir(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.OutputDir(), "notes.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := run(t, cfg)
+	var pe *steps.ProblemsError
+	if !errors.As(err, &pe) || len(pe.Problems) != 2 {
+		t.Fatalf("preflight: %v", err)
+	}
+	for _, want := range []string{"holds files but no ceremony journal", "label \"ca\""} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("preflight error lacks %q: %v", want, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(cfg.OutputDir(), transcript.FileName)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a failed preflight wrote a journal")
+	}
+}
+
+func TestPreflightWrongPIN(t *testing.T) {
+	t.Parallel()
+	tok := testenv.NewToken(t)
+	tok.PINFile = filepath.Join(t.TempDir(), "wrong")
+	os.WriteFile(tok.PINFile, []byte("not-the-pin"), 0o600)
+	cfg := newConfig(t, tok, "", "docker.io/a/b")
+	_, err := run(t, cfg)
+	if !errors.Is(err, hsm.ErrPINIncorrect) || strings.Contains(err.Error(), "not-the-pin") {
+		t.Fatalf("wrong PIN: %v", err)
+	}
+	if _, err := os.Stat(cfg.OutputDir()); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a failed preflight created the output directory")
+	}
+	if objs := listToken(t, tok); len(objs) != 0 {
+		t.Fatalf("a failed preflight made %d objects", len(objs))
+	}
+}
+
+func TestResumeRefusesAnotherConfig(t *testing.T) {
+	t.Parallel()
+	tok := testenv.NewToken(t)
+	cfg := newConfig(t, tok, "", "docker.io/a/b")
+	if _, err := run(t, cfg); err != nil {
+		t.Fatal(err)
+	}
+	other := newConfig(t, tok, "", "docker.io/a/c")
+	other.Output = cfg.OutputDir()
+	other.Digest = "sha256:other"
+	_, err := run(t, other)
+	if err == nil || !strings.Contains(err.Error(), "another config") {
+		t.Fatalf("another config on the same output: %v", err)
+	}
+}
