@@ -19,10 +19,13 @@ type TokenInfo struct {
 	Serial       string
 	Firmware     string
 	Flags        uint
+	// Err is set when the slot could not be read (C_GetTokenInfo failed):
+	// one unreadable slot must not keep an operator from a healthy token.
+	Err error
 }
 
 // Initialized reports whether the token has been initialised (C_InitToken).
-func (t TokenInfo) Initialized() bool { return t.Flags&pkcs11.CKF_TOKEN_INITIALIZED != 0 }
+func (t TokenInfo) Initialized() bool { return t.Err == nil && t.Flags&pkcs11.CKF_TOKEN_INITIALIZED != 0 }
 
 // FlagNames spells out the flags an operator cares about.
 func (t TokenInfo) FlagNames() []string {
@@ -67,7 +70,8 @@ func (m *Module) Tokens(ctx context.Context) ([]TokenInfo, error) {
 	for _, slot := range slots {
 		ti, err := m.lib.ctx.GetTokenInfo(slot)
 		if err != nil {
-			return nil, fmt.Errorf("module %s: slot %d: C_GetTokenInfo: %s", m.lib.path, slot, ckrName(err))
+			out = append(out, TokenInfo{SlotID: slot, Err: fmt.Errorf("slot %d: C_GetTokenInfo: %s", slot, ckrName(err))})
+			continue
 		}
 		out = append(out, TokenInfo{
 			SlotID:       slot,
@@ -122,7 +126,10 @@ func (m *Module) FindToken(ctx context.Context, sel TokenSelector) (TokenInfo, e
 func describe(ts []TokenInfo) string {
 	var parts []string
 	for _, t := range ts {
-		if t.Initialized() {
+		switch {
+		case t.Err != nil:
+			parts = append(parts, "unreadable "+t.Err.Error())
+		case t.Initialized():
 			parts = append(parts, t.String())
 		}
 	}
@@ -150,7 +157,7 @@ func (m *Module) InitToken(ctx context.Context, label string, soPIN, userPIN []b
 	}
 	var free *TokenInfo
 	for i := range all {
-		if !all[i].Initialized() {
+		if all[i].Err == nil && !all[i].Initialized() {
 			free = &all[i]
 			break
 		}

@@ -66,6 +66,10 @@ func hsmList(ctx context.Context, out io.Writer, module, token, pinSource string
 		tokens = []hsm.TokenInfo{t}
 	}
 	for _, t := range tokens {
+		if t.Err != nil {
+			fmt.Fprintf(out, "\nSlot %d: unreadable: %v\n", t.SlotID, t.Err)
+			continue
+		}
 		if !t.Initialized() {
 			fmt.Fprintf(out, "\nSlot %d: uninitialised token\n", t.SlotID)
 			continue
