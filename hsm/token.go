@@ -25,7 +25,9 @@ type TokenInfo struct {
 }
 
 // Initialized reports whether the token has been initialised (C_InitToken).
-func (t TokenInfo) Initialized() bool { return t.Err == nil && t.Flags&pkcs11.CKF_TOKEN_INITIALIZED != 0 }
+func (t TokenInfo) Initialized() bool {
+	return t.Err == nil && t.Flags&pkcs11.CKF_TOKEN_INITIALIZED != 0
+}
 
 // FlagNames spells out the flags an operator cares about.
 func (t TokenInfo) FlagNames() []string {
