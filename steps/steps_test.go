@@ -269,3 +269,67 @@ func TestResumeRefusesAnotherConfig(t *testing.T) {
 		t.Fatalf("another config on the same output: %v", err)
 	}
 }
+
+// TestResumeAfterTornJournal stops a run after the root step (as a crash
+// would), leaves half a line at the end of the journal, and runs again: the
+// torn tail is cut and recorded, the finished steps are not redone, and the
+// token still holds one key per label.
+func TestResumeAfterTornJournal(t *testing.T) {
+	t.Parallel()
+	tok := testenv.NewToken(t)
+	cfg := newConfig(t, tok, "", "docker.io/a/b")
+	type stop struct{}
+	func() {
+		defer func() {
+			if r := recover(); r != nil && r != (stop{}) {
+				panic(r)
+			}
+		}()
+		steps.Run(context.Background(), steps.NewPlan(cfg), steps.Options{Hook: func(p string) {
+			if p == "root:after-record" {
+				panic(stop{})
+			}
+		}})
+		t.Fatal("the run was not stopped")
+	}()
+	path := filepath.Join(cfg.OutputDir(), transcript.FileName)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte(`{"payloadType":"application/vnd.in-to`))
+	f.Close()
+
+	events, err := run(t, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var skipped, finished []string
+	for _, e := range events {
+		switch e.Kind {
+		case steps.StepSkipped:
+			skipped = append(skipped, e.StepID)
+		case steps.StepFinished:
+			finished = append(finished, e.StepID)
+		}
+	}
+	if strings.Join(skipped, " ") != "ca root" || strings.Join(finished, " ") != "preflight repo:docker.io/a/b" {
+		t.Fatalf("skipped %v, finished %v", skipped, finished)
+	}
+	entries, err := transcript.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	torn := false
+	for _, e := range entries {
+		if e.Kind == transcript.KindResume && strings.Contains(string(e.Results), "tornTail") {
+			torn = true
+		}
+	}
+	if !torn {
+		t.Fatal("the torn tail is not recorded")
+	}
+	if got := countClasses(listToken(t, tok)); got != "ca: private-key public-key certificate; root: private-key public-key certificate" {
+		t.Fatalf("token objects: %s", got)
+	}
+}

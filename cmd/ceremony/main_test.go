@@ -155,3 +155,13 @@ func hasRow(out string, cells ...string) bool {
 	}
 	return false
 }
+
+// testenvConf is the SoftHSM2 configuration RunWithSoftHSM set up, for
+// processes (like a tmux pane) that do not inherit the test's environment.
+func testenvConf(t *testing.T) string {
+	c := os.Getenv("SOFTHSM2_CONF")
+	if c == "" {
+		t.Fatal("SOFTHSM2_CONF unset")
+	}
+	return c
+}

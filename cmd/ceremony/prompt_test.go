@@ -1,0 +1,58 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ceremony-dev/ceremony/internal/testenv"
+)
+
+// TestPINPromptIsMasked types the PIN at the masked prompt in a real terminal
+// (tmux) and reads the screen: the prompt shows, the PIN never does, and the
+// login works.
+func TestPINPromptIsMasked(t *testing.T) {
+	t.Parallel()
+	tmux := testenv.Tool(t, "tmux")
+	tok := testenv.NewToken(t)
+	sock := "ceremony-test-" + tok.Label
+	session := "pin"
+	tm := func(args ...string) string {
+		out, err := exec.Command(tmux, append([]string{"-L", sock}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	// remain-on-exit keeps the pane, and what the command printed, after it ends.
+	tm("-f", "/dev/null", "new-session", "-d", "-s", session, "-x", "200", "-y", "50")
+	t.Cleanup(func() { exec.Command(tmux, "-L", sock, "kill-server").Run() })
+	tm("set-option", "-t", session, "remain-on-exit", "on")
+	tm("respawn-pane", "-k", "-t", session, "env", "SOFTHSM2_CONF="+testenvConf(t), binary, "hsm", "list", "--token", tok.Label, "--pin", "prompt")
+
+	screen := waitFor(t, func() string { return tm("capture-pane", "-p", "-t", session) }, "PIN for token")
+	if strings.Contains(screen, tok.PIN) {
+		t.Fatalf("PIN visible before typing:\n%s", screen)
+	}
+	tm("send-keys", "-t", session, "-l", tok.PIN)
+	tm("send-keys", "-t", session, "Enter")
+	screen = waitFor(t, func() string { return tm("capture-pane", "-p", "-t", session) }, "objects (logged in)")
+	if strings.Contains(screen, tok.PIN) {
+		t.Fatalf("the PIN was echoed:\n%s", screen)
+	}
+}
+
+func waitFor(t *testing.T, read func() string, want string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var s string
+	for time.Now().Before(deadline) {
+		if s = read(); strings.Contains(s, want) {
+			return s
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("screen never showed %q:\n%s", want, s)
+	return ""
+}
