@@ -1,0 +1,333 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// NotaryServerBinary is the notary-server Debian's `notary` package installs.
+// It is the one to run: a `go install` build of v0.7.0 made with Go >= 1.17
+// rejects every delegation publish (see design.md).
+const NotaryServerBinary = "notary-server"
+
+// NotaryServer is a running notary-server process: memory storage, the local
+// trust service (in-memory ED25519 timestamp and snapshot keys), TLS from a
+// throwaway CA. Restarting it means an empty server.
+type NotaryServer struct {
+	URL     string // https://127.0.0.1:PORT
+	CAFile  string // PEM of the CA that issued the server's TLS certificate
+	Dir     string // config, TLS files and log
+	LogFile string // the server's stdout and stderr
+	PID     int
+
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has been reaped
+	werr error         // cmd.Wait's result, valid after done
+}
+
+// How long a start or stop may take: notary-server with memory storage is up
+// in well under a second; the margins are for a loaded CI machine.
+const (
+	notaryStartTimeout = 20 * time.Second
+	notaryStopTimeout  = 5 * time.Second
+)
+
+// StartNotaryServer starts notary-server on a free port of 127.0.0.1 with
+// its files under dir, and returns once it answers its health check over TLS
+// verified against CAFile. The process is not tied to ctx after the start:
+// call Stop.
+func StartNotaryServer(ctx context.Context, dir string) (*NotaryServer, error) {
+	bin, err := exec.LookPath(NotaryServerBinary)
+	if err != nil {
+		return nil, fmt.Errorf("start notary-server: %w (install Debian's notary package: make deps)", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("start notary-server: %w", err)
+	}
+	caPEM, err := writeServerTLS(dir)
+	if err != nil {
+		return nil, fmt.Errorf("start notary-server: TLS files: %w", err)
+	}
+	// The free port is found by binding and releasing it, so another process
+	// may take it before the server binds: try a few ports before giving up.
+	var lastErr error
+	for range 3 {
+		s, err := startNotaryOnce(ctx, bin, dir, caPEM)
+		if err == nil {
+			return s, nil
+		}
+		lastErr = err
+		if !errors.Is(err, errAddrInUse) {
+			break
+		}
+	}
+	return nil, fmt.Errorf("start notary-server: %w", lastErr)
+}
+
+var errAddrInUse = errors.New("address already in use")
+
+func startNotaryOnce(ctx context.Context, bin, dir string, caPEM []byte) (*NotaryServer, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	conf := filepath.Join(dir, "server.json")
+	if err := writeNotaryConfig(conf, dir, addr); err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(dir, "notary-server.log")
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close() // the child holds its own descriptor
+	cmd := exec.Command(bin, "-config", conf)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Its own process group, so a Ctrl-C at the demo's terminal does not kill
+	// the server under a ceremony that is still cleaning up; and a death
+	// signal, so a test binary killed by its timeout leaves no server behind.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &NotaryServer{
+		URL:     "https://" + addr,
+		CAFile:  filepath.Join(dir, "ca.pem"),
+		Dir:     dir,
+		LogFile: logPath,
+		PID:     cmd.Process.Pid,
+		cmd:     cmd,
+		done:    make(chan struct{}),
+	}
+	go func() { s.werr = cmd.Wait(); close(s.done) }()
+	if err := s.waitHealthy(ctx, caPEM); err != nil {
+		_ = s.Stop()
+		tail := s.LogTail(20)
+		if strings.Contains(tail, "address already in use") {
+			return nil, fmt.Errorf("%s: %w", addr, errAddrInUse)
+		}
+		return nil, fmt.Errorf("%w; server log %s ends:\n%s", err, logPath, tail)
+	}
+	return s, nil
+}
+
+// waitHealthy polls the health endpoint until it answers 200 over TLS that
+// verifies against the CA, the process dies, or time runs out.
+func (s *NotaryServer) waitHealthy(ctx context.Context, caPEM []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, notaryStartTimeout)
+	defer cancel()
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr, Timeout: 2 * time.Second}
+	health := s.URL + "/_notary_server/health"
+	var last error
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, health, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := hc.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("GET %s: %s", health, resp.Status)
+		}
+		last = err
+		select {
+		case <-s.done:
+			return fmt.Errorf("notary-server exited during start-up (%v)", s.werr)
+		case <-ctx.Done():
+			return fmt.Errorf("notary-server did not become healthy: %w (last: %v)", ctx.Err(), last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Stop ends the server by its PID: SIGTERM, then SIGKILL if it has not
+// exited within a few seconds. Stopping a stopped server is a no-op.
+func (s *NotaryServer) Stop() error {
+	if s == nil || s.cmd == nil {
+		return nil
+	}
+	select {
+	case <-s.done:
+		return nil
+	default:
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("stop notary-server (pid %d): %w", s.PID, err)
+	}
+	select {
+	case <-s.done:
+		return nil
+	case <-time.After(notaryStopTimeout):
+	}
+	if err := s.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("kill notary-server (pid %d): %w", s.PID, err)
+	}
+	<-s.done
+	return nil
+}
+
+// LogTail returns the last n lines of the server's log, for error reports.
+func (s *NotaryServer) LogTail(n int) string {
+	b, err := os.ReadFile(s.LogFile)
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// NotaryServerT starts a server for one test and stops it when the test
+// ends. A missing notary-server fails the test: it is on the acceptance path,
+// never skipped. The server's log is printed when the test has failed.
+func NotaryServerT(tb testing.TB) *NotaryServer {
+	tb.Helper()
+	Tool(tb, NotaryServerBinary)
+	ctx, cancel := context.WithTimeout(context.Background(), notaryStartTimeout+5*time.Second)
+	defer cancel()
+	s, err := StartNotaryServer(ctx, tb.TempDir())
+	if err != nil {
+		tb.Fatalf("testenv: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			tb.Errorf("testenv: %v", err)
+		}
+		if tb.Failed() {
+			tb.Logf("notary-server log (last 15 lines):\n%s", s.LogTail(15))
+		}
+	})
+	return s
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// writeNotaryConfig writes the server configuration notary-api.md §8 gives:
+// TLS, the local trust service and memory storage (the two die together).
+func writeNotaryConfig(path, dir, addr string) error {
+	conf := map[string]any{
+		"server": map[string]any{
+			"http_addr":     addr,
+			"tls_cert_file": filepath.Join(dir, "server.crt"),
+			"tls_key_file":  filepath.Join(dir, "server.key"),
+		},
+		"trust_service": map[string]any{"type": "local"},
+		"storage":       map[string]any{"backend": "memory"},
+		"logging":       map[string]any{"level": "info"},
+	}
+	b, err := json.MarshalIndent(conf, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o600)
+}
+
+// writeServerTLS makes a throwaway CA and a server certificate for
+// 127.0.0.1 and localhost, writes ca.pem, server.crt and server.key into dir
+// and returns the CA's PEM.
+func writeServerTLS(dir string) ([]byte, error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().Add(-time.Hour) // tolerate a little clock skew
+	caTmpl := &x509.Certificate{
+		SerialNumber:          serial(),
+		Subject:               pkix.Name{CommonName: "ceremony test notary-server CA"},
+		NotBefore:             now,
+		NotAfter:              now.Add(30 * 24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return nil, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore:    now,
+		NotAfter:     now.Add(30 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:     []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
+	if err != nil {
+		return nil, err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	files := []struct {
+		name string
+		body []byte
+	}{
+		{"ca.pem", caPEM},
+		{"server.crt", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})},
+		{"server.key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})},
+	}
+	for _, f := range files {
+		if err := os.WriteFile(filepath.Join(dir, f.name), f.body, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return bytes.Clone(caPEM), nil
+}
+
+func serial() *big.Int {
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return n.Add(n, big.NewInt(1))
+}

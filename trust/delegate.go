@@ -1,0 +1,210 @@
+package trust
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/theupdateframework/notary/client"
+	"github.com/theupdateframework/notary/trustmanager"
+	"github.com/theupdateframework/notary/tuf/data"
+	"github.com/theupdateframework/notary/tuf/utils"
+
+	"github.com/ceremony-dev/ceremony/hsm"
+)
+
+// DelegateKey is a delegate's signing key for AddTarget: a software key from
+// a PEM file, or a key in a PKCS#11 token.
+type DelegateKey struct {
+	id    string
+	soft  data.PrivateKey
+	token *hsm.Key
+}
+
+// ID is the key's canonical ID, as `notary delegation list` shows it.
+func (k *DelegateKey) ID() string { return k.id }
+
+// DelegateKeyFromPEM reads a PEM private key, encrypted with passphrase or
+// not, as `docker trust key generate` and notary write them (PKCS#8, with
+// or without role headers, or the legacy EC/RSA forms).
+func DelegateKeyFromPEM(pemBytes, passphrase []byte) (*DelegateKey, error) {
+	key, err := utils.ParsePEMPrivateKey(pemBytes, string(passphrase))
+	if err != nil {
+		// notary's message may name the PKCS#8 decryption failure; it never
+		// holds the passphrase.
+		return nil, fmt.Errorf("delegate key: %w (check the file and the delegation passphrase)", err)
+	}
+	if key.Algorithm() != data.ECDSAKey && key.Algorithm() != data.RSAKey && key.Algorithm() != data.ED25519Key {
+		return nil, fmt.Errorf("delegate key: unsupported key type %s", key.Algorithm())
+	}
+	return &DelegateKey{id: key.ID(), soft: key}, nil
+}
+
+// DelegateKeyFromToken finds the key a pkcs11: URI names on the token behind
+// the logged-in session s.
+func DelegateKeyFromToken(ctx context.Context, s *hsm.Session, uri string) (*DelegateKey, error) {
+	u, err := hsm.ParseURI(uri)
+	if err != nil {
+		return nil, fmt.Errorf("delegate key: %w", err)
+	}
+	k, err := s.FindKeyURI(ctx, u)
+	if err != nil {
+		return nil, fmt.Errorf("delegate key: %w", err)
+	}
+	tk, err := newTokenKey(k, KeyRef{Role: "targets/delegate"})
+	if err != nil {
+		return nil, fmt.Errorf("delegate key %s: %w", uri, err)
+	}
+	return &DelegateKey{id: tk.ID(), token: k}, nil
+}
+
+// store is a one-key store holding the delegate key for role, its token
+// calls bound to ctx.
+func (k *DelegateKey) store(ctx context.Context, role data.RoleName, gun data.GUN) (trustmanager.KeyStore, error) {
+	if k.token != nil {
+		tk, err := newTokenKey(k.token, KeyRef{Role: role, GUN: gun})
+		if err != nil {
+			return nil, err
+		}
+		ks := &KeyStore{name: "pkcs11:" + k.token.Session().Token().Label, keys: map[string]*tokenKey{tk.ID(): tk}}
+		return ks.withContext(ctx), nil
+	}
+	if k.soft == nil {
+		return nil, errors.New("empty delegate key")
+	}
+	// notary's memory store encrypts what it holds with the retriever's
+	// passphrase; in memory, for one operation, there is nothing to gain.
+	ks := trustmanager.NewKeyMemoryStore(func(string, string, bool, int) (string, bool, error) { return "", false, nil })
+	if err := ks.AddKey(trustmanager.KeyInfo{Role: role, Gun: gun}, k.soft); err != nil {
+		return nil, err
+	}
+	return ks, nil
+}
+
+// Target is a signed target as notary holds it.
+type Target struct {
+	GUN    string
+	Name   string // the tag
+	Digest string // sha256:<hex>
+	Size   int64
+	Role   string // the role that signed it
+}
+
+// TargetResult is the outcome of AddTarget.
+type TargetResult struct {
+	Target
+	// AlreadyPresent: the role had signed this digest and size for the tag;
+	// nothing was done.
+	AlreadyPresent bool
+}
+
+// AddTarget signs tag -> (digest, size) into the delegation role with the
+// delegate's key and publishes (`notary addhash GUN TAG SIZE --sha256 HEX -r
+// ROLE --publish`). The snapshot is the server's to sign, so the delegate
+// needs no other key.
+func (c *Client) AddTarget(ctx context.Context, gun, role, tag, digest string, size int64, key *DelegateKey) (*TargetResult, error) {
+	res, err := c.addTarget(ctx, gun, role, tag, digest, size, key)
+	if err != nil {
+		return nil, fmt.Errorf("notary addhash %s %s to %s: %w", gun, tag, role, err)
+	}
+	return res, nil
+}
+
+func (c *Client) addTarget(ctx context.Context, gun, role, tag, digest string, size int64, key *DelegateKey) (*TargetResult, error) {
+	g, err := checkGUN(gun)
+	if err != nil {
+		return nil, err
+	}
+	r, err := checkDelegationRole(role)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := parseDigest(digest)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case tag == "":
+		return nil, errors.New("empty tag")
+	case size <= 0:
+		return nil, fmt.Errorf("manifest size %d: must be positive", size)
+	case key == nil:
+		return nil, errors.New("no delegate key")
+	}
+	if err := c.Ping(ctx); err != nil {
+		return nil, err
+	}
+	facts, err := c.published(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	have, ok := facts.Role(role)
+	if !ok {
+		return nil, fmt.Errorf("%s has no delegation %s: the repository owner adds it first", g, role)
+	}
+	if !slices.Contains(have.KeyIDs, key.ID()) {
+		return nil, fmt.Errorf("key %s is not a key of %s (it has %v): the repository owner adds it first", key.ID(), role, have.KeyIDs)
+	}
+	want := Target{GUN: gun, Name: tag, Digest: "sha256:" + hex.EncodeToString(sum), Size: size, Role: role}
+	if got, err := c.lookup(ctx, g, tag, r); err == nil && *got == want {
+		return &TargetResult{Target: want, AlreadyPresent: true}, nil
+	}
+	store, err := key.store(ctx, r, g)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := c.openWriter(ctx, g, store)
+	if err != nil {
+		return nil, err
+	}
+	t := &client.Target{Name: tag, Hashes: data.Hashes{"sha256": sum}, Length: size}
+	if err := repo.AddTarget(t, r); err != nil {
+		return nil, err
+	}
+	if err := repo.Publish(); err != nil {
+		return nil, fmt.Errorf("publish: %w", keyError(err))
+	}
+	got, err := c.lookup(ctx, g, tag, r)
+	if err != nil {
+		return nil, fmt.Errorf("read back: %w", err)
+	}
+	if *got != want {
+		return nil, fmt.Errorf("published, but the server's metadata says %s (%d bytes) in %s", got.Digest, got.Size, got.Role)
+	}
+	return &TargetResult{Target: *got}, nil
+}
+
+// Lookup returns the target notary resolves for tag (`notary lookup GUN
+// TAG`): a breadth-first search from targets through the delegations.
+func (c *Client) Lookup(ctx context.Context, gun, tag string) (*Target, error) {
+	g, err := checkGUN(gun)
+	if err == nil {
+		err = c.Ping(ctx)
+	}
+	var t *Target
+	if err == nil {
+		t, err = c.lookup(ctx, g, tag)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("notary lookup %s %s: %w", gun, tag, err)
+	}
+	return t, nil
+}
+
+func (c *Client) lookup(ctx context.Context, g data.GUN, tag string, roles ...data.RoleName) (*Target, error) {
+	repo, _, _, err := c.openReader(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	t, err := repo.GetTargetByName(tag, roles...)
+	if err != nil {
+		return nil, readError(g, err)
+	}
+	sum, ok := t.Hashes["sha256"]
+	if !ok {
+		return nil, fmt.Errorf("target %s has no sha256 hash", tag)
+	}
+	return &Target{GUN: g.String(), Name: t.Name, Digest: "sha256:" + hex.EncodeToString(sum), Size: t.Length, Role: t.Role.String()}, nil
+}

@@ -1,0 +1,204 @@
+package trust
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/theupdateframework/notary/client"
+	"github.com/theupdateframework/notary/storage"
+	"github.com/theupdateframework/notary/trustmanager"
+	"github.com/theupdateframework/notary/trustpinning"
+	"github.com/theupdateframework/notary/tuf/data"
+	"github.com/theupdateframework/notary/tuf/utils"
+)
+
+// Role is one published role.
+type Role struct {
+	Name string
+	// KeyIDs as the metadata lists them: for root, the certificate-wrapped
+	// IDs; for delegations, canonical IDs (as `notary delegation list`).
+	KeyIDs []string
+	// CanonicalKeyIDs are the IDs of the bare public keys (`notary key list`).
+	CanonicalKeyIDs []string
+	Threshold       int
+	Paths           []string `json:",omitempty"` // delegations; "" is every path
+}
+
+// Facts is what the server publishes for a repository, read back and
+// validated against the pinned CA, for the transcript.
+type Facts struct {
+	GUN string
+	// RootKeyIDs are the TUF key IDs in root.json: the repository
+	// certificate's key, wrapped in the certificate.
+	RootKeyIDs []string
+	// CanonicalRootKeyIDs are the same keys as `notary key list` shows them.
+	CanonicalRootKeyIDs []string
+	RootSHA256          string // hex sha256 of root.json as the server serves it
+	RootVersion         int
+	Roles               []Role // sorted by name
+}
+
+// Role returns the published role called name.
+func (f *Facts) Role(name string) (Role, bool) {
+	for _, r := range f.Roles {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return Role{}, false
+}
+
+// ErrNotPublished is returned when the server has no trust data for a GUN.
+var ErrNotPublished = errors.New("not initialised on the notary server")
+
+// published reads what the server holds for g through a fresh, pinned,
+// read-only client. ErrNotPublished when it holds nothing.
+func (c *Client) published(ctx context.Context, g data.GUN) (*Facts, error) {
+	repo, cache, _, err := c.openReader(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	loaded, err := repo.ListRoles()
+	if err != nil {
+		return nil, readError(g, err)
+	}
+	delegations, err := repo.GetDelegationRoles()
+	if err != nil {
+		return nil, readError(g, err)
+	}
+	// The cache holds the root.json that was downloaded and validated.
+	raw, err := cache.GetSized(data.CanonicalRootRole.String(), storage.NoSizeLimit)
+	if err != nil {
+		return nil, fmt.Errorf("root.json: %w", err)
+	}
+	root, err := parseRoot(raw)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(raw)
+	f := &Facts{GUN: g.String(), RootSHA256: hex.EncodeToString(sum[:]), RootVersion: root.Signed.Version}
+	canonical := func(id string) string {
+		if k, ok := root.Signed.Keys[id]; ok {
+			if cid, err := utils.CanonicalKeyID(k); err == nil {
+				return cid
+			}
+		}
+		return id
+	}
+	for _, r := range loaded {
+		if data.IsDelegation(r.Name) {
+			continue
+		}
+		role := Role{Name: r.Name.String(), KeyIDs: sorted(r.KeyIDs), Threshold: r.Threshold}
+		for _, id := range role.KeyIDs {
+			role.CanonicalKeyIDs = append(role.CanonicalKeyIDs, canonical(id))
+		}
+		f.Roles = append(f.Roles, role)
+		if r.Name == data.CanonicalRootRole {
+			f.RootKeyIDs, f.CanonicalRootKeyIDs = role.KeyIDs, role.CanonicalKeyIDs
+		}
+	}
+	for _, d := range delegations {
+		// notary translates delegation key IDs to canonical ones already.
+		f.Roles = append(f.Roles, Role{Name: d.Name.String(), KeyIDs: sorted(d.KeyIDs), CanonicalKeyIDs: sorted(d.KeyIDs), Threshold: d.Threshold, Paths: d.Paths})
+	}
+	sort.Slice(f.Roles, func(i, j int) bool { return f.Roles[i].Name < f.Roles[j].Name })
+	return f, nil
+}
+
+// readError turns notary's read errors into one line that says what to do.
+func readError(g data.GUN, err error) error {
+	var (
+		notExist client.ErrRepositoryNotExist
+		noTarget client.ErrNoSuchTarget
+	)
+	switch {
+	case errors.As(err, &notExist):
+		return fmt.Errorf("%s: %w", g, ErrNotPublished)
+	case errors.As(err, &noTarget):
+		return fmt.Errorf("%s has no signed target %s", g, string(noTarget))
+	}
+	var pin *trustpinning.ErrValidationFail
+	if errors.As(err, &pin) {
+		return fmt.Errorf("%w: the server's root for %s is not accepted under the pinned CA", err, g)
+	}
+	return err
+}
+
+// keyError explains notary's terse key errors.
+func keyError(err error) error {
+	var (
+		pass     trustmanager.ErrPasswordInvalid
+		attempts trustmanager.ErrAttemptsExceeded
+	)
+	if errors.As(err, &pass) || errors.As(err, &attempts) {
+		return fmt.Errorf("%w: check the targets/snapshot/delegation passphrase (and the token PIN)", err)
+	}
+	return err
+}
+
+func parseRoot(raw []byte) (*data.SignedRoot, error) {
+	var s data.Signed
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, fmt.Errorf("root.json: %w", err)
+	}
+	root, err := data.RootFromSigned(&s)
+	if err != nil {
+		return nil, fmt.Errorf("root.json: %w", err)
+	}
+	return root, nil
+}
+
+// checkGUN refuses GUNs that notary would turn into paths outside the
+// trust dir, or that no registry could name.
+func checkGUN(gun string) (data.GUN, error) {
+	switch {
+	case gun == "":
+		return "", errors.New("empty GUN")
+	case strings.ContainsAny(gun, " \t\r\n\\"), path.Clean(gun) != gun, strings.HasPrefix(gun, "/"),
+		gun == "..", strings.HasPrefix(gun, "../"):
+		return "", fmt.Errorf("GUN %q is not a repository name like docker.io/alice/nginx", gun)
+	}
+	return data.GUN(gun), nil
+}
+
+func checkDelegationRole(role string) (data.RoleName, error) {
+	r := data.RoleName(role)
+	if !data.IsDelegation(r) {
+		return "", fmt.Errorf("role %q is not a delegation role: name it targets/NAME (letters, digits, - _ . /)", role)
+	}
+	return r, nil
+}
+
+// parseDigest accepts sha256:<hex> or the bare hex skopeo | sha256sum prints.
+func parseDigest(s string) ([]byte, error) {
+	h := strings.TrimPrefix(strings.TrimSpace(s), "sha256:")
+	b, err := hex.DecodeString(h)
+	if err != nil || len(b) != sha256.Size {
+		return nil, fmt.Errorf("digest %q: want sha256:<64 hex digits>", s)
+	}
+	return b, nil
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	sort.Strings(out)
+	return out
+}
+
+func containsAll(have, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,229 @@
+package trust
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/theupdateframework/notary/tuf/data"
+	"github.com/theupdateframework/notary/tuf/utils"
+
+	"github.com/ceremony-dev/ceremony/hsm"
+	"github.com/ceremony-dev/ceremony/internal/testenv"
+	"github.com/ceremony-dev/ceremony/pki"
+)
+
+func TestMain(m *testing.M) {
+	// Tests that make no Client would leave notary's logger on stderr.
+	logrus.SetOutput(io.Discard)
+	os.Exit(testenv.RunWithSoftHSM(m))
+}
+
+// Passphrases of the test key files. Tests only: real ones come from secret
+// sources.
+var testPass = Passphrases{
+	Targets:    []byte("targets-passphrase-1"),
+	Snapshot:   []byte("snapshot-passphrase-1"),
+	Delegation: []byte("delegation-passphrase-1"),
+}
+
+// owner is the ceremony side: a scratch token holding the CA and root keys
+// (generated there, P-256), the CA and repository certificates issued by
+// pki, and a client whose key store is the token's root key.
+type owner struct {
+	srv      *testenv.NotaryServer
+	sess     *hsm.Session
+	caKey    *hsm.Key
+	ca       *x509.Certificate
+	caFile   string
+	rootKey  *hsm.Key
+	repoCert *x509.Certificate
+	store    *KeyStore
+	cfg      Config
+	client   *Client
+}
+
+func newOwner(t *testing.T, srv *testenv.NotaryServer, gun string) *owner {
+	t.Helper()
+	ctx := context.Background()
+	tok := testenv.NewToken(t)
+	o := &owner{srv: srv, sess: tok.Session(t)}
+	var err error
+	if o.caKey, err = o.sess.GenerateKey(ctx, hsm.KeySpec{Label: "ca", Type: hsm.ECDSAP256}); err != nil {
+		t.Fatal(err)
+	}
+	if o.ca, err = pki.IssueCA(ctx, o.caKey, pki.Request{Rand: o.sess.Rand(ctx)}); err != nil {
+		t.Fatal(err)
+	}
+	o.caFile = filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(o.caFile, pki.CertPEM(o.ca), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if o.rootKey, err = o.sess.GenerateKey(ctx, hsm.KeySpec{Label: "root", Type: hsm.ECDSAP256}); err != nil {
+		t.Fatal(err)
+	}
+	o.repoCert = o.issueRepo(t, o.rootKey, gun)
+	if o.store, err = NewKeyStore(ctx, o.sess, nil, KeyRef{Key: hsm.KeySelector{Label: "root"}, Role: data.CanonicalRootRole}); err != nil {
+		t.Fatal(err)
+	}
+	o.cfg = Config{URL: srv.URL, TLSCA: srv.CAFile, TrustDir: filepath.Join(t.TempDir(), "trust"), PinCA: o.caFile, Passphrases: testPass, Token: o.store}
+	o.client = newClient(t, o.cfg)
+	return o
+}
+
+// issueRepo is the seed's step 3: a CSR CN=<gun> signed by the token key,
+// and the CA's repository certificate over it.
+func (o *owner) issueRepo(t *testing.T, key *hsm.Key, gun string) *x509.Certificate {
+	t.Helper()
+	ctx := context.Background()
+	der, err := pki.NewCSR(key, gun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := pki.ParseCSR(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := pki.IssueRepo(ctx, o.ca, o.caKey, csr, gun, pki.Request{Rand: o.sess.Rand(ctx)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+func newClient(t *testing.T, cfg Config) *Client {
+	t.Helper()
+	if os.Getenv("TRUST_TEST_NOTARY_LOG") != "" {
+		cfg.Log, cfg.Debug = os.Stderr, true
+	}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// delegateKeys is what `docker trust key generate` leaves a delegate: an
+// encrypted PKCS#8 private key and the PUBLIC KEY PEM handed to the owner.
+func delegateKeys(t *testing.T, role string) (privPEM, pubPEM []byte) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := utils.ECDSAToPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	privPEM, err = utils.ConvertPrivateKeyToPKCS8(priv, data.RoleName(role), "", string(testPass.Delegation))
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(k.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return privPEM, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Headers: map[string]string{"role": role}, Bytes: der})
+}
+
+// serverGet fetches a path from the notary server directly, over TLS
+// verified with its CA: an independent read of what was published.
+func serverGet(t *testing.T, srv *testenv.NotaryServer, p string) ([]byte, int) {
+	t.Helper()
+	caPEM, err := os.ReadFile(srv.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(srv.URL + p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, resp.StatusCode
+}
+
+// notaryCLI runs the Debian notary CLI 0.7.0 with a fresh trust dir and a
+// config holding only the server, its TLS CA and the seed's trust pinning.
+type notaryCLI struct {
+	bin, cfg, trustDir, home string
+}
+
+func newNotaryCLI(t *testing.T, srv *testenv.NotaryServer, gun, pinCA string) *notaryCLI {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := map[string]any{
+		"remote_server": map[string]any{"url": srv.URL, "root_ca": srv.CAFile},
+		"trust_pinning": map[string]any{"ca": map[string]string{gun: pinCA}, "disable_tofu": true},
+	}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli := &notaryCLI{bin: testenv.Tool(t, "notary"), cfg: filepath.Join(dir, "config.json"), trustDir: filepath.Join(dir, "trust"), home: dir}
+	if err := os.WriteFile(cli.cfg, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cli
+}
+
+// run runs `notary -c CFG -d TRUSTDIR args...`; trustDir overrides the fresh
+// one when set (to read the owner's).
+func (n *notaryCLI) run(t *testing.T, trustDir string, args ...string) (string, error) {
+	t.Helper()
+	if trustDir == "" {
+		trustDir = n.trustDir
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, n.bin, append([]string{"-c", n.cfg, "-d", trustDir}, args...)...)
+	cmd.Env = []string{"HOME=" + n.home, "PATH=" + os.Getenv("PATH")}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (n *notaryCLI) mustRun(t *testing.T, trustDir string, args ...string) string {
+	t.Helper()
+	out, err := n.run(t, trustDir, args...)
+	if err != nil {
+		t.Fatalf("notary %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	t.Logf("notary %s:\n%s", strings.Join(args, " "), out)
+	return out
+}
+
+// files lists the regular files under dir, relative to it.
+func files(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			out = append(out, rel)
+		}
+		return nil
+	})
+	return out
+}

@@ -1,0 +1,188 @@
+package trust
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/theupdateframework/notary/trustpinning"
+	"github.com/theupdateframework/notary/tuf/data"
+	"github.com/theupdateframework/notary/tuf/utils"
+)
+
+// InitResult is the outcome of Init.
+type InitResult struct {
+	Facts
+	// AlreadyInitialised: the server had the repository with this root key
+	// (a re-run after a crash after publishing); nothing was done.
+	AlreadyInitialised bool
+	// Resumed: an earlier run had initialised locally but not published;
+	// its metadata and keys were published now.
+	Resumed bool
+}
+
+// Init creates the repository gun on the server with repoCert as its root
+// certificate and the token key it certifies as the root key, then
+// publishes (`notary init GUN --publish --rootcert CERT`). The snapshot key,
+// and the targets key unless the token holds one for the GUN, are new
+// software keys in the trust dir, protected by the configured passphrases.
+// A re-run is safe: a repository the server already has under this very
+// certificate is reported as already initialised; an unpublished one from an
+// interrupted run is published as it is; other local leftovers are replaced.
+func (c *Client) Init(ctx context.Context, gun string, repoCert *x509.Certificate) (*InitResult, error) {
+	res, err := c.init(ctx, gun, repoCert)
+	if err != nil {
+		return nil, fmt.Errorf("notary init %s: %w", gun, err)
+	}
+	return res, nil
+}
+
+func (c *Client) init(ctx context.Context, gun string, repoCert *x509.Certificate) (*InitResult, error) {
+	g, err := checkGUN(gun)
+	if err != nil {
+		return nil, err
+	}
+	rootKey, err := c.checkRepoCert(g, repoCert)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Ping(ctx); err != nil {
+		return nil, err
+	}
+	facts, err := c.published(ctx, g)
+	switch {
+	case err == nil:
+		if !slices.Contains(facts.RootKeyIDs, rootKey.ID()) {
+			canonical, _ := utils.CanonicalKeyID(rootKey)
+			if slices.Contains(facts.CanonicalRootKeyIDs, canonical) {
+				return nil, fmt.Errorf("the server already has %s with this root key under another certificate (root key IDs %v, this certificate's %s): use the certificate it was initialised with", g, facts.RootKeyIDs, rootKey.ID())
+			}
+			return nil, fmt.Errorf("the server already has %s with root key %v, not the repository certificate's key %s", g, facts.RootKeyIDs, rootKey.ID())
+		}
+		return &InitResult{Facts: *facts, AlreadyInitialised: true}, nil
+	case !errors.Is(err, ErrNotPublished):
+		return nil, err
+	}
+
+	resume, err := c.resumable(g, rootKey)
+	if err != nil {
+		return nil, err
+	}
+	if !resume {
+		// Metadata or a changelist left by an earlier attempt would be
+		// trusted as the local root or replayed at publish: start clean.
+		// Key files stay: private keys are never deleted.
+		if err := os.RemoveAll(c.gunDir(g)); err != nil {
+			return nil, fmt.Errorf("clear local trust data: %w", err)
+		}
+	}
+	repo, err := c.openWriter(ctx, g, c.tokenStores(ctx)...)
+	if err != nil {
+		return nil, err
+	}
+	if !resume {
+		if err := repo.InitializeWithCertificate(nil, []data.PublicKey{rootKey}); err != nil {
+			return nil, fmt.Errorf("initialise: %w", keyError(err))
+		}
+	}
+	if err := repo.Publish(); err != nil {
+		return nil, fmt.Errorf("publish (nothing was published; a re-run resumes): %w", keyError(err))
+	}
+	facts, err = c.published(ctx, g)
+	if err != nil {
+		return nil, fmt.Errorf("read back: %w", err)
+	}
+	return &InitResult{Facts: *facts, Resumed: resume}, nil
+}
+
+// checkRepoCert checks up front what notary would otherwise reject only at
+// the first publish, or what clients would reject later: the CN is the GUN,
+// the certificate is a valid leaf, its key is the token's root key, and it
+// passes notary's CA pinning with the configured CA.
+func (c *Client) checkRepoCert(g data.GUN, cert *x509.Certificate) (data.PublicKey, error) {
+	switch {
+	case cert == nil:
+		return nil, errors.New("no repository certificate")
+	case cert.IsCA:
+		return nil, errors.New("the repository certificate is a CA certificate; notary needs a leaf")
+	case !trustpinning.MatchCNToGun(cert.Subject.CommonName, g):
+		return nil, fmt.Errorf("the repository certificate's CN %q does not match the GUN %q", cert.Subject.CommonName, g)
+	}
+	if err := utils.ValidateCertificate(cert, true); err != nil {
+		return nil, fmt.Errorf("repository certificate: %w", err)
+	}
+	pub := utils.CertToKey(cert)
+	if pub == nil {
+		return nil, fmt.Errorf("repository certificate: unsupported key algorithm %v", cert.PublicKeyAlgorithm)
+	}
+	canonical, err := utils.CanonicalKeyID(pub)
+	if err != nil {
+		return nil, fmt.Errorf("repository certificate: %w", err)
+	}
+	if c.cfg.Token == nil {
+		return nil, errors.New("no token key store: the root key signs in the token")
+	}
+	if info, err := c.cfg.Token.GetKeyInfo(canonical); err != nil || info.Role != data.CanonicalRootRole {
+		return nil, fmt.Errorf("the repository certificate certifies key %s, which is not a root key in %s (it has %v)", canonical, c.cfg.Token.Name(), c.cfg.Token.IDs())
+	}
+	check, err := trustpinning.NewTrustPinChecker(c.pinning(g), g, true)
+	if err != nil {
+		return nil, fmt.Errorf("trust pinning with CA %s: %w", c.cfg.PinCA, err)
+	}
+	if !check(cert, nil) {
+		return nil, fmt.Errorf("the repository certificate does not verify against the pinned CA %s the way notary checks it (chain, validity, no EKU other than serverAuth): clients would reject the repository", c.cfg.PinCA)
+	}
+	return pub, nil
+}
+
+// resumable reports whether the trust dir holds an unpublished repository
+// from an interrupted run that can be published as it is: its root is the
+// repository certificate's and the targets and snapshot keys it names are
+// in the key files. Publishing it then needs no new keys, and no token
+// signature either, the root being signed already.
+func (c *Client) resumable(g data.GUN, rootKey data.PublicKey) (bool, error) {
+	dir := filepath.Join(c.gunDir(g), "metadata")
+	raw, err := os.ReadFile(filepath.Join(dir, "root.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	root, err := parseRoot(raw)
+	if err != nil {
+		return false, nil // unreadable leftovers are replaced
+	}
+	if r := root.Signed.Roles[data.CanonicalRootRole]; r == nil || !slices.Equal(r.KeyIDs, []string{rootKey.ID()}) {
+		return false, nil
+	}
+	for _, f := range []string{"targets.json", "snapshot.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			return false, nil
+		}
+	}
+	fileKS, err := c.fileKeyStore()
+	if err != nil {
+		return false, err
+	}
+	have := fileKS.ListKeys()
+	if c.cfg.Token != nil {
+		maps.Copy(have, c.cfg.Token.ListKeys())
+	}
+	for _, role := range []data.RoleName{data.CanonicalTargetsRole, data.CanonicalSnapshotRole} {
+		r := root.Signed.Roles[role]
+		if r == nil || len(r.KeyIDs) == 0 {
+			return false, nil
+		}
+		for _, id := range r.KeyIDs {
+			if info, ok := have[id]; !ok || info.Role != role {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
+}

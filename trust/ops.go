@@ -1,0 +1,159 @@
+package trust
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/theupdateframework/notary/storage"
+	"github.com/theupdateframework/notary/tuf/data"
+	"github.com/theupdateframework/notary/tuf/utils"
+)
+
+// RotateResult is the outcome of RotateSnapshotToServer.
+type RotateResult struct {
+	Facts
+	ServerSnapshotKeyID string // the key the server signs snapshots with
+	// AlreadyServerManaged: the published snapshot key was the server's
+	// already; nothing was done.
+	AlreadyServerManaged bool
+}
+
+// RotateSnapshotToServer makes the snapshot key server-managed (`notary key
+// rotate GUN snapshot --server-managed`). notary publishes a new root at once,
+// signed by the token's root key.
+func (c *Client) RotateSnapshotToServer(ctx context.Context, gun string) (*RotateResult, error) {
+	res, err := c.rotateSnapshot(ctx, gun)
+	if err != nil {
+		return nil, fmt.Errorf("notary rotate snapshot key of %s to the server: %w", gun, err)
+	}
+	return res, nil
+}
+
+func (c *Client) rotateSnapshot(ctx context.Context, gun string) (*RotateResult, error) {
+	g, err := checkGUN(gun)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Ping(ctx); err != nil {
+		return nil, err
+	}
+	facts, err := c.published(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	// The server answers GET snapshot.key with the published snapshot key
+	// when it holds its private half, else with a new pending key: so the
+	// published key is the server's exactly when the two agree.
+	serverKey, err := c.serverKey(ctx, g, data.CanonicalSnapshotRole)
+	if err != nil {
+		return nil, err
+	}
+	if snap, ok := facts.Role(data.CanonicalSnapshotRole.String()); ok && slices.Equal(snap.KeyIDs, []string{serverKey}) {
+		return &RotateResult{Facts: *facts, ServerSnapshotKeyID: serverKey, AlreadyServerManaged: true}, nil
+	}
+	repo, err := c.openWriter(ctx, g, c.tokenStores(ctx)...)
+	if err != nil {
+		return nil, err
+	}
+	if err := repo.RotateKey(data.CanonicalSnapshotRole, true, nil); err != nil {
+		return nil, keyError(err)
+	}
+	if facts, err = c.published(ctx, g); err != nil {
+		return nil, fmt.Errorf("read back: %w", err)
+	}
+	if serverKey, err = c.serverKey(ctx, g, data.CanonicalSnapshotRole); err != nil {
+		return nil, err
+	}
+	if snap, _ := facts.Role(data.CanonicalSnapshotRole.String()); !slices.Equal(snap.KeyIDs, []string{serverKey}) {
+		return nil, fmt.Errorf("after the rotation the published snapshot key is %v, the server's is %s", snap.KeyIDs, serverKey)
+	}
+	return &RotateResult{Facts: *facts, ServerSnapshotKeyID: serverKey}, nil
+}
+
+func (c *Client) serverKey(ctx context.Context, g data.GUN, role data.RoleName) (string, error) {
+	remote, err := storage.NewNotaryServerStore(c.cfg.URL, g, c.transport(ctx))
+	if err != nil {
+		return "", err
+	}
+	raw, err := remote.GetKey(role)
+	if err != nil {
+		return "", fmt.Errorf("get the server's %s key: %w", role, err)
+	}
+	k, err := data.UnmarshalPublicKey(raw)
+	if err != nil {
+		return "", fmt.Errorf("the server's %s key: %w", role, err)
+	}
+	return k.ID(), nil
+}
+
+// DelegationResult is the outcome of AddDelegation.
+type DelegationResult struct {
+	Facts
+	Delegation string // the role, targets/NAME
+	KeyID      string // canonical ID of the delegate's key, as `notary delegation list` shows
+	// AlreadyPresent: the role had this key and these paths; nothing was done.
+	AlreadyPresent bool
+}
+
+// AddDelegation adds a delegate's key to the delegation role (`notary
+// delegation add GUN ROLE KEYFILE --all-paths --publish`) and publishes.
+// pemBytes is a CERTIFICATE or a PUBLIC KEY, as `docker trust key generate`
+// writes; paths empty means all paths. Publishing re-signs targets with the
+// targets key (its file and passphrase, or the token).
+func (c *Client) AddDelegation(ctx context.Context, gun, role string, pemBytes []byte, paths []string) (*DelegationResult, error) {
+	res, err := c.addDelegation(ctx, gun, role, pemBytes, paths)
+	if err != nil {
+		return nil, fmt.Errorf("notary delegation add %s %s: %w", gun, role, err)
+	}
+	return res, nil
+}
+
+func (c *Client) addDelegation(ctx context.Context, gun, role string, pemBytes []byte, paths []string) (*DelegationResult, error) {
+	g, err := checkGUN(gun)
+	if err != nil {
+		return nil, err
+	}
+	r, err := checkDelegationRole(role)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := utils.ParsePEMPublicKey(pemBytes)
+	if err != nil {
+		return nil, fmt.Errorf("delegate key: %w (give a PEM CERTIFICATE or PUBLIC KEY)", err)
+	}
+	keyID, err := utils.CanonicalKeyID(pub)
+	if err != nil {
+		return nil, fmt.Errorf("delegate key: %w", err)
+	}
+	if len(paths) == 0 {
+		paths = []string{""} // notary's "all paths"
+	}
+	if err := c.Ping(ctx); err != nil {
+		return nil, err
+	}
+	facts, err := c.published(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	if have, ok := facts.Role(role); ok && slices.Contains(have.KeyIDs, keyID) && containsAll(have.Paths, paths) {
+		return &DelegationResult{Facts: *facts, Delegation: role, KeyID: keyID, AlreadyPresent: true}, nil
+	}
+	repo, err := c.openWriter(ctx, g, c.tokenStores(ctx)...)
+	if err != nil {
+		return nil, err
+	}
+	if err := repo.AddDelegation(r, []data.PublicKey{pub}, paths); err != nil {
+		return nil, err
+	}
+	if err := repo.Publish(); err != nil {
+		return nil, fmt.Errorf("publish: %w", keyError(err))
+	}
+	if facts, err = c.published(ctx, g); err != nil {
+		return nil, fmt.Errorf("read back: %w", err)
+	}
+	if have, ok := facts.Role(role); !ok || !slices.Contains(have.KeyIDs, keyID) {
+		return nil, fmt.Errorf("published, but the server's metadata has no key %s in %s", keyID, role)
+	}
+	return &DelegationResult{Facts: *facts, Delegation: role, KeyID: keyID}, nil
+}

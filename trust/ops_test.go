@@ -1,0 +1,475 @@
+package trust
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/theupdateframework/notary/tuf/data"
+	"github.com/theupdateframework/notary/tuf/utils"
+
+	"github.com/ceremony-dev/ceremony/hsm"
+	"github.com/ceremony-dev/ceremony/internal/testenv"
+)
+
+// TestInitUnusableServer: with the server down, not speaking TLS, or its TLS
+// certificate untrusted, Init fails before anything happens: one line naming
+// the URL and the fix, no key made, nothing published.
+func TestInitUnusableServer(t *testing.T) {
+	ctx := context.Background()
+	const gun = "docker.io/alice/down"
+	srv := testenv.NotaryServerT(t)
+	reg := testenv.RegistryT(t)
+	o := newOwner(t, srv, gun)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "https://" + l.Addr().String()
+	l.Close()
+	for _, tc := range []struct {
+		name, url, tlsCA, want string
+	}{
+		{"server down", closed, srv.CAFile, "notary server " + closed + " is unreachable: connection refused"},
+		{"TLS untrusted", srv.URL, "", "TLS certificate of " + srv.URL + " is not trusted"},
+		{"TLS CA of someone else", srv.URL, o.caFile, "give its CA in notary.tls_ca"},
+		{"not TLS", "https://" + reg.Host, "", "does not speak TLS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := o.cfg
+			cfg.URL, cfg.TLSCA, cfg.TrustDir = tc.url, tc.tlsCA, filepath.Join(t.TempDir(), "trust")
+			_, err := newClient(t, cfg).Init(ctx, gun, o.repoCert)
+			t.Log(err)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("Init: %v\nwant one line with %q", err, tc.want)
+			}
+			if f := files(t, cfg.TrustDir); len(f) != 0 {
+				t.Errorf("the failed init left %v", f)
+			}
+		})
+	}
+	t.Run("cancelled", func(t *testing.T) {
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		cfg := o.cfg
+		cfg.TrustDir = filepath.Join(t.TempDir(), "trust")
+		_, err := newClient(t, cfg).Init(cctx, gun, o.repoCert)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Init with a cancelled context: %v", err)
+		}
+		if f := files(t, cfg.TrustDir); len(f) != 0 {
+			t.Errorf("the cancelled init left %v", f)
+		}
+	})
+	if _, code := serverGet(t, srv, "/v2/"+gun+"/_trust/tuf/root.json"); code != 404 {
+		t.Errorf("server has root.json for %s after the failed inits: %d", gun, code)
+	}
+	if _, err := o.client.published(ctx, gun); !errors.Is(err, ErrNotPublished) {
+		t.Errorf("published: %v", err)
+	}
+	if _, err := New(Config{URL: "http://" + reg.Host, TrustDir: t.TempDir(), PinCA: o.caFile}); err == nil || !strings.Contains(err.Error(), "https") {
+		t.Errorf("plain http URL: %v", err)
+	}
+}
+
+// TestInitResume: what an interrupted run leaves must not break a re-run.
+func TestInitResume(t *testing.T) {
+	ctx := context.Background()
+	srv := testenv.NotaryServerT(t)
+
+	t.Run("initialised locally, publish never happened", func(t *testing.T) {
+		const gun = "docker.io/alice/resume"
+		o := newOwner(t, srv, gun)
+		localTargets := initLocally(t, o, gun)
+		res, err := o.client.Init(ctx, gun, o.repoCert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		targets, _ := res.Role("targets")
+		if !res.Resumed || !slices.Equal(targets.KeyIDs, localTargets) {
+			t.Errorf("Resumed %v, targets key %v, want the local %v", res.Resumed, targets.KeyIDs, localTargets)
+		}
+		if keys := files(t, filepath.Join(o.cfg.TrustDir, "private")); len(keys) != 2 {
+			t.Errorf("key files %v: the resume made new keys", keys)
+		}
+	})
+
+	t.Run("half-made local state is replaced", func(t *testing.T) {
+		const gun = "docker.io/alice/leftovers"
+		o := newOwner(t, srv, gun)
+		localTargets := initLocally(t, o, gun)
+		// The snapshot key file is lost and a stray change waits in the changelist.
+		root, err := os.ReadFile(filepath.Join(o.client.gunDir(gun), "metadata", "root.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := parseRoot(root)
+		if err := os.Remove(filepath.Join(o.cfg.TrustDir, "private", r.Signed.Roles["snapshot"].KeyIDs[0]+".key")); err != nil {
+			t.Fatal(err)
+		}
+		cl := filepath.Join(o.client.gunDir(gun), "changelist")
+		if err := os.WriteFile(filepath.Join(cl, "01_stray.change"), []byte(`{"action":"create","role":"targets","type":"target","path":"x","data":null}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		res, err := o.client.Init(ctx, gun, o.repoCert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		targets, _ := res.Role("targets")
+		if res.Resumed || slices.Equal(targets.KeyIDs, localTargets) || res.RootVersion != 1 {
+			t.Errorf("%+v", res)
+		}
+		if _, err := o.client.Lookup(ctx, gun, "x"); err == nil {
+			t.Error("the stray change was published")
+		}
+	})
+
+	t.Run("published with another root key", func(t *testing.T) {
+		const gun = "docker.io/alice/taken"
+		o := newOwner(t, srv, gun)
+		if _, err := o.client.Init(ctx, gun, o.repoCert); err != nil {
+			t.Fatal(err)
+		}
+		_, err := o.client.Init(ctx, gun, o.issueRepo(t, o.rootKey, gun))
+		if err == nil || !strings.Contains(err.Error(), "with this root key under another certificate") {
+			t.Errorf("Init with a re-issued certificate: %v", err)
+		}
+		root2, err := o.sess.GenerateKey(ctx, hsm.KeySpec{Label: "root2", Type: hsm.ECDSAP256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := o.cfg
+		if cfg.Token, err = NewKeyStore(ctx, o.sess, nil, KeyRef{Key: hsm.KeySelector{Label: "root2"}, Role: data.CanonicalRootRole}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = newClient(t, cfg).Init(ctx, gun, o.issueRepo(t, root2, gun))
+		if err == nil || !strings.Contains(err.Error(), "already has "+gun+" with root key") {
+			t.Errorf("Init over another root: %v", err)
+		}
+	})
+}
+
+// initLocally is an Init interrupted between notary's local initialisation
+// and the publish. It returns the targets key IDs it made.
+func initLocally(t *testing.T, o *owner, gun string) []string {
+	t.Helper()
+	ctx := context.Background()
+	repo, err := o.client.openWriter(ctx, data.GUN(gun), o.client.tokenStores(ctx)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.InitializeWithCertificate(nil, []data.PublicKey{utils.CertToKey(o.repoCert)}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(o.client.gunDir(data.GUN(gun)), "metadata", "root.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := parseRoot(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Signed.Roles["targets"].KeyIDs
+}
+
+// TestBadInput: each mistake an operator or delegate can make gets one clear
+// line, and nothing is published.
+func TestBadInput(t *testing.T) {
+	ctx := context.Background()
+	const gun, role = "docker.io/alice/bad", "targets/me"
+	srv := testenv.NotaryServerT(t)
+	reg := testenv.RegistryT(t)
+	o := newOwner(t, srv, gun)
+	in, err := o.client.Init(ctx, gun, o.repoCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	privPEM, pubPEM := delegateKeys(t, "me")
+	if _, err := o.client.AddDelegation(ctx, gun, role, pubPEM, []string{"releases/"}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := DelegateKeyFromPEM(privPEM, testPass.Delegation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, strangerPEM := delegateKeys(t, "stranger")
+	strangerPriv, _ := delegateKeys(t, "stranger")
+	stranger, err := DelegateKeyFromPEM(strangerPriv, testPass.Delegation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := reg.PushRandomImage(ctx, "alice/bad", "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherOwner := newOwner(t, srv, gun) // same GUN, another CA
+	certBlock, _ := pem.Decode(pubPEM)
+	certLike := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certBlock.Bytes})
+
+	for _, tc := range []struct {
+		name string
+		run  func() error
+		want string
+	}{
+		{"delegate PEM unparsable", func() error {
+			_, err := o.client.AddDelegation(ctx, gun, role, []byte("not a key"), nil)
+			return err
+		}, "delegate key: no valid public key found"},
+		{"delegate PEM is a private key", func() error {
+			_, err := o.client.AddDelegation(ctx, gun, role, privPEM, nil)
+			return err
+		}, `unsupported PEM block type "ENCRYPTED PRIVATE KEY"`},
+		{"delegate certificate unparsable", func() error {
+			_, err := o.client.AddDelegation(ctx, gun, role, certLike, nil)
+			return err
+		}, "could not parse provided certificate"},
+		{"role without targets/ prefix", func() error {
+			_, err := o.client.AddDelegation(ctx, gun, "me", strangerPEM, nil)
+			return err
+		}, `role "me" is not a delegation role`},
+		{"role targets itself", func() error {
+			_, err := o.client.AddDelegation(ctx, gun, "targets", strangerPEM, nil)
+			return err
+		}, `role "targets" is not a delegation role`},
+		{"role not clean", func() error {
+			_, err := o.client.AddDelegation(ctx, gun, "targets/../me", strangerPEM, nil)
+			return err
+		}, "is not a delegation role"},
+		{"delegation on an unpublished GUN", func() error {
+			_, err := o.client.AddDelegation(ctx, "docker.io/alice/nothing", role, strangerPEM, nil)
+			return err
+		}, "docker.io/alice/nothing: " + ErrNotPublished.Error()},
+		{"GUN mismatch with the cert's CN", func() error {
+			_, err := o.client.Init(ctx, "docker.io/alice/other", o.repoCert)
+			return err
+		}, `CN "docker.io/alice/bad" does not match the GUN "docker.io/alice/other"`},
+		{"repo cert not from the pinned CA", func() error {
+			cfg := otherOwner.cfg
+			cfg.PinCA = o.caFile
+			_, err := newClient(t, cfg).Init(ctx, "docker.io/alice/bad", otherOwner.repoCert)
+			return err
+		}, "does not verify against the pinned CA"},
+		{"repo cert over a key not in the token", func() error {
+			_, err := o.client.Init(ctx, gun, otherOwner.repoCert)
+			return err
+		}, "which is not a root key in pkcs11:"},
+		{"malformed GUN", func() error {
+			_, err := o.client.Init(ctx, "../etc", o.repoCert)
+			return err
+		}, `GUN "../etc" is not a repository name`},
+		{"digest malformed", func() error {
+			_, err := o.client.AddTarget(ctx, gun, role, "v1", "sha256:abc", 10, key)
+			return err
+		}, "want sha256:<64 hex digits>"},
+		{"size zero", func() error {
+			_, err := o.client.AddTarget(ctx, gun, role, "v1", img.Digest, 0, key)
+			return err
+		}, "must be positive"},
+		{"sign into a role without targets/ prefix", func() error {
+			_, err := o.client.AddTarget(ctx, gun, "me", "v1", img.Digest, img.Size, key)
+			return err
+		}, `role "me" is not a delegation role`},
+		{"sign with a key not in the delegation", func() error {
+			_, err := o.client.AddTarget(ctx, gun, role, "v1", img.Digest, img.Size, stranger)
+			return err
+		}, "is not a key of targets/me"},
+		{"sign into a delegation that does not exist", func() error {
+			_, err := o.client.AddTarget(ctx, gun, "targets/nobody", "v1", img.Digest, img.Size, key)
+			return err
+		}, "has no delegation targets/nobody"},
+		{"delegate key file, wrong passphrase", func() error {
+			_, err := DelegateKeyFromPEM(privPEM, []byte("not it"))
+			return err
+		}, "delegate key:"},
+		{"delegate token URI malformed", func() error {
+			_, err := DelegateKeyFromToken(ctx, o.sess, "pkcs11:object=x?pin-value=1234")
+			return err
+		}, "pin-value is refused"},
+		{"tag not signed", func() error {
+			_, err := o.client.Lookup(ctx, gun, "nope")
+			return err
+		}, gun + " has no signed target nope"},
+		{"image not in the registry", func() error {
+			_, _, err := ManifestDigest(ctx, reg.Host+"/alice/bad:missing")
+			return err
+		}, "is not in the registry"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.run()
+			t.Log(err)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("err = %v\nwant one line with %q", err, tc.want)
+			}
+			for _, p := range [][]byte{testPass.Targets, testPass.Snapshot, testPass.Delegation} {
+				if strings.Contains(err.Error(), string(p)) {
+					t.Errorf("a passphrase shows in %q", err)
+				}
+			}
+		})
+	}
+	after, err := o.client.published(ctx, gun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.RootSHA256 != in.RootSHA256 {
+		t.Error("root.json changed")
+	}
+	if me, _ := after.Role(role); !slices.Equal(me.KeyIDs, []string{key.ID()}) {
+		t.Errorf("delegation keys changed: %v", me.KeyIDs)
+	}
+	if _, err := o.client.Lookup(ctx, gun, "v1"); err == nil {
+		t.Error("a bad AddTarget published v1")
+	}
+}
+
+// TestDelegateTokenKey: a delegate whose key is in a token signs by pkcs11:
+// URI, and the delegation was made from the PUBLIC KEY the token exports.
+func TestDelegateTokenKey(t *testing.T) {
+	ctx := context.Background()
+	const gun, role, tag = "docker.io/alice/hsm", "targets/ci", "1.0"
+	srv := testenv.NotaryServerT(t)
+	o := newOwner(t, srv, gun)
+	if _, err := o.client.Init(ctx, gun, o.repoCert); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.client.RotateSnapshotToServer(ctx, gun); err != nil {
+		t.Fatal(err)
+	}
+	dsess := testenv.NewToken(t).Session(t)
+	dk, err := dsess.GenerateKey(ctx, hsm.KeySpec{Label: "ci", Type: hsm.ECDSAP256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(dk.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.client.AddDelegation(ctx, gun, role, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), []string{""}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := DelegateKeyFromToken(ctx, dsess, fmt.Sprintf("pkcs11:token=%s;object=ci;type=private", dsess.Token().Label))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := o.cfg
+	cfg.Token, cfg.TrustDir, cfg.Passphrases = nil, filepath.Join(t.TempDir(), "ci-trust"), Passphrases{}
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	res, err := newClient(t, cfg).AddTarget(ctx, gun, role, tag, digest, 1234, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Target != (Target{GUN: gun, Name: tag, Digest: digest, Size: 1234, Role: role}) {
+		t.Errorf("%+v", res)
+	}
+	if f := files(t, filepath.Join(cfg.TrustDir, "private")); len(f) != 0 {
+		t.Errorf("the delegate's trust dir holds key files %v", f)
+	}
+}
+
+func TestCheckGUN(t *testing.T) {
+	for _, tc := range []struct {
+		gun string
+		ok  bool
+	}{
+		{"docker.io/alice/nginx", true},
+		{"registry.example.com:5000/team/app", true},
+		{"", false},
+		{"/abs/path", false},
+		{"../up", false},
+		{"..", false},
+		{"a/../b", false},
+		{"a//b", false},
+		{"a/b/", false},
+		{"a b", false},
+		{`a\b`, false},
+	} {
+		if _, err := checkGUN(tc.gun); (err == nil) != tc.ok {
+			t.Errorf("checkGUN(%q) = %v", tc.gun, err)
+		}
+	}
+}
+
+func TestParseDigest(t *testing.T) {
+	hex64 := strings.Repeat("0f", 32)
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{"sha256:" + hex64, true},
+		{hex64, true},
+		{" " + hex64 + "\n", true},
+		{"sha512:" + hex64, false},
+		{"sha256:" + hex64[:62], false},
+		{"sha256:" + strings.Repeat("zz", 32), false},
+		{"", false},
+	} {
+		b, err := parseDigest(tc.in)
+		if (err == nil) != tc.ok || (tc.ok && len(b) != 32) {
+			t.Errorf("parseDigest(%q) = %x, %v", tc.in, b, err)
+		}
+	}
+}
+
+func TestCompare(t *testing.T) {
+	tg := Target{Name: "latest", Digest: "sha256:aa", Size: 948}
+	for _, tc := range []struct {
+		digest string
+		size   int64
+		want   string
+	}{
+		{"sha256:aa", 948, ""},
+		{"sha256:bb", 948, "notary says sha256:aa (948 bytes) for latest, the registry serves sha256:bb (948 bytes)"},
+		{"sha256:aa", 949, "notary says sha256:aa (948 bytes) for latest, the registry serves sha256:aa (949 bytes)"},
+	} {
+		err := Compare(tg, tc.digest, tc.size)
+		if got := fmt.Sprint(err); (tc.want == "" && err != nil) || (tc.want != "" && got != tc.want) {
+			t.Errorf("Compare(%s, %d) = %v, want %q", tc.digest, tc.size, err, tc.want)
+		}
+	}
+}
+
+// TestTargetsKeyInToken: with a targets key in the token, init uses it
+// (no targets key file), and the delegation is signed there with no targets
+// passphrase configured at all.
+func TestTargetsKeyInToken(t *testing.T) {
+	ctx := context.Background()
+	const gun = "docker.io/alice/tokentargets"
+	srv := testenv.NotaryServerT(t)
+	o := newOwner(t, srv, gun)
+	if _, err := o.sess.GenerateKey(ctx, hsm.KeySpec{Label: "targets", Type: hsm.ECDSAP256}); err != nil {
+		t.Fatal(err)
+	}
+	store, err := NewKeyStore(ctx, o.sess, nil,
+		KeyRef{Key: hsm.KeySelector{Label: "root"}, Role: data.CanonicalRootRole},
+		KeyRef{Key: hsm.KeySelector{Label: "targets"}, Role: data.CanonicalTargetsRole, GUN: gun})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := o.cfg
+	cfg.Token, cfg.Passphrases.Targets = store, nil
+	c := newClient(t, cfg)
+	res, err := c.Init(ctx, gun, o.repoCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets, _ := res.Role("targets")
+	if tk := store.targetsKey(gun); tk == nil || !slices.Equal(targets.CanonicalKeyIDs, []string{tk.ID()}) {
+		t.Errorf("published targets key %v, token's %v", targets.CanonicalKeyIDs, store.IDs())
+	}
+	snap, _ := res.Role("snapshot")
+	if keys := files(t, filepath.Join(cfg.TrustDir, "private")); !slices.Equal(keys, []string{snap.KeyIDs[0] + ".key"}) {
+		t.Errorf("key files %v, want only the snapshot key", keys)
+	}
+	_, pubPEM := delegateKeys(t, "me")
+	if _, err := c.AddDelegation(ctx, gun, "targets/me", pubPEM, nil); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,311 @@
+package trust
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/theupdateframework/notary"
+	"github.com/theupdateframework/notary/client"
+	"github.com/theupdateframework/notary/client/changelist"
+	"github.com/theupdateframework/notary/cryptoservice"
+	"github.com/theupdateframework/notary/storage"
+	"github.com/theupdateframework/notary/trustmanager"
+	"github.com/theupdateframework/notary/trustpinning"
+	"github.com/theupdateframework/notary/tuf/data"
+)
+
+// Config says where the notary server is, how to trust it and where the
+// local trust data lives. Its keys are the `notary:` block of the ceremony
+// configuration.
+type Config struct {
+	// URL of the notary server, https only: there is no plain-HTTP or
+	// skip-verify mode.
+	URL string
+	// TLSCA is a PEM file with the CA of the server's TLS certificate; empty
+	// means the system roots.
+	TLSCA string
+	// TrustDir keeps the notary CLI's layout (private/<id>.key,
+	// tuf/<gun>/metadata, tuf/<gun>/changelist), so the CLI can use it too.
+	TrustDir string
+	// PinCA is the ceremony CA (ca.pem) pinned for every GUN this client
+	// touches, with TOFU off: trust_pinning {ca: {gun: PinCA}, disable_tofu: true}.
+	PinCA string
+	// Passphrases protect the targets and snapshot key files notary makes
+	// at init, and a delegate's key file.
+	Passphrases Passphrases
+	// Token holds the root key (and optionally a targets key) in the
+	// PKCS#11 token; nil for a delegate or a reader.
+	Token *KeyStore
+	// Log receives notary's log. notary logs through logrus's process-wide
+	// logger; New points that logger at Log (nil discards it), so the last
+	// Client made decides where notary's messages go.
+	Log io.Writer
+	// Debug sets that logger to debug level: notary explains some failures
+	// (a rejected trust pin) only there.
+	Debug bool
+}
+
+// Passphrases for notary's key files. Never logged, never in an error.
+type Passphrases struct {
+	Targets    []byte
+	Snapshot   []byte
+	Delegation []byte
+}
+
+// Client runs notary operations against one server with one trust dir.
+type Client struct {
+	cfg  Config
+	base *http.Transport
+}
+
+// New checks the configuration, builds the TLS transport and points
+// notary's logger at cfg.Log. It does not contact the server.
+func New(cfg Config) (*Client, error) {
+	u, err := url.Parse(cfg.URL)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("notary url %q: %w", cfg.URL, err)
+	case u.Scheme != "https" || u.Host == "":
+		return nil, fmt.Errorf("notary url %q: give https://HOST[:PORT]; TLS to the server is always verified", cfg.URL)
+	case cfg.TrustDir == "":
+		return nil, errors.New("notary trust_dir is empty")
+	case cfg.PinCA == "":
+		return nil, errors.New("no CA to pin: the ceremony CA (ca.pem) is pinned for every repository")
+	}
+	if _, err := os.Stat(cfg.PinCA); err != nil {
+		return nil, fmt.Errorf("pinned CA: %w", err)
+	}
+	cfg.URL = strings.TrimRight(cfg.URL, "/")
+	if cfg.PinCA, err = filepath.Abs(cfg.PinCA); err != nil {
+		return nil, err
+	}
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.TLSCA != "" {
+		b, err := os.ReadFile(cfg.TLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("notary tls_ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("notary tls_ca %s holds no PEM certificate", cfg.TLSCA)
+		}
+		tlsConf.RootCAs = pool
+	}
+	logrus.SetOutput(io.Discard)
+	if cfg.Log != nil {
+		logrus.SetOutput(cfg.Log)
+	}
+	logrus.SetLevel(logrus.InfoLevel)
+	if cfg.Debug {
+		logrus.SetLevel(logrus.DebugLevel)
+	}
+	return &Client{cfg: cfg, base: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		TLSClientConfig:       tlsConf,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+		IdleConnTimeout:       30 * time.Second,
+	}}, nil
+}
+
+// Close releases idle connections.
+func (c *Client) Close() { c.base.CloseIdleConnections() }
+
+// ctxTransport binds every request notary makes to the operation's context:
+// notary's HTTP store builds its requests without one.
+type ctxTransport struct {
+	ctx  context.Context
+	base http.RoundTripper
+}
+
+func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return t.base.RoundTrip(r.WithContext(t.ctx))
+}
+
+func (c *Client) transport(ctx context.Context) http.RoundTripper {
+	return ctxTransport{ctx: ctx, base: c.base}
+}
+
+// Ping checks that a notary server answers GET /v2/ with 200 over verified
+// TLS. Every operation pings first: notary would otherwise fail half way, after
+// making keys or signing, and the CLI even falls back to its offline store.
+func (c *Client) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.cfg.URL+"/v2/", nil)
+	if err != nil {
+		return fmt.Errorf("notary server %s: %w", c.cfg.URL, err)
+	}
+	resp, err := (&http.Client{Transport: c.base}).Do(req)
+	if err != nil {
+		return c.reachError(err)
+	}
+	resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return nil
+	case http.StatusUnauthorized:
+		// A notary server behind token auth (Docker Hub's): every call
+		// would fail later, after keys were made, so say it now.
+		return fmt.Errorf("notary server %s requires authentication (401), which ceremony does not support yet", c.cfg.URL)
+	}
+	return fmt.Errorf("notary server %s answered GET /v2/ with %q: is this the notary server's URL?", c.cfg.URL, resp.Status)
+}
+
+// reachError says in one line why the server cannot be used and what to do.
+func (c *Client) reachError(err error) error {
+	var (
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		recordHd tls.RecordHeaderError
+	)
+	switch {
+	case errors.As(err, &unknown):
+		return fmt.Errorf("TLS certificate of %s is not trusted (%v): give its CA in notary.tls_ca", c.cfg.URL, unknown)
+	case errors.As(err, &hostname):
+		return fmt.Errorf("TLS certificate of %s is not valid for that host (%v): use the name the certificate gives in notary.url", c.cfg.URL, hostname)
+	case errors.As(err, &invalid):
+		return fmt.Errorf("TLS certificate of %s is invalid: %v", c.cfg.URL, invalid)
+	case errors.As(err, &recordHd),
+		// net/http turns a plain-HTTP answer into an untyped error.
+		strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return fmt.Errorf("notary server %s does not speak TLS on that port", c.cfg.URL)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("notary server %s is unreachable: connection refused; is it running?", c.cfg.URL)
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("notary server %s: %w", c.cfg.URL, context.Canceled)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("notary server %s is unreachable: no answer in time", c.cfg.URL)
+	}
+	return fmt.Errorf("notary server %s is unreachable: %w", c.cfg.URL, err)
+}
+
+// pinning is the seed's trust pinning: the ceremony CA for the GUN, TOFU off.
+func (c *Client) pinning(gun data.GUN) trustpinning.TrustPinConfig {
+	return trustpinning.TrustPinConfig{CA: map[string]string{gun.String(): c.cfg.PinCA}, DisableTOFU: true}
+}
+
+// gunDir is notary's per-repository directory in the trust dir.
+func (c *Client) gunDir(gun data.GUN) string {
+	return filepath.Join(c.cfg.TrustDir, "tuf", filepath.FromSlash(gun.String()))
+}
+
+// fileKeyStore is notary's passphrase-protected key files, in the CLI's
+// layout under the trust dir.
+func (c *Client) fileKeyStore() (*trustmanager.GenericKeyStore, error) {
+	ks, err := trustmanager.NewKeyFileStore(c.cfg.TrustDir, c.retriever())
+	if err != nil {
+		return nil, fmt.Errorf("key files in %s: %w", c.cfg.TrustDir, err)
+	}
+	return ks, nil
+}
+
+// openWriter rebuilds client.NewFileCachedRepository with our key stores in
+// front of the file store: cryptoservice asks stores in order, so a token
+// key is found first, and AddKey's refusal sends new software keys to the
+// file store. The transport is bound to ctx; it is never nil, so notary
+// never falls back to its offline store.
+func (c *Client) openWriter(ctx context.Context, gun data.GUN, stores ...trustmanager.KeyStore) (client.Repository, error) {
+	dir := c.gunDir(gun)
+	cache, err := storage.NewFileStore(filepath.Join(dir, "metadata"), "json")
+	if err != nil {
+		return nil, err
+	}
+	cl, err := changelist.NewFileChangelist(filepath.Join(dir, "changelist"))
+	if err != nil {
+		return nil, err
+	}
+	fileKS, err := c.fileKeyStore()
+	if err != nil {
+		return nil, err
+	}
+	remote, err := storage.NewNotaryServerStore(c.cfg.URL, gun, c.transport(ctx))
+	if err != nil {
+		return nil, err
+	}
+	stores = append(stores, fileKS) // last: it accepts every key
+	cs := tokenTargets{cryptoservice.NewCryptoService(stores...), c.cfg.Token}
+	return client.NewRepository(gun, c.cfg.URL, remote, cache, c.pinning(gun), cs, cl)
+}
+
+// tokenTargets is notary's crypto service, except that when the token holds
+// a targets key for the repository, notary's request for a new targets key
+// (at init) gets that key instead of a new software key: notary has no other
+// way to initialise with an existing targets key.
+type tokenTargets struct {
+	*cryptoservice.CryptoService
+	token *KeyStore
+}
+
+func (cs tokenTargets) Create(role data.RoleName, gun data.GUN, algorithm string) (data.PublicKey, error) {
+	if role == data.CanonicalTargetsRole && cs.token != nil {
+		if k := cs.token.targetsKey(gun); k != nil {
+			return data.PublicKeyFromPrivate(k), nil
+		}
+	}
+	return cs.CryptoService.Create(role, gun, algorithm)
+}
+
+// tokenStores is the token store bound to ctx, when there is one.
+func (c *Client) tokenStores(ctx context.Context) []trustmanager.KeyStore {
+	if c.cfg.Token == nil {
+		return nil
+	}
+	return []trustmanager.KeyStore{c.cfg.Token.withContext(ctx)}
+}
+
+// openReader is a read-only repository with an in-memory cache: every read
+// validates the server's root against the pinned CA from scratch, whatever
+// an earlier run left in the trust dir.
+func (c *Client) openReader(ctx context.Context, gun data.GUN) (client.Repository, storage.MetadataStore, storage.RemoteStore, error) {
+	remote, err := storage.NewNotaryServerStore(c.cfg.URL, gun, c.transport(ctx))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cache := storage.NewMemoryStore(nil)
+	repo, err := client.NewRepository(gun, c.cfg.URL, remote, cache, c.pinning(gun), cryptoservice.EmptyService, changelist.NewMemChangelist())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return repo, cache, remote, nil
+}
+
+// retriever hands notary the configured passphrases. It gives up after the
+// first refused attempt: notary would otherwise ask again up to ten times,
+// and the same answer cannot become right.
+func (c *Client) retriever() notary.PassRetriever {
+	return func(keyID, alias string, createNew bool, attempts int) (string, bool, error) {
+		role := data.RoleName(alias)
+		if attempts > 0 {
+			return "", true, fmt.Errorf("the %s passphrase does not open key %s", role, keyID)
+		}
+		var p []byte
+		switch {
+		case role == data.CanonicalTargetsRole:
+			p = c.cfg.Passphrases.Targets
+		case role == data.CanonicalSnapshotRole:
+			p = c.cfg.Passphrases.Snapshot
+		case data.IsDelegation(role):
+			p = c.cfg.Passphrases.Delegation
+		}
+		if len(p) == 0 {
+			return "", true, fmt.Errorf("no %s passphrase is configured (key %s)", role, keyID)
+		}
+		return string(p), false, nil
+	}
+}
