@@ -23,6 +23,10 @@ type Step struct {
 	Inputs  map[string]any
 	// Irreversible marks steps that change a token or a server.
 	Irreversible bool
+	// replay: a finished step is run again on resume, making nothing, to
+	// rebuild what later steps need (keys, certificates). Steps that only
+	// publish have nothing to rebuild.
+	replay bool
 
 	run func(ctx context.Context, st *State) (*Result, error)
 }
@@ -51,13 +55,22 @@ func (p *Plan) StepIDs() []string {
 }
 
 // NewPlan builds the plan a config asks for: preflight, CA, root key, one
-// repository certificate per GUN (and, with a notary section, the Notary
-// steps once they exist).
+// repository certificate per GUN and, with a notary section, per GUN notary
+// init and the snapshot key's rotation to the server, then each delegation.
 func NewPlan(cfg *config.Config) *Plan {
 	p := &Plan{Config: cfg}
 	p.Steps = append(p.Steps, preflightStep(cfg), caStep(cfg), rootStep(cfg))
 	for _, r := range cfg.Repositories {
 		p.Steps = append(p.Steps, repoStep(r))
+	}
+	if cfg.Notary == nil {
+		return p
+	}
+	for _, r := range cfg.Repositories {
+		p.Steps = append(p.Steps, notaryInitStep(r), snapshotStep(r))
+	}
+	for _, d := range cfg.Delegations {
+		p.Steps = append(p.Steps, delegationStep(d))
 	}
 	return p
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/secret"
+	"github.com/ceremony-dev/ceremony/trust"
 )
 
 // ProblemsError lists every problem a preflight found, so the operator fixes
@@ -88,6 +89,22 @@ func runPreflight(ctx context.Context, st *State) (*Result, error) {
 					break
 				}
 			}
+		}
+	}
+	if n := cfg.Notary; n != nil {
+		for _, p := range [][2]string{{"notary.targets_passphrase", n.TargetsPassphrase}, {"notary.snapshot_passphrase", n.SnapshotPassphrase}} {
+			if src, err := secret.Parse(p[1]); err != nil {
+				add(fmt.Errorf("%s: %w", p[0], err))
+			} else if err := src.Check(); err != nil {
+				add(fmt.Errorf("%s: %w", p[0], err))
+			}
+		}
+		// The server must answer over verified TLS before any key is made:
+		// a ceremony that cannot publish should stop before it starts.
+		if err := trust.CheckServer(ctx, n.URL, cfg.Path(n.TLSCA)); err != nil {
+			add(err)
+		} else {
+			facts["notary"] = n.URL
 		}
 	}
 	if len(problems) > 0 {

@@ -50,6 +50,9 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 	st := &State{cfg: cfg, now: opts.Now, hook: opts.Hook, emit: opts.Events, prompter: opts.Prompter,
 		intents: map[string]bool{}, total: len(plan.Steps) - 1}
 	defer func() {
+		if st.trust != nil {
+			st.trust.Close()
+		}
 		if st.sess != nil {
 			st.sess.Close()
 			st.sess.Module().Close()
@@ -123,6 +126,10 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 	for i := 1; i < len(plan.Steps); i++ {
 		step := &plan.Steps[i]
 		st.step, st.index = step, i
+		if done[step.ID] && !step.replay {
+			st.emitEvent(Event{Kind: StepSkipped, Message: "finished in an earlier run"})
+			continue
+		}
 		if done[step.ID] {
 			// Replay to rebuild state: find the keys and files, make nothing.
 			st.restoring = true

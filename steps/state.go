@@ -16,6 +16,7 @@ import (
 	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/secret"
 	"github.com/ceremony-dev/ceremony/transcript"
+	"github.com/ceremony-dev/ceremony/trust"
 )
 
 // State is what the steps of one run share: the token session, the journal,
@@ -44,6 +45,7 @@ type State struct {
 	caCert, rootCert *x509.Certificate
 	rootCSR          *x509.CertificateRequest
 	repoCerts        map[string]*x509.Certificate
+	trust            *trust.Client
 }
 
 // CACert, RootKey etc. let later steps (and tests) see what earlier ones made.

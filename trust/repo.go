@@ -92,17 +92,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.PinCA, err = filepath.Abs(cfg.PinCA); err != nil {
 		return nil, err
 	}
-	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
-	if cfg.TLSCA != "" {
-		b, err := os.ReadFile(cfg.TLSCA)
-		if err != nil {
-			return nil, fmt.Errorf("notary tls_ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("notary tls_ca %s holds no PEM certificate", cfg.TLSCA)
-		}
-		tlsConf.RootCAs = pool
+	base, err := newTransport(cfg.TLSCA)
+	if err != nil {
+		return nil, err
 	}
 	logrus.SetOutput(io.Discard)
 	if cfg.Log != nil {
@@ -112,14 +104,47 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Debug {
 		logrus.SetLevel(logrus.DebugLevel)
 	}
-	return &Client{cfg: cfg, base: &http.Transport{
+	return &Client{cfg: cfg, base: base}, nil
+}
+
+// CheckServer pings a notary server before anything else exists: the
+// ceremony's preflight runs it before the CA that New needs is made.
+func CheckServer(ctx context.Context, serverURL, tlsCA string) error {
+	u, err := url.Parse(serverURL)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("notary url %q: give https://HOST[:PORT]; TLS to the server is always verified", serverURL)
+	}
+	base, err := newTransport(tlsCA)
+	if err != nil {
+		return err
+	}
+	defer base.CloseIdleConnections()
+	c := &Client{cfg: Config{URL: strings.TrimRight(serverURL, "/"), TLSCA: tlsCA}, base: base}
+	return c.Ping(ctx)
+}
+
+// newTransport trusts tlsCA (system roots when empty) and nothing else.
+func newTransport(tlsCA string) (*http.Transport, error) {
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if tlsCA != "" {
+		b, err := os.ReadFile(tlsCA)
+		if err != nil {
+			return nil, fmt.Errorf("notary tls_ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("notary tls_ca %s holds no PEM certificate", tlsCA)
+		}
+		tlsConf.RootCAs = pool
+	}
+	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
 		TLSClientConfig:       tlsConf,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 60 * time.Second,
 		IdleConnTimeout:       30 * time.Second,
-	}}, nil
+	}, nil
 }
 
 // Close releases idle connections.

@@ -1,0 +1,169 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/ceremony-dev/ceremony/config"
+	"github.com/ceremony-dev/ceremony/hsm"
+	"github.com/ceremony-dev/ceremony/secret"
+	"github.com/ceremony-dev/ceremony/trust"
+	"github.com/theupdateframework/notary/tuf/data"
+)
+
+func notaryInitStep(r config.Repository) Step {
+	return Step{
+		ID:    "notary-init:" + r.GUN,
+		Title: "Notary init " + r.GUN,
+		Explain: "Create the repository on the Notary server with the repository certificate as its root " +
+			"certificate; the token's root key signs root.json, new targets and snapshot keys are made in the trust directory.",
+		Seed:         []string{"notary init " + r.GUN + " --publish --rootcert " + RepoBase(r.GUN) + ".pem"},
+		Inputs:       map[string]any{"gun": r.GUN},
+		Irreversible: true,
+		run: func(ctx context.Context, st *State) (*Result, error) {
+			cert := st.repoCerts[r.GUN]
+			if cert == nil {
+				return nil, fmt.Errorf("the repository certificate of %s has not been issued", r.GUN)
+			}
+			c, err := st.notary(ctx)
+			if err != nil {
+				return nil, err
+			}
+			st.progress("publishing %s to %s", r.GUN, st.cfg.Notary.URL)
+			res, err := c.Init(ctx, r.GUN, cert)
+			if err != nil {
+				return nil, err
+			}
+			summary := fmt.Sprintf("published root.json v%d, root key %s", res.RootVersion, short(res.RootKeyIDs))
+			if res.AlreadyInitialised {
+				summary = "the server already had it under this certificate: " + summary
+			}
+			return &Result{Summary: summary, Facts: map[string]any{"notary": res}}, nil
+		},
+	}
+}
+
+func snapshotStep(r config.Repository) Step {
+	return Step{
+		ID:    "snapshot:" + r.GUN,
+		Title: "Snapshot key to the server for " + r.GUN,
+		Explain: "Rotate the snapshot key to a key the Notary server holds, so delegates can publish " +
+			"without it; notary re-signs and publishes root.json with the token's root key at once.",
+		Seed:         []string{"notary key rotate " + r.GUN + " snapshot --server-managed"},
+		Inputs:       map[string]any{"gun": r.GUN},
+		Irreversible: true,
+		run: func(ctx context.Context, st *State) (*Result, error) {
+			c, err := st.notary(ctx)
+			if err != nil {
+				return nil, err
+			}
+			res, err := c.RotateSnapshotToServer(ctx, r.GUN)
+			if err != nil {
+				return nil, err
+			}
+			summary := fmt.Sprintf("snapshot key %s is the server's; root.json v%d", shortID(res.ServerSnapshotKeyID), res.RootVersion)
+			if res.AlreadyServerManaged {
+				summary = "already server-managed: " + summary
+			}
+			return &Result{Summary: summary, Facts: map[string]any{"notary": res}}, nil
+		},
+	}
+}
+
+func delegationStep(d config.Delegation) Step {
+	paths := d.Paths.List
+	shown := any(paths)
+	if d.Paths.All {
+		paths, shown = nil, "all"
+	}
+	return Step{
+		ID:           "delegation:" + d.GUN + ":" + d.Role,
+		Title:        "Delegation " + d.Role + " of " + d.GUN,
+		Explain:      "Add the delegate's key as " + d.Role + " so its holder can sign targets, and publish targets.",
+		Seed:         []string{"notary delegation add " + d.GUN + " " + d.Role + " " + d.Cert + " --all-paths -p"},
+		Inputs:       map[string]any{"gun": d.GUN, "role": d.Role, "cert": d.Cert, "paths": shown},
+		Irreversible: true,
+		run: func(ctx context.Context, st *State) (*Result, error) {
+			pemBytes, err := os.ReadFile(st.cfg.Path(d.Cert))
+			if err != nil {
+				return nil, fmt.Errorf("delegate key: %w", err)
+			}
+			c, err := st.notary(ctx)
+			if err != nil {
+				return nil, err
+			}
+			res, err := c.AddDelegation(ctx, d.GUN, d.Role, pemBytes, paths)
+			if err != nil {
+				return nil, err
+			}
+			summary := fmt.Sprintf("%s holds key %s", d.Role, shortID(res.KeyID))
+			if res.AlreadyPresent {
+				summary = "already present: " + summary
+			}
+			return &Result{Summary: summary, Facts: map[string]any{"notary": res}}, nil
+		},
+	}
+}
+
+// notary returns the client for the Notary steps, made on first use: the
+// root key from the token, the targets and snapshot passphrases from their
+// sources, the ceremony CA (made by step 1) pinned.
+func (st *State) notary(ctx context.Context) (*trust.Client, error) {
+	if st.trust != nil {
+		return st.trust, nil
+	}
+	n := st.cfg.Notary
+	ks, err := trust.NewKeyStore(ctx, st.sess, nil, trust.KeyRef{Key: hsm.KeySelector{Label: st.cfg.Root.Label}, Role: data.CanonicalRootRole})
+	if err != nil {
+		return nil, err
+	}
+	targets, err := st.passphrase(ctx, n.TargetsPassphrase, "passphrase for the notary targets key")
+	if err != nil {
+		return nil, err
+	}
+	snapshot, err := st.passphrase(ctx, n.SnapshotPassphrase, "passphrase for the notary snapshot key")
+	if err != nil {
+		return nil, err
+	}
+	trustDir := st.cfg.Path(n.TrustDir)
+	if err := os.MkdirAll(trustDir, 0o700); err != nil {
+		return nil, fmt.Errorf("notary trust_dir: %w", err)
+	}
+	c, err := trust.New(trust.Config{
+		URL:         n.URL,
+		TLSCA:       st.cfg.Path(n.TLSCA),
+		TrustDir:    trustDir,
+		PinCA:       st.outPath(CAFile),
+		Passphrases: trust.Passphrases{Targets: targets, Snapshot: snapshot},
+		Token:       ks,
+	})
+	if err != nil {
+		return nil, err
+	}
+	st.trust = c
+	return c, nil
+}
+
+func (st *State) passphrase(ctx context.Context, source, what string) ([]byte, error) {
+	src, err := secret.Parse(source)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return src.Read(ctx, what, st.prompter)
+}
+
+func short(ids []string) string {
+	if len(ids) == 0 {
+		return "(none)"
+	}
+	return shortID(ids[0])
+}
+
+// shortID shows a key ID as notary's CLI does: enough to compare by eye.
+func shortID(id string) string {
+	if len(id) <= 16 {
+		return id
+	}
+	return id[:7] + "…" + id[len(id)-7:]
+}

@@ -1,0 +1,245 @@
+package steps_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/ceremony-dev/ceremony/internal/testenv"
+	"github.com/ceremony-dev/ceremony/steps"
+	"github.com/ceremony-dev/ceremony/transcript"
+	"github.com/theupdateframework/notary/tuf/utils"
+)
+
+// notaryExtra is the notary and delegation part of a config for srv, with a
+// delegate public key and passphrase files written into dir.
+func notaryExtra(t *testing.T, srv *testenv.NotaryServer, url string, gun string) string {
+	t.Helper()
+	dir := t.TempDir()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	me := filepath.Join(dir, "me.pub")
+	os.WriteFile(me, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644)
+	for _, f := range []string{"targets", "snapshot"} {
+		os.WriteFile(filepath.Join(dir, f), []byte("pass-"+f), 0o600)
+	}
+	return fmt.Sprintf("notary:\n  url: %s\n  tls_ca: %s\n  trust_dir: %s\n  targets_passphrase: file:%s\n  snapshot_passphrase: file:%s\n"+
+		"delegations:\n  - {gun: %s, role: targets/me, cert: %s, paths: all}\n",
+		url, srv.CAFile, filepath.Join(dir, "trust"), filepath.Join(dir, "targets"), filepath.Join(dir, "snapshot"), gun, me)
+}
+
+// TestRunWithNotary runs the whole owner side (steps 0–6) against the real
+// notary-server, then has the Debian notary CLI read what was published.
+func TestRunWithNotary(t *testing.T) {
+	t.Parallel()
+	srv := testenv.NotaryServerT(t)
+	tok := testenv.NewToken(t)
+	gun := "docker.io/alice/nginx"
+	cfg := newConfig(t, tok, notaryExtra(t, srv, srv.URL, gun), gun)
+	events, err := run(t, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var finished []string
+	for _, e := range events {
+		if e.Kind == steps.StepFinished {
+			finished = append(finished, e.StepID)
+		}
+	}
+	want := "preflight ca root repo:" + gun + " notary-init:" + gun + " snapshot:" + gun + " delegation:" + gun + ":targets/me"
+	if strings.Join(finished, " ") != want {
+		t.Fatalf("finished %q\nwant %q", strings.Join(finished, " "), want)
+	}
+
+	// The transcript names the root key ID that the repository certificate
+	// certifies, as root.json does.
+	repo := readCert(t, filepath.Join(cfg.OutputDir(), steps.RepoBase(gun)+".pem"))
+	entries, err := transcript.Read(filepath.Join(cfg.OutputDir(), transcript.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var initFacts struct {
+		Notary struct{ RootKeyIDs []string }
+	}
+	for _, e := range entries {
+		if e.Step != nil && e.Step.ID == "notary-init:"+gun && e.Kind == transcript.KindStep {
+			json.Unmarshal(e.Results, &initFacts)
+		}
+	}
+	if len(initFacts.Notary.RootKeyIDs) != 1 || initFacts.Notary.RootKeyIDs[0] != utils.CertToKey(repo).ID() {
+		t.Fatalf("root key IDs %v, the repository certificate's is %s", initFacts.Notary.RootKeyIDs, utils.CertToKey(repo).ID())
+	}
+
+	// The official CLI, configured with the server, its CA and the pinned
+	// ceremony CA only, sees the repository and the delegation.
+	cli := notaryCLI(t, srv, filepath.Join(cfg.OutputDir(), "ca.pem"), gun)
+	out := cli("delegation", "list", gun)
+	if !strings.Contains(out, "targets/me") || !strings.Contains(out, "<all paths>") {
+		t.Fatalf("notary delegation list:\n%s", out)
+	}
+	if out := cli("list", gun); !strings.Contains(out, "No targets present") {
+		t.Fatalf("notary list:\n%s", out)
+	}
+}
+
+// notaryCLI returns a runner for the Debian notary CLI with a fresh trust dir.
+func notaryCLI(t *testing.T, srv *testenv.NotaryServer, pinCA, gun string) func(args ...string) string {
+	t.Helper()
+	bin := testenv.Tool(t, "notary")
+	dir := t.TempDir()
+	cfg := map[string]any{
+		"trust_dir":     filepath.Join(dir, "trust"),
+		"remote_server": map[string]any{"url": srv.URL, "root_ca": srv.CAFile},
+		"trust_pinning": map[string]any{"ca": map[string]string{gun: pinCA}, "disable_tofu": true},
+	}
+	b, _ := json.Marshal(cfg)
+	path := filepath.Join(dir, "config.json")
+	os.WriteFile(path, b, 0o600)
+	return func(args ...string) string {
+		out, err := exec.Command(bin, append([]string{"-c", path}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("notary %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+}
+
+// TestPreflightServerDown: an unreachable server is found before any key is
+// made, together with the other problems.
+func TestPreflightServerDown(t *testing.T) {
+	t.Parallel()
+	srv := testenv.NotaryServerT(t)
+	tok := testenv.NewToken(t)
+	gun := "docker.io/a/b"
+	cfg := newConfig(t, tok, notaryExtra(t, srv, "https://127.0.0.1:1", gun), gun)
+	_, err := run(t, cfg)
+	var pe *steps.ProblemsError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "https://127.0.0.1:1 is unreachable") {
+		t.Fatalf("server down: %v", err)
+	}
+	if _, err := os.Stat(cfg.OutputDir()); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("preflight created the output directory")
+	}
+	if objs := listToken(t, tok); len(objs) != 0 {
+		t.Fatalf("preflight made %d objects", len(objs))
+	}
+	_ = context.Background
+}
+
+// switchProxy forwards TCP to target while up, and drops connections while
+// down: a notary server that goes away in the middle of a ceremony.
+type switchProxy struct {
+	ln   net.Listener
+	up   atomic.Bool
+	addr string
+}
+
+func newSwitchProxy(t *testing.T, target string) *switchProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &switchProxy{ln: ln, addr: ln.Addr().String()}
+	p.up.Store(true)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if !p.up.Load() {
+				c.Close()
+				continue
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go func() { io.Copy(s, c); s.Close() }()
+			go func() { io.Copy(c, s); c.Close() }()
+		}
+	}()
+	return p
+}
+
+// TestResumeAfterServerOutage: the server disappears after the certificates
+// are made; notary init fails with one clear line and publishes nothing; the
+// same command later resumes at notary init and finishes.
+func TestResumeAfterServerOutage(t *testing.T) {
+	t.Parallel()
+	srv := testenv.NotaryServerT(t)
+	proxy := newSwitchProxy(t, strings.TrimPrefix(srv.URL, "https://"))
+	tok := testenv.NewToken(t)
+	gun := "docker.io/a/b"
+	cfg := newConfig(t, tok, notaryExtra(t, srv, "https://"+proxy.addr, gun), gun)
+	err := steps.Run(context.Background(), steps.NewPlan(cfg), steps.Options{Hook: func(p string) {
+		if p == "repo:"+gun+":after-record" {
+			proxy.up.Store(false)
+		}
+	}})
+	if err == nil || !strings.Contains(err.Error(), "step notary-init:"+gun) || !strings.Contains(err.Error(), "unreachable") {
+		t.Fatalf("init with the server gone: %v", err)
+	}
+	if strings.Count(err.Error(), "\n") != 0 {
+		t.Fatalf("not one line: %q", err)
+	}
+	resp, gerr := srvGet(srv, "/v2/"+gun+"/_trust/tuf/root.json")
+	if gerr != nil || resp != 404 {
+		t.Fatalf("the server has root.json after a failed init: status %d %v", resp, gerr)
+	}
+	proxy.up.Store(true)
+	events, err := run(t, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var finished []string
+	for _, e := range events {
+		if e.Kind == steps.StepFinished {
+			finished = append(finished, e.StepID)
+		}
+	}
+	if got := strings.Join(finished, " "); got != "preflight notary-init:"+gun+" snapshot:"+gun+" delegation:"+gun+":targets/me" {
+		t.Fatalf("resumed run finished %q", got)
+	}
+	if got := countClasses(listToken(t, tok)); got != "ca: private-key public-key certificate; root: private-key public-key certificate" {
+		t.Fatalf("token objects: %s", got)
+	}
+}
+
+// srvGet fetches a path from the notary server over its own TLS CA.
+func srvGet(srv *testenv.NotaryServer, path string) (int, error) {
+	pemBytes, err := os.ReadFile(srv.CAFile)
+	if err != nil {
+		return 0, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := c.Get(srv.URL + path)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
