@@ -31,7 +31,7 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 
 demo: deps build
-	./scripts/demo.sh
+	./$(BIN) demo --non-interactive
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

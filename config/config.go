@@ -137,6 +137,40 @@ func Load(path string) (*Config, error) {
 // resolved against dir, the config file's directory, so a reviewed config
 // means the same thing whatever directory the operator runs it from.
 func Parse(raw []byte, dir string) (*Config, error) {
+	c, err := decode(raw, dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// LoadNotary reads the same file for a delegate's commands (sign,
+// validate), which need only the notary section: the server, its TLS CA,
+// the trust directory, and the output directory where ca.pem, the CA to
+// pin, lives. The hsm and repository sections are not checked.
+func LoadNotary(path string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	c, err := decode(raw, filepath.Dir(abs))
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if c.Notary == nil {
+		return nil, fmt.Errorf("config %s: no notary section: give the server with notary.url or --server", path)
+	}
+	return c, nil
+}
+
+func decode(raw []byte, dir string) (*Config, error) {
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
@@ -155,10 +189,21 @@ func Parse(raw []byte, dir string) (*Config, error) {
 	c.Raw = raw
 	c.Dir = dir
 	c.defaults()
-	if err := c.Validate(); err != nil {
-		return nil, err
+	c.HSM.PIN = c.secretPath(c.HSM.PIN)
+	if c.Notary != nil {
+		c.Notary.TargetsPassphrase = c.secretPath(c.Notary.TargetsPassphrase)
+		c.Notary.SnapshotPassphrase = c.secretPath(c.Notary.SnapshotPassphrase)
 	}
 	return &c, nil
+}
+
+// secretPath resolves a relative file: secret source against the config's
+// directory, like every other path in the file.
+func (c *Config) secretPath(source string) string {
+	if p, ok := strings.CutPrefix(source, "file:"); ok && p != "" && !filepath.IsAbs(p) {
+		return "file:" + filepath.Join(c.Dir, p)
+	}
+	return source
 }
 
 func (c *Config) defaults() {

@@ -118,3 +118,15 @@ func TestValidateRole(t *testing.T) {
 		}
 	}
 }
+
+func TestRelativeSecretFiles(t *testing.T) {
+	dir := t.TempDir()
+	c, err := Parse([]byte("hsm: {token: t, pin: file:pin.txt}\nrepositories: [{gun: docker.io/a/b}]\n"+
+		"notary: {url: 'https://x', trust_dir: t, targets_passphrase: file:sub/t.txt, snapshot_passphrase: env:S}\n"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HSM.PIN != "file:"+filepath.Join(dir, "pin.txt") || c.Notary.TargetsPassphrase != "file:"+filepath.Join(dir, "sub/t.txt") || c.Notary.SnapshotPassphrase != "env:S" {
+		t.Fatalf("secret sources: %q %q %q", c.HSM.PIN, c.Notary.TargetsPassphrase, c.Notary.SnapshotPassphrase)
+	}
+}

@@ -2,6 +2,8 @@ package trust
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/pem"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -207,4 +209,24 @@ func (c *Client) lookup(ctx context.Context, g data.GUN, tag string, roles ...da
 		return nil, fmt.Errorf("target %s has no sha256 hash", tag)
 	}
 	return &Target{GUN: g.String(), Name: t.Name, Digest: "sha256:" + hex.EncodeToString(sum), Size: t.Length, Role: t.Role.String()}, nil
+}
+
+// GenerateDelegateKey makes a delegate's key pair the way `docker trust key
+// generate NAME` does: an ECDSA P-256 private key as encrypted PKCS#8 PEM
+// (role header set) and its PUBLIC KEY PEM, which the delegate hands to the
+// ceremony. It runs on the delegate's own device, never on the token.
+func GenerateDelegateKey(role string, passphrase []byte) (privPEM, pubPEM []byte, err error) {
+	if len(passphrase) == 0 {
+		return nil, nil, errors.New("generate delegate key: a passphrase is required to protect the key file")
+	}
+	key, err := utils.GenerateECDSAKey(rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate delegate key: %w", err)
+	}
+	privPEM, err = utils.ConvertPrivateKeyToPKCS8(key, data.RoleName(role), "", string(passphrase))
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate delegate key: %w", err)
+	}
+	pubPEM = pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Headers: map[string]string{"role": role}, Bytes: key.Public()})
+	return privPEM, pubPEM, nil
 }

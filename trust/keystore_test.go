@@ -260,3 +260,27 @@ func mustURI(t *testing.T, s string) *hsm.URI {
 	}
 	return u
 }
+
+func TestGenerateDelegateKey(t *testing.T) {
+	priv, pub, err := GenerateDelegateKey("targets/me", []byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := DelegateKeyFromPEM(priv, []byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, err := utils.ParsePEMPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pk.ID() != k.ID() {
+		t.Fatalf("public key %s, private key %s", pk.ID(), k.ID())
+	}
+	if _, err := DelegateKeyFromPEM(priv, []byte("wrong")); err == nil {
+		t.Fatal("wrong passphrase accepted")
+	}
+	if _, _, err := GenerateDelegateKey("targets/me", nil); err == nil {
+		t.Fatal("a key without passphrase was made")
+	}
+}

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ceremony-dev/ceremony/config"
+	"github.com/ceremony-dev/ceremony/hsm"
+	"github.com/ceremony-dev/ceremony/secret"
+	"github.com/ceremony-dev/ceremony/trust"
+	"github.com/spf13/cobra"
+)
+
+// server holds the flags that say how to reach and trust the notary server;
+// they override what --config gives.
+type server struct {
+	config, url, tlsCA, trustDir, pinCA string
+}
+
+func (s *server) flags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&s.config, "config", "", "ceremony config: notary.url, notary.tls_ca, notary.trust_dir, and output/ca.pem as the pinned CA")
+	f.StringVar(&s.url, "server", "", "notary server URL (https)")
+	f.StringVar(&s.tlsCA, "tls-ca", "", "CA of the server's TLS certificate (PEM)")
+	f.StringVar(&s.trustDir, "trust-dir", "", "notary trust directory")
+	f.StringVar(&s.pinCA, "ca", "", "the ceremony CA to pin for the repository (default: ca.pem in the config's output)")
+}
+
+func (s *server) client() (*trust.Client, error) {
+	if s.config != "" {
+		cfg, err := config.LoadNotary(s.config)
+		if err != nil {
+			return nil, err
+		}
+		pick(&s.url, cfg.Notary.URL)
+		pick(&s.tlsCA, cfg.Path(cfg.Notary.TLSCA))
+		pick(&s.trustDir, cfg.Path(cfg.Notary.TrustDir))
+		pick(&s.pinCA, filepath.Join(cfg.OutputDir(), "ca.pem"))
+	}
+	switch {
+	case s.url == "":
+		return nil, fmt.Errorf("no notary server: give --server URL or --config with notary.url")
+	case s.trustDir == "":
+		return nil, fmt.Errorf("no trust directory: give --trust-dir or --config with notary.trust_dir")
+	case s.pinCA == "":
+		return nil, fmt.Errorf("no CA to pin: give --ca (the ceremony's ca.pem) or --config")
+	}
+	if err := os.MkdirAll(s.trustDir, 0o700); err != nil {
+		return nil, fmt.Errorf("trust directory: %w", err)
+	}
+	return trust.New(trust.Config{URL: s.url, TLSCA: s.tlsCA, TrustDir: s.trustDir, PinCA: s.pinCA})
+}
+
+func pick(dst *string, v string) {
+	if *dst == "" {
+		*dst = v
+	}
+}
+
+func newSignCmd() *cobra.Command {
+	var srv server
+	var gun, tag, image, manifest, role, key, keyPass, pin string
+	cmd := &cobra.Command{
+		Use:   "sign",
+		Short: "Delegate: add an image manifest as a target of a delegation role and publish",
+		Long: "Add the sha256 and size of an image manifest (read from the registry, or from --manifest) as TAG in the\n" +
+			"delegation role, signed with the delegate's key, and publish (the seed's skopeo inspect --raw + notary addhash -r).\n" +
+			"--key is a PEM private key file (as docker trust key generate writes) or a pkcs11: URI.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if (image == "") == (manifest == "") {
+				return &exitError{code: 2, err: fmt.Errorf("give exactly one of --image REF and --manifest FILE")}
+			}
+			ctx := cmd.Context()
+			c, err := srv.client()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			var digest string
+			var size int64
+			if manifest != "" {
+				b, err := os.ReadFile(manifest)
+				if err != nil {
+					return fmt.Errorf("manifest: %w", err)
+				}
+				sum := sha256.Sum256(b)
+				digest, size = "sha256:"+hex.EncodeToString(sum[:]), int64(len(b))
+			} else if digest, size, err = trust.ManifestDigest(ctx, image); err != nil {
+				return err
+			}
+			dk, closeKey, err := delegateKey(ctx, key, keyPass, pin)
+			if err != nil {
+				return err
+			}
+			defer closeKey()
+			res, err := c.AddTarget(ctx, gun, role, tag, digest, size, dk)
+			if err != nil {
+				return err
+			}
+			state := "signed and published"
+			if res.AlreadyPresent {
+				state = "already signed"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %s:%s %s (%d bytes) as %s with key %s\n", state, gun, tag, digest, size, role, dk.ID())
+			return nil
+		},
+	}
+	srv.flags(cmd)
+	f := cmd.Flags()
+	f.StringVar(&gun, "gun", "", "repository (GUN), e.g. docker.io/alice/nginx")
+	f.StringVar(&tag, "tag", "", "tag to sign, e.g. latest")
+	f.StringVar(&image, "image", "", "image reference to read the manifest from, e.g. registry.example/alice/nginx:latest")
+	f.StringVar(&manifest, "manifest", "", "a manifest file instead of --image (skopeo inspect --raw output)")
+	f.StringVar(&role, "role", "", "delegation role, e.g. targets/me")
+	f.StringVar(&key, "key", "", "the delegate's key: PEM private key file or pkcs11: URI")
+	f.StringVar(&keyPass, "key-passphrase", "prompt", "passphrase of an encrypted key file: env:NAME, file:PATH or prompt")
+	f.StringVar(&pin, "pin", "", "PIN for a pkcs11: key (default: the URI's pin-source, else prompt)")
+	for _, name := range []string{"gun", "tag", "role", "key"} {
+		cmd.MarkFlagRequired(name)
+	}
+	return cmd
+}
+
+// delegateKey loads the delegate's key from a PEM file or a token.
+func delegateKey(ctx context.Context, key, keyPass, pin string) (*trust.DelegateKey, func(), error) {
+	if !strings.HasPrefix(key, "pkcs11:") {
+		b, err := os.ReadFile(key)
+		if err != nil {
+			return nil, nil, fmt.Errorf("delegate key: %w", err)
+		}
+		var pass []byte
+		if bytes.Contains(b, []byte("ENCRYPTED")) {
+			src, err := secret.Parse(keyPass)
+			if err != nil {
+				return nil, nil, fmt.Errorf("--key-passphrase: %w", err)
+			}
+			if pass, err = src.Read(ctx, "passphrase for delegate key "+filepath.Base(key), secret.Terminal{}); err != nil {
+				return nil, nil, err
+			}
+		}
+		dk, err := trust.DelegateKeyFromPEM(b, pass)
+		clear(pass)
+		return dk, func() {}, err
+	}
+	u, err := hsm.ParseURI(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	mod, err := hsm.Open(u.ModulePath)
+	if err != nil {
+		return nil, nil, err
+	}
+	sess, err := mod.OpenSession(ctx, hsm.TokenSelector{Label: u.Token, Serial: u.Serial})
+	if err != nil {
+		mod.Close()
+		return nil, nil, err
+	}
+	closeAll := func() { sess.Close(); mod.Close() }
+	pick(&pin, u.PinSource)
+	src, err := secret.Parse(pin)
+	if err != nil {
+		closeAll()
+		return nil, nil, fmt.Errorf("--pin: %w", err)
+	}
+	p, err := src.Read(ctx, fmt.Sprintf("PIN for token %q", u.Token), secret.Terminal{})
+	if err == nil {
+		err = sess.Login(ctx, p)
+		clear(p)
+	}
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	dk, err := trust.DelegateKeyFromToken(ctx, sess, key)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	return dk, closeAll, nil
+}
+
+func newValidateCmd() *cobra.Command {
+	var srv server
+	var gun, tag, image string
+	cmd := &cobra.Command{
+		Use:   "validate",
+		Short: "Check that notary's target for a tag is the manifest the registry serves",
+		Long: "Compare the sha256 and size notary holds for TAG (notary lookup) with the manifest the registry serves for\n" +
+			"--image (skopeo inspect --raw | sha256sum, wc -c). Exit 0 only when both agree.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := srv.client()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			v, err := c.Validate(cmd.Context(), gun, tag, image)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "valid: %s %s is %s (%d bytes), signed by %s; the registry serves the same manifest for %s\n",
+				gun, tag, v.Target.Digest, v.Target.Size, v.Target.Role, image)
+			return nil
+		},
+	}
+	srv.flags(cmd)
+	f := cmd.Flags()
+	f.StringVar(&gun, "gun", "", "repository (GUN)")
+	f.StringVar(&tag, "tag", "", "tag to check")
+	f.StringVar(&image, "image", "", "image reference in the registry")
+	for _, name := range []string{"gun", "tag", "image"} {
+		cmd.MarkFlagRequired(name)
+	}
+	return cmd
+}

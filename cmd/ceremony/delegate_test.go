@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ceremony-dev/ceremony/config"
+	"github.com/ceremony-dev/ceremony/internal/testenv"
+	"github.com/ceremony-dev/ceremony/steps"
+	"github.com/ceremony-dev/ceremony/trust"
+)
+
+// ownerCeremony runs steps 0–6 for gun on a scratch token against srv with a
+// delegate key written beside the config, and returns the config path and
+// the delegate's key file and passphrase file.
+func ownerCeremony(t *testing.T, srv *testenv.NotaryServer, gun string) (cfgPath, keyFile, passFile string) {
+	t.Helper()
+	tok := testenv.NewToken(t)
+	dir := t.TempDir()
+	priv, pub, err := trust.GenerateDelegateKey("targets/me", []byte("delegate-pass"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	keyFile, passFile = write("me.key", priv), write("me.pass", []byte("delegate-pass\n"))
+	write("me.pub", pub)
+	write("targets.pass", []byte("t-pass"))
+	write("snapshot.pass", []byte("s-pass"))
+	cfgPath = write("ceremony.yaml", []byte(fmt.Sprintf(`hsm: {module: %s, token: %s, pin: %q}
+repositories: [{gun: %s}]
+notary: {url: %q, tls_ca: %q, trust_dir: trust, targets_passphrase: file:targets.pass, snapshot_passphrase: file:snapshot.pass}
+delegations: [{gun: %s, role: targets/me, cert: me.pub, paths: all}]
+output: out
+`, tok.Module, tok.Label, tok.PINSource(), gun, srv.URL, srv.CAFile, gun)))
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := steps.Run(context.Background(), steps.NewPlan(cfg), steps.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	return cfgPath, keyFile, passFile
+}
+
+// TestSignValidate is the delegate side of the seed through the binary:
+// sign an image pushed to a registry, validate it, and have the official
+// notary CLI read the same digest and size the registry serves.
+func TestSignValidate(t *testing.T) {
+	t.Parallel()
+	srv := testenv.NotaryServerT(t)
+	reg := testenv.RegistryT(t)
+	gun := "docker.io/alice/nginx"
+	cfg, key, pass := ownerCeremony(t, srv, gun)
+	img, err := reg.PushRandomImage(context.Background(), "alice/nginx", "latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := reg.PushRandomImage(context.Background(), "alice/nginx", "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	delegateTrust := filepath.Join(t.TempDir(), "delegate-trust")
+	common := []string{"--config", cfg, "--trust-dir", delegateTrust, "--gun", gun}
+
+	r := ceremony(t, nil, append([]string{"sign", "--tag", "latest", "--image", img.Ref, "--role", "targets/me", "--key", key, "--key-passphrase", "file:" + pass}, common...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "signed and published "+gun+":latest "+img.Digest) {
+		t.Fatalf("sign: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = ceremony(t, nil, append([]string{"validate", "--tag", "latest", "--image", img.Ref}, common...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "valid: "+gun+" latest is "+img.Digest) {
+		t.Fatalf("validate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// The official CLI agrees with the registry, byte for byte.
+	out := notaryCLI(t, srv, filepath.Join(filepath.Dir(cfg), "out", "ca.pem"), gun, "lookup", gun, "latest")
+	if want := fmt.Sprintf("latest %s %d", img.Digest, img.Size); strings.TrimSpace(out) != want {
+		t.Fatalf("notary lookup = %q, want %q", strings.TrimSpace(out), want)
+	}
+	if out := notaryCLI(t, srv, filepath.Join(filepath.Dir(cfg), "out", "ca.pem"), gun, "list", gun); !strings.Contains(out, "targets/me") {
+		t.Fatalf("notary list:\n%s", out)
+	}
+
+	bad := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"digest mismatch", []string{"validate", "--tag", "latest", "--image", other.Ref}, "the registry serves " + other.Digest},
+		{"image not in registry", []string{"validate", "--tag", "latest", "--image", reg.Host + "/alice/nope:latest"}, "alice/nope"},
+		{"tag not signed", []string{"validate", "--tag", "nope", "--image", img.Ref}, "nope"},
+		{"role without targets/", []string{"sign", "--tag", "x", "--image", img.Ref, "--role", "me", "--key", key, "--key-passphrase", "file:" + pass}, "targets/"},
+		{"wrong key passphrase", []string{"sign", "--tag", "x", "--image", img.Ref, "--role", "targets/me", "--key", key, "--key-passphrase", "env:CEREMONY_TEST_WRONG"}, "delegate key"},
+		{"both image and manifest", []string{"sign", "--tag", "x", "--image", img.Ref, "--manifest", cfg, "--role", "targets/me", "--key", key}, "exactly one of --image"},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			r := ceremony(t, []string{"CEREMONY_TEST_WRONG=wrong"}, append(tc.args, common...)...)
+			lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+			if r.code == 0 || len(lines) != 1 || !strings.Contains(r.stderr, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want one line with %q", r.code, r.stderr, tc.want)
+			}
+			t.Log(r.stderr)
+			if strings.Contains(r.stderr, "delegate-pass") {
+				t.Fatal("a passphrase leaked into the error")
+			}
+		})
+	}
+}
+
+// notaryCLI runs the Debian notary CLI with a fresh trust dir that knows only
+// the server, its TLS CA and the pinned ceremony CA.
+func notaryCLI(t *testing.T, srv *testenv.NotaryServer, pinCA, gun string, args ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	b, _ := json.Marshal(map[string]any{
+		"trust_dir":     filepath.Join(dir, "trust"),
+		"remote_server": map[string]any{"url": srv.URL, "root_ca": srv.CAFile},
+		"trust_pinning": map[string]any{"ca": map[string]string{gun: pinCA}, "disable_tofu": true},
+	})
+	path := filepath.Join(dir, "config.json")
+	os.WriteFile(path, b, 0o600)
+	out, err := exec.Command(testenv.Tool(t, "notary"), append([]string{"-c", path}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("notary %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// TestDemo runs `ceremony demo`, what `make demo` runs: the whole rehearsal.
+func TestDemo(t *testing.T) {
+	t.Parallel()
+	out := filepath.Join(t.TempDir(), "demo")
+	cmd := exec.Command(binary, "demo", "--non-interactive", "--out", out)
+	// The demo makes its own SoftHSM2 configuration.
+	cmd.Env = append(os.Environ(), "SOFTHSM2_CONF=")
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, b)
+	}
+	for _, want := range []string{"[6/6] Delegation targets/me of docker.io/demo/nginx done", "they agree", "latest sha256:", "targets/me"} {
+		if !strings.Contains(string(b), want) {
+			t.Fatalf("demo output lacks %q:\n%s", want, b)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "ceremony-out", "transcript.intoto.jsonl")); err != nil {
+		t.Fatal(err)
+	}
+}
