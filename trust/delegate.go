@@ -3,8 +3,8 @@ package trust
 import (
 	"context"
 	"crypto/rand"
-	"encoding/pem"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"slices"
