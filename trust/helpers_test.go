@@ -57,7 +57,7 @@ type owner struct {
 	client   *Client
 }
 
-func newOwner(t *testing.T, srv *testenv.NotaryServer, gun string) *owner {
+func newOwner(t testing.TB, srv *testenv.NotaryServer, gun string) *owner {
 	t.Helper()
 	ctx := context.Background()
 	tok := testenv.NewToken(t)
@@ -87,7 +87,7 @@ func newOwner(t *testing.T, srv *testenv.NotaryServer, gun string) *owner {
 
 // issueRepo is the seed's step 3: a CSR CN=<gun> signed by the token key,
 // and the CA's repository certificate over it.
-func (o *owner) issueRepo(t *testing.T, key *hsm.Key, gun string) *x509.Certificate {
+func (o *owner) issueRepo(t testing.TB, key *hsm.Key, gun string) *x509.Certificate {
 	t.Helper()
 	ctx := context.Background()
 	der, err := pki.NewCSR(key, gun)
@@ -105,7 +105,7 @@ func (o *owner) issueRepo(t *testing.T, key *hsm.Key, gun string) *x509.Certific
 	return cert
 }
 
-func newClient(t *testing.T, cfg Config) *Client {
+func newClient(t testing.TB, cfg Config) *Client {
 	t.Helper()
 	if os.Getenv("TRUST_TEST_NOTARY_LOG") != "" {
 		cfg.Log, cfg.Debug = os.Stderr, true
@@ -120,7 +120,7 @@ func newClient(t *testing.T, cfg Config) *Client {
 
 // delegateKeys is what `docker trust key generate` leaves a delegate: an
 // encrypted PKCS#8 private key and the PUBLIC KEY PEM handed to the owner.
-func delegateKeys(t *testing.T, role string) (privPEM, pubPEM []byte) {
+func delegateKeys(t testing.TB, role string) (privPEM, pubPEM []byte) {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -1,0 +1,129 @@
+package trust
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/theupdateframework/notary/tuf/data"
+	"github.com/theupdateframework/notary/tuf/utils"
+
+	"github.com/ceremony-dev/ceremony/internal/testenv"
+	"github.com/ceremony-dev/ceremony/pki"
+)
+
+// BenchmarkNotarySteps times the ceremony's steps 4–6 (notary init with the
+// root key in the token, snapshot key to the server, a delegation) for 1, 10
+// and 100 repositories against a local notary-server, and the same three
+// operations done by the Debian notary CLI 0.7.0 (with a software root key:
+// the CLI cannot reach a PKCS#11 token) in the same iteration. It reports
+// both in ms per repository and their ratio, cli/ceremony.
+func BenchmarkNotarySteps(b *testing.B) {
+	srv := testenv.NotaryServerT(b)
+	cliBin := testenv.Tool(b, "notary")
+	o := newOwner(b, srv, "docker.io/bench/seed")
+	_, pubPEM := delegateKeys(b, "targets/me")
+	dir := b.TempDir()
+	pubFile := filepath.Join(dir, "me.pub")
+	os.WriteFile(pubFile, pubPEM, 0o600)
+
+	// The CLI's side: a software root key (encrypted file) and a config that
+	// pins the ceremony CA for every bench repository by prefix.
+	soft, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	softKey, err := utils.ECDSAToPrivateKey(soft)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rootPEM, err := utils.ConvertPrivateKeyToPKCS8(softKey, data.CanonicalRootRole, "", "root-pass")
+	if err != nil {
+		b.Fatal(err)
+	}
+	rootFile := filepath.Join(dir, "root.key")
+	os.WriteFile(rootFile, rootPEM, 0o600)
+	cfgJSON, _ := json.Marshal(map[string]any{
+		"trust_dir":     filepath.Join(dir, "cli-trust"),
+		"remote_server": map[string]any{"url": srv.URL, "root_ca": srv.CAFile},
+		"trust_pinning": map[string]any{"ca": map[string]string{"docker.io/bench/": o.caFile}, "disable_tofu": true},
+	})
+	cliCfg := filepath.Join(dir, "cli.json")
+	os.WriteFile(cliCfg, cfgJSON, 0o600)
+	cli := func(args ...string) {
+		cmd := exec.Command(cliBin, append([]string{"-c", cliCfg}, args...)...)
+		cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH"),
+			"NOTARY_ROOT_PASSPHRASE=root-pass", "NOTARY_TARGETS_PASSPHRASE=t-pass", "NOTARY_SNAPSHOT_PASSPHRASE=s-pass"}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("notary %v: %v\n%s", args, err, out)
+		}
+	}
+
+	ctx := context.Background()
+	iter := 0
+	for _, n := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("repos=%d", n), func(b *testing.B) {
+			var ours, theirs time.Duration
+			for b.Loop() {
+				iter++
+				b.StopTimer()
+				guns := make([]string, n)
+				repoCerts := make([]string, n)
+				certs := make(map[string]*x509.Certificate, n)
+				for i := range guns {
+					guns[i] = fmt.Sprintf("docker.io/bench/r%d-%d", iter, i)
+					certs[guns[i]] = o.issueRepo(b, o.rootKey, guns[i])
+					// The CLI's repository certificate: same CA, software root key.
+					csr, err := pki.NewCSR(soft, guns[i]+"-cli")
+					if err != nil {
+						b.Fatal(err)
+					}
+					req, _ := pki.ParseCSR(csr)
+					cliCert, err := pki.IssueRepo(ctx, o.ca, o.caKey, req, guns[i]+"-cli", pki.Request{Rand: o.sess.Rand(ctx)})
+					if err != nil {
+						b.Fatal(err)
+					}
+					repoCerts[i] = filepath.Join(dir, fmt.Sprintf("repo-%d-%d.pem", iter, i))
+					os.WriteFile(repoCerts[i], pki.CertPEM(cliCert), 0o600)
+				}
+				b.StartTimer()
+
+				start := time.Now()
+				for _, g := range guns {
+					if _, err := o.client.Init(ctx, g, certs[g]); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := o.client.RotateSnapshotToServer(ctx, g); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := o.client.AddDelegation(ctx, g, "targets/me", pubPEM, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+				ours += time.Since(start)
+
+				start = time.Now()
+				for i, g := range guns {
+					cg := g + "-cli"
+					cli("init", cg, "--rootkey", rootFile, "--rootcert", repoCerts[i], "-p")
+					cli("key", "rotate", cg, "snapshot", "-r")
+					cli("delegation", "add", cg, "targets/me", pubFile, "--all-paths", "-p")
+				}
+				theirs += time.Since(start)
+			}
+			per := float64(b.N * n)
+			b.ReportMetric(float64(ours.Milliseconds())/per, "ceremony-ms/repo")
+			b.ReportMetric(float64(theirs.Milliseconds())/per, "notary-cli-ms/repo")
+			b.ReportMetric(float64(theirs)/float64(ours), "cli/ceremony")
+		})
+	}
+}
