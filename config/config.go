@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/ceremony-dev/ceremony/hsm"
@@ -24,62 +25,62 @@ import (
 
 // Config is the ceremony plan's input (design.md's YAML contract).
 type Config struct {
-	HSM          HSM          `yaml:"hsm"`
-	CA           Key          `yaml:"ca"`
-	Root         Key          `yaml:"root"`
-	Repositories []Repository `yaml:"repositories"`
-	Notary       *Notary      `yaml:"notary,omitempty"`
-	Delegations  []Delegation `yaml:"delegations,omitempty"`
-	Output       string       `yaml:"output"`
+	HSM          HSM          `yaml:"hsm" json:"hsm,omitempty"`
+	CA           Key          `yaml:"ca" json:"ca,omitempty"`
+	Root         Key          `yaml:"root" json:"root,omitempty"`
+	Repositories []Repository `yaml:"repositories" json:"repositories,omitempty"`
+	Notary       *Notary      `yaml:"notary,omitempty" json:"notary,omitempty"`
+	Delegations  []Delegation `yaml:"delegations,omitempty" json:"delegations,omitempty"`
+	Output       string       `yaml:"output" json:"output,omitempty"`
 
 	// Digest is the SHA-256 of the file as read: the transcript records it
 	// and a resumed ceremony must present the same file.
-	Digest string `yaml:"-"`
+	Digest string `yaml:"-" json:"-"`
 	// Raw is the file as read; the transcript header inlines it so that an
 	// auditor reads exactly what the witnesses reviewed. It holds secret
 	// sources, never secrets.
-	Raw []byte `yaml:"-"`
+	Raw []byte `yaml:"-" json:"-"`
 	// Dir is the directory relative paths are resolved against.
-	Dir string `yaml:"-"`
+	Dir string `yaml:"-" json:"-"`
 }
 
 // HSM names the token.
 type HSM struct {
-	Module string `yaml:"module"`
-	Token  string `yaml:"token"`
-	Serial string `yaml:"serial,omitempty"`
-	PIN    string `yaml:"pin"`
+	Module string `yaml:"module" json:"module,omitempty"`
+	Token  string `yaml:"token" json:"token,omitempty"`
+	Serial string `yaml:"serial,omitempty" json:"serial,omitempty"`
+	PIN    string `yaml:"pin" json:"pin,omitempty"`
 }
 
 // Key describes one key pair made in the token and its certificate.
 type Key struct {
-	Label   string `yaml:"label"`
-	Key     string `yaml:"key"`
-	Subject string `yaml:"subject,omitempty"`
-	Days    int    `yaml:"days"`
+	Label   string `yaml:"label" json:"label,omitempty"`
+	Key     string `yaml:"key" json:"key,omitempty"`
+	Subject string `yaml:"subject,omitempty" json:"subject,omitempty"`
+	Days    int    `yaml:"days" json:"days,omitempty"`
 }
 
 // Repository is one GUN whose root certificate the ceremony issues.
 type Repository struct {
-	GUN  string `yaml:"gun"`
-	Days int    `yaml:"days"`
+	GUN  string `yaml:"gun" json:"gun,omitempty"`
+	Days int    `yaml:"days" json:"days,omitempty"`
 }
 
 // Notary is the server side of the ceremony (steps 4 to 6).
 type Notary struct {
-	URL                string `yaml:"url"`
-	TLSCA              string `yaml:"tls_ca,omitempty"`
-	TrustDir           string `yaml:"trust_dir"`
-	TargetsPassphrase  string `yaml:"targets_passphrase"`
-	SnapshotPassphrase string `yaml:"snapshot_passphrase"`
+	URL                string `yaml:"url" json:"url,omitempty"`
+	TLSCA              string `yaml:"tls_ca,omitempty" json:"tls_ca,omitempty"`
+	TrustDir           string `yaml:"trust_dir" json:"trust_dir,omitempty"`
+	TargetsPassphrase  string `yaml:"targets_passphrase" json:"targets_passphrase,omitempty"`
+	SnapshotPassphrase string `yaml:"snapshot_passphrase" json:"snapshot_passphrase,omitempty"`
 }
 
 // Delegation adds a delegate's key as targets/<name> of a repository.
 type Delegation struct {
-	GUN   string `yaml:"gun"`
-	Role  string `yaml:"role"`
-	Cert  string `yaml:"cert"`
-	Paths Paths  `yaml:"paths"`
+	GUN   string `yaml:"gun" json:"gun,omitempty"`
+	Role  string `yaml:"role" json:"role,omitempty"`
+	Cert  string `yaml:"cert" json:"cert,omitempty"`
+	Paths Paths  `yaml:"paths" json:"paths,omitempty"`
 }
 
 // Paths is "all" or a list of path prefixes.
@@ -183,6 +184,9 @@ func decode(raw []byte, dir string) (*Config, error) {
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, errors.New("more than one YAML document: a ceremony has exactly one config")
+	}
+	if err := secretComments(raw); err != nil {
+		return nil, err
 	}
 	sum := sha256.Sum256(raw)
 	c.Digest = "sha256:" + hex.EncodeToString(sum[:])
@@ -388,4 +392,44 @@ func ValidateRole(role string) error {
 func (k Key) KeyType() hsm.KeyType {
 	t, _ := hsm.ParseKeyType(k.Key)
 	return t
+}
+
+// secretLike finds a comment that talks about a PIN or passphrase and holds
+// something that looks like one (4+ characters with a digit).
+var secretLike = regexp.MustCompile(`(?i)\b(pin|passphrase|password|passwd|secret)\b.*?[^\s:=]*\d[^\s]*`)
+
+// secretComments refuses a config whose comments seem to hold a secret: the
+// file is recorded verbatim in the transcript, comments included, and
+// secrets never reach the transcript.
+func secretComments(raw []byte) error {
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
+		return nil // the strict decode reports it
+	}
+	var walk func(n *yaml.Node) error
+	walk = func(n *yaml.Node) error {
+		for _, c := range []string{n.HeadComment, n.LineComment, n.FootComment} {
+			for _, m := range secretLike.FindAllString(c, -1) {
+				if hasLongDigitToken(m) {
+					return fmt.Errorf("line %d: a comment seems to hold a PIN or passphrase; the config is recorded verbatim in the transcript, so secrets only come from env:, file: or prompt", n.Line)
+				}
+			}
+		}
+		for _, k := range n.Content {
+			if err := walk(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return walk(&root)
+}
+
+func hasLongDigitToken(s string) bool {
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' || r == ':' || r == '=' }) {
+		if len(f) >= 4 && strings.ContainsAny(f, "0123456789") {
+			return true
+		}
+	}
+	return false
 }

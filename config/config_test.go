@@ -130,3 +130,22 @@ func TestRelativeSecretFiles(t *testing.T) {
 		t.Fatalf("secret sources: %q %q %q", c.HSM.PIN, c.Notary.TargetsPassphrase, c.Notary.SnapshotPassphrase)
 	}
 }
+
+func TestSecretInComment(t *testing.T) {
+	base := "hsm: {token: t, pin: env:P}\nrepositories: [{gun: docker.io/a/b}]\n"
+	for in, bad := range map[string]bool{
+		"# token PIN is 123456\n" + base:                                                 true,
+		base + "# passphrase: hunter22\n":                                                true,
+		"hsm: {token: t, pin: env:P} # pin=9876\nrepositories: [{gun: docker.io/a/b}]\n": true,
+		"# the PIN comes from env:P\n" + base:                                            false,
+		"# ceremony 2026, PIN entered by the officer\n" + base:                           false,
+	} {
+		_, err := Parse([]byte(in), t.TempDir())
+		if (err != nil) != bad {
+			t.Errorf("%q: %v", in, err)
+		}
+		if err != nil && (strings.Contains(err.Error(), "123456") || strings.Contains(err.Error(), "hunter22")) {
+			t.Errorf("error echoes the secret: %v", err)
+		}
+	}
+}

@@ -23,16 +23,6 @@ var (
 	ErrKeyUnsafe      = errors.New("key attributes are not safe")
 )
 
-// ckrName turns a PKCS#11 return value into its CKR_ name so that an operator
-// can look it up in the vendor's documentation.
-func ckrName(err error) string {
-	var p11 pkcs11.Error
-	if errors.As(err, &p11) {
-		return p11.Error()
-	}
-	return err.Error()
-}
-
 // isCKR reports whether err is the PKCS#11 return value rv.
 func isCKR(err error, rv uint) bool {
 	var p11 pkcs11.Error

@@ -41,6 +41,10 @@ func (s *Session) generate(ctx context.Context, spec KeySpec) (*Key, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// Checking that the label is free and generating under it must be one
+	// step, or two callers could both find it free.
+	s.mod.lib.mu.Lock()
+	defer s.mod.lib.mu.Unlock()
 	if used, err := s.labelUsed(spec.Label); err != nil {
 		return nil, err
 	} else if used {
@@ -80,7 +84,7 @@ func (s *Session) generatePair(spec KeySpec, id []byte) (pkcs11.ObjectHandle, pk
 		pubH, privH, err = s.c().GenerateKeyPair(s.sh, mech, pub, priv)
 	}
 	if err != nil {
-		return 0, 0, fmt.Errorf("C_GenerateKeyPair: %s", ckrName(err))
+		return 0, 0, fmt.Errorf("C_GenerateKeyPair: %w", err)
 	}
 	return pubH, privH, nil
 }

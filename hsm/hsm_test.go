@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,8 +120,9 @@ func TestFindToken(t *testing.T) {
 
 // TestFindTokenAmbiguous makes two tokens with one label behind the hsm
 // package's back (it refuses to) and checks that selection refuses to guess.
+// It is not parallel: its raw C_InitToken would race testenv.NewToken for
+// SoftHSM2's one free slot.
 func TestFindTokenAmbiguous(t *testing.T) {
-	t.Parallel()
 	first := testenv.NewToken(t)
 	m, err := hsm.Open(first.Module)
 	if err != nil {
@@ -221,9 +223,51 @@ func TestLogin(t *testing.T) {
 	if err := s.Login(ctx, []byte(tok.PIN)); err != nil {
 		t.Fatalf("right PIN: %v", err)
 	}
-	// A second login on a logged-in token is not an error.
+	// A second login on a logged-in token is not an error, but a wrong PIN
+	// on a second session still is, although the token no longer checks it.
 	if err := s.Login(ctx, []byte(tok.PIN)); err != nil {
 		t.Fatalf("second login: %v", err)
+	}
+	s2, err := m.OpenSession(ctx, hsm.TokenSelector{Label: tok.Label})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if err := s2.Login(ctx, []byte(wrong)); !errors.Is(err, hsm.ErrPINIncorrect) {
+		t.Fatalf("wrong PIN on a second session of a logged-in token: %v", err)
+	}
+	if err := s2.Login(ctx, []byte(tok.PIN)); err != nil {
+		t.Fatalf("right PIN on a second session: %v", err)
+	}
+}
+
+// TestGenerateSameLabelConcurrently: several goroutines race to generate
+// under one label; exactly one pair is made.
+func TestGenerateSameLabelConcurrently(t *testing.T) {
+	t.Parallel()
+	s := testenv.NewToken(t).Session(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var made, refused atomic.Int32
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.GenerateKey(ctx, hsm.KeySpec{Label: "dup", Type: hsm.ECDSAP256})
+			switch {
+			case err == nil:
+				made.Add(1)
+			case errors.Is(err, hsm.ErrLabelInUse):
+				refused.Add(1)
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	objs, _ := s.Objects(ctx)
+	if made.Load() != 1 || refused.Load() != 5 || len(objs) != 2 {
+		t.Fatalf("made %d, refused %d, %d objects", made.Load(), refused.Load(), len(objs))
 	}
 }
 

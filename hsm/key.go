@@ -78,6 +78,20 @@ func (k *Key) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, 
 	return k.SignContext(context.Background(), digest, opts)
 }
 
+// WithContext returns the key as a crypto.Signer whose token calls are bound
+// to ctx: x509.CreateCertificate and friends take a Signer and no context.
+func (k *Key) WithContext(ctx context.Context) crypto.Signer { return ctxSigner{k: k, ctx: ctx} }
+
+type ctxSigner struct {
+	k   *Key
+	ctx context.Context
+}
+
+func (c ctxSigner) Public() crypto.PublicKey { return c.k.Public() }
+func (c ctxSigner) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return c.k.SignContext(c.ctx, digest, opts)
+}
+
 // SignContext is Sign with a context for callers that have one.
 func (k *Key) SignContext(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
@@ -167,11 +181,11 @@ func (s *Session) sign(h pkcs11.ObjectHandle, mech []*pkcs11.Mechanism, input []
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.c().SignInit(s.sh, mech, h); err != nil {
-		return nil, fmt.Errorf("C_SignInit: %s", ckrName(err))
+		return nil, fmt.Errorf("C_SignInit: %w", err)
 	}
 	sig, err := s.c().Sign(s.sh, input)
 	if err != nil {
-		return nil, fmt.Errorf("C_Sign: %s", ckrName(err))
+		return nil, fmt.Errorf("C_Sign: %w", err)
 	}
 	return sig, nil
 }

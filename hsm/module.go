@@ -4,6 +4,9 @@
 package hsm
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -30,8 +33,18 @@ type library struct {
 	ctx  *pkcs11.Ctx
 	refs int
 	// mu serialises the token-wide operations that PKCS#11 does not make
-	// atomic, like picking a free slot and initialising its token.
+	// atomic: picking a free slot and initialising its token, checking that a
+	// label is free and generating a key under it.
 	mu sync.Mutex
+
+	// Login state is per application, not per session: once one session is
+	// logged in, C_Login on another returns CKR_USER_ALREADY_LOGGED_IN
+	// whatever PIN it is given. To still tell a wrong PIN, the library keeps,
+	// per token serial, an HMAC (under a random per-process key) of the PIN
+	// that logged in; never the PIN.
+	loginMu  sync.Mutex
+	loginKey []byte
+	logins   map[string][]byte
 }
 
 // Module is an opened PKCS#11 library. Close it when done; the library is
@@ -69,9 +82,14 @@ func Open(path string) (*Module, error) {
 	}
 	if err := ctx.Initialize(); err != nil && !isCKR(err, pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
 		ctx.Destroy()
-		return nil, fmt.Errorf("module %s: %w: C_Initialize: %s", path, ErrModule, ckrName(err))
+		return nil, fmt.Errorf("module %s: %w: C_Initialize: %w", path, ErrModule, err)
 	}
-	lib := &library{path: path, ctx: ctx, refs: 1}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		ctx.Destroy()
+		return nil, fmt.Errorf("module %s: %w", path, err)
+	}
+	lib := &library{path: path, ctx: ctx, refs: 1, loginKey: key, logins: map[string][]byte{}}
 	registry.libs[path] = lib
 	return &Module{lib: lib}, nil
 }
@@ -92,7 +110,7 @@ func (m *Module) Close() error {
 		}
 		delete(registry.libs, m.lib.path)
 		if ferr := m.lib.ctx.Finalize(); ferr != nil {
-			err = fmt.Errorf("module %s: C_Finalize: %s", m.lib.path, ckrName(ferr))
+			err = fmt.Errorf("module %s: C_Finalize: %w", m.lib.path, ferr)
 		}
 		m.lib.ctx.Destroy()
 	})
@@ -111,7 +129,7 @@ type ModuleInfo struct {
 func (m *Module) Info() (ModuleInfo, error) {
 	in, err := m.lib.ctx.GetInfo()
 	if err != nil {
-		return ModuleInfo{}, fmt.Errorf("module %s: C_GetInfo: %s", m.lib.path, ckrName(err))
+		return ModuleInfo{}, fmt.Errorf("module %s: C_GetInfo: %w", m.lib.path, err)
 	}
 	return ModuleInfo{
 		Manufacturer:   trim(in.ManufacturerID),
@@ -119,4 +137,29 @@ func (m *Module) Info() (ModuleInfo, error) {
 		LibraryVersion: fmt.Sprintf("%d.%d", in.LibraryVersion.Major, in.LibraryVersion.Minor),
 		Cryptoki:       fmt.Sprintf("%d.%d", in.CryptokiVersion.Major, in.CryptokiVersion.Minor),
 	}, nil
+}
+
+func (l *library) pinMAC(pin []byte) []byte {
+	m := hmac.New(sha256.New, l.loginKey)
+	m.Write(pin)
+	return m.Sum(nil)
+}
+
+// rememberLogin records that pin logged in to the token with serial.
+func (l *library) rememberLogin(serial string, pin []byte) {
+	l.loginMu.Lock()
+	defer l.loginMu.Unlock()
+	l.logins[serial] = l.pinMAC(pin)
+}
+
+// sameLogin reports whether pin is the PIN that logged in to the token, and
+// whether this process logged it in at all.
+func (l *library) sameLogin(serial string, pin []byte) (same, known bool) {
+	l.loginMu.Lock()
+	defer l.loginMu.Unlock()
+	mac, ok := l.logins[serial]
+	if !ok {
+		return false, false
+	}
+	return hmac.Equal(mac, l.pinMAC(pin)), true
 }

@@ -197,7 +197,7 @@ func (s *Session) StoreCertificate(ctx context.Context, key *Key, cert *x509.Cer
 		pkcs11.NewAttribute(pkcs11.CKA_VALUE, cert.Raw),
 	})
 	if err != nil {
-		return fmt.Errorf("store certificate %q: C_CreateObject: %s", key.Label, ckrName(err))
+		return fmt.Errorf("store certificate %q: C_CreateObject: %w", key.Label, err)
 	}
 	return nil
 }
@@ -271,7 +271,7 @@ func (s *Session) RemoveOrphanPublicKeys(ctx context.Context, label string) (int
 			continue
 		}
 		if err := s.c().DestroyObject(s.sh, h); err != nil {
-			return n, fmt.Errorf("orphan public keys %q: C_DestroyObject: %s", label, ckrName(err))
+			return n, fmt.Errorf("orphan public keys %q: C_DestroyObject: %w", label, err)
 		}
 		n++
 	}

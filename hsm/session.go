@@ -30,7 +30,7 @@ func (m *Module) OpenSession(ctx context.Context, sel TokenSelector) (*Session, 
 	}
 	sh, err := m.lib.ctx.OpenSession(t.SlotID, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
 	if err != nil {
-		return nil, fmt.Errorf("token %q: open session: %s", t.Label, ckrName(err))
+		return nil, fmt.Errorf("token %q: open session: %w", t.Label, err)
 	}
 	return &Session{mod: m, token: t, sh: sh, open: true}, nil
 }
@@ -53,7 +53,7 @@ func (s *Session) Close() error {
 	}
 	s.open = false
 	if err := s.c().CloseSession(s.sh); err != nil {
-		return fmt.Errorf("token %q: close session: %s", s.token.Label, ckrName(err))
+		return fmt.Errorf("token %q: close session: %w", s.token.Label, err)
 	}
 	return nil
 }
@@ -72,14 +72,22 @@ func (s *Session) Login(ctx context.Context, pin []byte) error {
 	}
 	err := s.c().Login(s.sh, pkcs11.CKU_USER, string(pin))
 	switch {
-	case err == nil, isCKR(err, pkcs11.CKR_USER_ALREADY_LOGGED_IN):
+	case err == nil:
+		s.mod.lib.rememberLogin(s.token.Serial, pin)
+		return nil
+	case isCKR(err, pkcs11.CKR_USER_ALREADY_LOGGED_IN):
+		// The token did not check this PIN; compare it with the one that
+		// logged in, so a wrong PIN is never reported as verified.
+		if same, known := s.mod.lib.sameLogin(s.token.Serial, pin); known && !same {
+			return &PINError{Token: s.token.Label, Flags: s.token.Flags, Err: ErrPINIncorrect}
+		}
 		return nil
 	case isCKR(err, pkcs11.CKR_PIN_INCORRECT), isCKR(err, pkcs11.CKR_PIN_INVALID), isCKR(err, pkcs11.CKR_PIN_LEN_RANGE):
 		return &PINError{Token: s.token.Label, Flags: s.refreshFlags(), Err: ErrPINIncorrect}
 	case isCKR(err, pkcs11.CKR_PIN_LOCKED):
 		return &PINError{Token: s.token.Label, Flags: s.refreshFlags() | pkcs11.CKF_USER_PIN_LOCKED, Err: ErrPINLocked}
 	default:
-		return fmt.Errorf("token %q: login: %s", s.token.Label, ckrName(err))
+		return fmt.Errorf("token %q: login: %w", s.token.Label, err)
 	}
 }
 
@@ -104,7 +112,7 @@ func (s *Session) Random(ctx context.Context, n int) ([]byte, error) {
 	defer s.mu.Unlock()
 	b, err := s.c().GenerateRandom(s.sh, n)
 	if err != nil {
-		return nil, fmt.Errorf("token %q: C_GenerateRandom: %s", s.token.Label, ckrName(err))
+		return nil, fmt.Errorf("token %q: C_GenerateRandom: %w", s.token.Label, err)
 	}
 	if len(b) != n {
 		return nil, fmt.Errorf("token %q: C_GenerateRandom returned %d bytes, want %d", s.token.Label, len(b), n)
@@ -135,14 +143,14 @@ func (r tokenReader) Read(p []byte) (int, error) {
 func (s *Session) findObjects(tmpl []*pkcs11.Attribute) ([]pkcs11.ObjectHandle, error) {
 	c := s.c()
 	if err := c.FindObjectsInit(s.sh, tmpl); err != nil {
-		return nil, fmt.Errorf("C_FindObjectsInit: %s", ckrName(err))
+		return nil, fmt.Errorf("C_FindObjectsInit: %w", err)
 	}
 	var out []pkcs11.ObjectHandle
 	var ferr error
 	for {
 		hs, _, err := c.FindObjects(s.sh, 64)
 		if err != nil {
-			ferr = fmt.Errorf("C_FindObjects: %s", ckrName(err))
+			ferr = fmt.Errorf("C_FindObjects: %w", err)
 			break
 		}
 		if len(hs) == 0 {
@@ -151,7 +159,7 @@ func (s *Session) findObjects(tmpl []*pkcs11.Attribute) ([]pkcs11.ObjectHandle, 
 		out = append(out, hs...)
 	}
 	if err := c.FindObjectsFinal(s.sh); err != nil && ferr == nil {
-		ferr = fmt.Errorf("C_FindObjectsFinal: %s", ckrName(err))
+		ferr = fmt.Errorf("C_FindObjectsFinal: %w", err)
 	}
 	return out, ferr
 }
@@ -173,7 +181,7 @@ func (s *Session) attrs(h pkcs11.ObjectHandle, types ...uint) (map[uint][]byte, 
 		return out, nil
 	}
 	if !isCKR(err, pkcs11.CKR_ATTRIBUTE_SENSITIVE) && !isCKR(err, pkcs11.CKR_ATTRIBUTE_TYPE_INVALID) {
-		return nil, fmt.Errorf("C_GetAttributeValue: %s", ckrName(err))
+		return nil, fmt.Errorf("C_GetAttributeValue: %w", err)
 	}
 	// Ask one at a time to learn which ones the token answers.
 	out := map[uint][]byte{}
@@ -184,7 +192,7 @@ func (s *Session) attrs(h pkcs11.ObjectHandle, types ...uint) (map[uint][]byte, 
 			if errors.As(err, &p11) {
 				continue
 			}
-			return nil, fmt.Errorf("C_GetAttributeValue: %s", ckrName(err))
+			return nil, fmt.Errorf("C_GetAttributeValue: %w", err)
 		}
 		out[t] = got[0].Value
 	}

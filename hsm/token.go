@@ -66,13 +66,13 @@ func (m *Module) Tokens(ctx context.Context) ([]TokenInfo, error) {
 	}
 	slots, err := m.lib.ctx.GetSlotList(true)
 	if err != nil {
-		return nil, fmt.Errorf("module %s: C_GetSlotList: %s", m.lib.path, ckrName(err))
+		return nil, fmt.Errorf("module %s: C_GetSlotList: %w", m.lib.path, err)
 	}
 	out := make([]TokenInfo, 0, len(slots))
 	for _, slot := range slots {
 		ti, err := m.lib.ctx.GetTokenInfo(slot)
 		if err != nil {
-			out = append(out, TokenInfo{SlotID: slot, Err: fmt.Errorf("slot %d: C_GetTokenInfo: %s", slot, ckrName(err))})
+			out = append(out, TokenInfo{SlotID: slot, Err: fmt.Errorf("slot %d: C_GetTokenInfo: %w", slot, err)})
 			continue
 		}
 		out = append(out, TokenInfo{
@@ -169,22 +169,82 @@ func (m *Module) InitToken(ctx context.Context, label string, soPIN, userPIN []b
 	}
 	c := m.lib.ctx
 	if err := c.InitToken(free.SlotID, string(soPIN), label); err != nil {
-		return TokenInfo{}, fmt.Errorf("init token %q: C_InitToken: %s", label, ckrName(err))
+		return TokenInfo{}, fmt.Errorf("init token %q: C_InitToken: %w", label, err)
 	}
 	sh, err := c.OpenSession(free.SlotID, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
 	if err != nil {
-		return TokenInfo{}, fmt.Errorf("init token %q: C_OpenSession: %s", label, ckrName(err))
+		return TokenInfo{}, fmt.Errorf("init token %q: C_OpenSession: %w", label, err)
 	}
 	defer c.CloseSession(sh)
 	if err := c.Login(sh, pkcs11.CKU_SO, string(soPIN)); err != nil {
-		return TokenInfo{}, fmt.Errorf("init token %q: SO login: %s", label, ckrName(err))
+		return TokenInfo{}, fmt.Errorf("init token %q: SO login: %w", label, err)
 	}
 	defer c.Logout(sh)
 	if err := c.InitPIN(sh, string(userPIN)); err != nil {
-		return TokenInfo{}, fmt.Errorf("init token %q: C_InitPIN: %s", label, ckrName(err))
+		return TokenInfo{}, fmt.Errorf("init token %q: C_InitPIN: %w", label, err)
 	}
 	// SoftHSM2 moves the new token to a new slot ID; find it again by label.
 	return m.FindToken(ctx, TokenSelector{Label: label})
 }
 
 func trim(s string) string { return strings.TrimRight(strings.TrimSpace(s), "\x00") }
+
+// CheckReady reports, in one error per problem, what would stop a ceremony
+// on this token before anything is made: a write-protected token, a user PIN
+// that is not set, locked or must be changed first, and missing mechanisms
+// (key generation in the needed size, signing) for each key type.
+func (s *Session) CheckReady(ctx context.Context, types ...KeyType) []error {
+	if err := ctx.Err(); err != nil {
+		return []error{err}
+	}
+	t := s.token
+	var problems []error
+	add := func(format string, a ...any) {
+		problems = append(problems, fmt.Errorf("token %q: "+format, append([]any{t.Label}, a...)...))
+	}
+	if t.Flags&pkcs11.CKF_WRITE_PROTECTED != 0 {
+		add("it is write-protected; keys cannot be stored on it")
+	}
+	if t.Flags&pkcs11.CKF_USER_PIN_INITIALIZED == 0 {
+		add("no user PIN is set; the security officer must initialise it (C_InitPIN)")
+	}
+	if t.Flags&pkcs11.CKF_USER_PIN_TO_BE_CHANGED != 0 {
+		add("the user PIN must be changed before use")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	have, err := s.c().GetMechanismList(t.SlotID)
+	if err != nil {
+		add("C_GetMechanismList: %v", err)
+		return problems
+	}
+	has := map[uint]bool{}
+	for _, m := range have {
+		has[m.Mechanism] = true
+	}
+	for _, kt := range types {
+		gen, sign := uint(pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN), uint(pkcs11.CKM_RSA_PKCS)
+		if kt.IsEC() {
+			gen, sign = pkcs11.CKM_EC_KEY_PAIR_GEN, pkcs11.CKM_ECDSA
+		}
+		for _, m := range []uint{gen, sign} {
+			if !has[m] {
+				add("it lacks mechanism 0x%x needed for %s keys", m, kt)
+				continue
+			}
+			info, err := s.c().GetMechanismInfo(t.SlotID, []*pkcs11.Mechanism{pkcs11.NewMechanism(m, nil)})
+			if err != nil {
+				continue // the list says it is there; some tokens do not describe it
+			}
+			// EC sizes are in bits on most tokens, in bytes on a few: accept either.
+			bits := uint(kt.Bits())
+			if info.MaxKeySize != 0 && bits > info.MaxKeySize && bits/8 > info.MaxKeySize {
+				add("its mechanism 0x%x allows keys up to %d, %s needs %d bits", m, info.MaxKeySize, kt, bits)
+			}
+			if info.MinKeySize != 0 && bits < info.MinKeySize && bits/8 < info.MinKeySize {
+				add("its mechanism 0x%x needs keys of at least %d, %s has %d bits", m, info.MinKeySize, kt, bits)
+			}
+		}
+	}
+	return problems
+}

@@ -27,22 +27,14 @@ func Parse(s string) (Source, error) {
 	}
 	kind, arg, ok := strings.Cut(s, ":")
 	if !ok || arg == "" {
-		return Source{}, fmt.Errorf("secret source %q: use env:NAME, file:PATH or prompt (a literal secret is not accepted)", redact(s))
+		return Source{}, fmt.Errorf("secret source: use env:NAME, file:PATH or prompt (a literal secret is not accepted)")
 	}
 	switch kind {
 	case "env", "file":
 		return Source{kind: kind, arg: arg}, nil
 	}
-	return Source{}, fmt.Errorf("secret source %q: unknown kind %q; use env:NAME, file:PATH or prompt", redact(s), kind)
-}
-
-// redact keeps an operator's mistake recognisable without echoing what may be
-// a pasted secret: only the part before a colon survives.
-func redact(s string) string {
-	if kind, _, ok := strings.Cut(s, ":"); ok && len(kind) < 10 {
-		return kind + ":…"
-	}
-	return "…"
+	// Nothing of the spelling is echoed: "hunter:2" may be a pasted secret.
+	return Source{}, fmt.Errorf("secret source: unknown kind; use env:NAME, file:PATH or prompt")
 }
 
 // String is the source's spelling; it never holds the secret itself.

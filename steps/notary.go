@@ -35,6 +35,7 @@ func notaryInitStep(r config.Repository) Step {
 			if err != nil {
 				return nil, err
 			}
+			st.point("after-publish")
 			summary := fmt.Sprintf("published root.json v%d, root key %s", res.RootVersion, short(res.RootKeyIDs))
 			if res.AlreadyInitialised {
 				summary = "the server already had it under this certificate: " + summary
@@ -62,6 +63,7 @@ func snapshotStep(r config.Repository) Step {
 			if err != nil {
 				return nil, err
 			}
+			st.point("after-publish")
 			summary := fmt.Sprintf("snapshot key %s is the server's; root.json v%d", shortID(res.ServerSnapshotKeyID), res.RootVersion)
 			if res.AlreadyServerManaged {
 				summary = "already server-managed: " + summary
@@ -97,6 +99,7 @@ func delegationStep(d config.Delegation) Step {
 			if err != nil {
 				return nil, err
 			}
+			st.point("after-publish")
 			summary := fmt.Sprintf("%s holds key %s", d.Role, shortID(res.KeyID))
 			if res.AlreadyPresent {
 				summary = "already present: " + summary

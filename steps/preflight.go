@@ -2,14 +2,21 @@ package steps
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/hsm"
+	"github.com/ceremony-dev/ceremony/pki"
 	"github.com/ceremony-dev/ceremony/secret"
 	"github.com/ceremony-dev/ceremony/trust"
 )
@@ -60,6 +67,9 @@ func runPreflight(ctx context.Context, st *State) (*Result, error) {
 	if err := checkOutputDir(cfg.OutputDir(), st.journal != nil); err != nil {
 		add(err)
 	}
+	if err := dryRun(ctx, cfg, now); err != nil {
+		add(err)
+	}
 
 	pinSrc, pinErr := secret.Parse(cfg.HSM.PIN)
 	if pinErr == nil {
@@ -78,6 +88,7 @@ func runPreflight(ctx context.Context, st *State) (*Result, error) {
 	if sess != nil {
 		st.sess = sess
 		facts["token"] = tokenFacts
+		problems = append(problems, sess.CheckReady(ctx, cfg.CA.KeyType(), cfg.Root.KeyType())...)
 		objs, err := sess.Objects(ctx)
 		if err != nil {
 			add(err)
@@ -197,4 +208,61 @@ func fileSHA256(path string) string {
 		return ""
 	}
 	return sha256Hex(b)
+}
+
+// dryRun issues every certificate of the plan with throwaway software keys of
+// the configured types, through the same lint-then-sign path: a profile that
+// zlint or a validity rule would reject is found now, before any key is made
+// on the token, instead of after the CA key exists. The throwaway keys never
+// leave this function.
+func dryRun(ctx context.Context, cfg *config.Config, now time.Time) error {
+	caKey, err := throwaway(cfg.CA.KeyType())
+	if err != nil {
+		return err
+	}
+	rootKey := caKey
+	if cfg.Root.KeyType() != cfg.CA.KeyType() {
+		if rootKey, err = throwaway(cfg.Root.KeyType()); err != nil {
+			return err
+		}
+	}
+	subject, err := pki.ParseSubject(cfg.CA.Subject)
+	if err != nil {
+		return fmt.Errorf("ca.subject: %w", err)
+	}
+	ca, err := pki.IssueCA(ctx, caKey, pki.Request{Subject: subject, Days: cfg.CA.Days, Now: now, Rand: rand.Reader})
+	if err != nil {
+		return fmt.Errorf("dry run of the plan's certificates: %w", err)
+	}
+	csrFor := func(cn string) (*x509.CertificateRequest, error) {
+		der, err := pki.NewCSR(rootKey, cn)
+		if err != nil {
+			return nil, err
+		}
+		return pki.ParseCSR(der)
+	}
+	csr, err := csrFor(pki.RootCommonName)
+	if err == nil {
+		_, err = pki.IssueRoot(ctx, rootKey, csr, pki.Request{Days: cfg.Root.Days, Now: now, Rand: rand.Reader})
+	}
+	if err != nil {
+		return fmt.Errorf("dry run of the plan's certificates: %w", err)
+	}
+	for _, r := range cfg.Repositories {
+		csr, err := csrFor(r.GUN)
+		if err == nil {
+			_, err = pki.IssueRepo(ctx, ca, caKey, csr, r.GUN, pki.Request{Days: r.Days, Now: now, Rand: rand.Reader})
+		}
+		if err != nil {
+			return fmt.Errorf("dry run of the plan's certificates: %w", err)
+		}
+	}
+	return nil
+}
+
+func throwaway(t hsm.KeyType) (crypto.Signer, error) {
+	if t.IsEC() {
+		return ecdsa.GenerateKey(t.Curve(), rand.Reader)
+	}
+	return rsa.GenerateKey(rand.Reader, t.Bits())
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/ceremony-dev/ceremony/secret"
@@ -113,8 +114,12 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 		defer j.Close()
 		st.journal = j
 	} else {
+		removed, err := removeStaleTemps(cfg.OutputDir())
+		if err != nil {
+			return err
+		}
 		if _, err := st.journal.Append(ctx, transcript.Entry{Kind: transcript.KindResume, Started: started,
-			Results: mustJSON(map[string]any{"finishedSteps": len(done)})}); err != nil {
+			Results: mustJSON(map[string]any{"finishedSteps": len(done), "staleTempFilesRemoved": removed})}); err != nil {
 			return err
 		}
 	}
@@ -228,7 +233,8 @@ func (st *State) record(ctx context.Context, step *Step, attempt int, started ti
 // recordFailure journals a failed step. Its own failure to write is not
 // allowed to hide the step's error.
 func (st *State) recordFailure(ctx context.Context, step *Step, attempt int, started time.Time, stepErr error) {
-	_, _ = st.journal.Append(ctx, transcript.Entry{
+	// An interrupted step (Ctrl-C cancels ctx) is recorded all the same.
+	_, _ = st.journal.Append(context.WithoutCancel(ctx), transcript.Entry{
 		Kind:     transcript.KindFailure,
 		Step:     &transcript.StepRef{ID: step.ID, Title: step.Title, Attempt: attempt},
 		Started:  started,
@@ -244,4 +250,28 @@ func mustJSON(v any) json.RawMessage {
 		panic(fmt.Sprintf("marshal transcript facts: %v", err)) // facts are plain data: a failure is a bug
 	}
 	return b
+}
+
+// removeStaleTemps deletes the temporary files an interrupted run left in the
+// output directory: files are written under ".tmp-" names and linked into
+// place, so such a file never is an output, only the remains of one.
+func removeStaleTemps(dir string) ([]string, error) {
+	var removed []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.HasPrefix(d.Name(), ".tmp-") {
+			if err := os.Remove(p); err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(dir, p)
+			removed = append(removed, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("clean the interrupted run's temporary files: %w", err)
+	}
+	return removed, nil
 }

@@ -198,6 +198,7 @@ func (st *State) write(rel string, data []byte) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", rel, err)
 	}
+	st.point("tmp-written-" + rel)
 	if err := os.Link(tmp.Name(), path); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			if old, rerr := os.ReadFile(path); rerr == nil && bytes.Equal(old, data) {

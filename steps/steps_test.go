@@ -333,3 +333,28 @@ func TestResumeAfterTornJournal(t *testing.T) {
 		t.Fatalf("token objects: %s", got)
 	}
 }
+
+// TestPreflightDryRun: certificate problems that only issuance would find
+// (a CA that expires before the repository certificate, a CA subject zlint
+// rejects) stop the ceremony in preflight, before any key is on the token.
+func TestPreflightDryRun(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct{ extra, want string }{
+		"repo outlives CA": {"ca: {days: 100}\n", "outlive"},
+		"CA without CN":    {"ca: {subject: \"O=Acme\"}\n", "e_ca_common_name_missing"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			tok := testenv.NewToken(t)
+			cfg := newConfig(t, tok, tc.extra, "docker.io/a/b")
+			_, err := run(t, cfg)
+			var pe *steps.ProblemsError
+			if !errors.As(err, &pe) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("preflight: %v; want a problem mentioning %q", err, tc.want)
+			}
+			if objs := listToken(t, tok); len(objs) != 0 {
+				t.Fatalf("a failed preflight left %d objects on the token", len(objs))
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -39,14 +40,21 @@ func Create(ctx context.Context, path string, header Entry, signer Signer) (*Jou
 	default:
 		return nil, fmt.Errorf("transcript %s: header kind %q, want %q", path, header.Kind, KindHeader)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	// The header is written to a temporary file and linked into place, so
+	// the journal's name never points at a file without a durable header:
+	// a crash leaves no journal (the ceremony never started) or a valid one.
+	if _, err := os.Stat(path); err == nil {
+		return nil, fmt.Errorf("transcript: %s: %w", path, fs.ErrExist)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return nil, fmt.Errorf("transcript: %w", err)
 	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
 	j := &Journal{path: path, signer: signer, f: f}
 	fail := func(err error) (*Journal, error) {
 		f.Close()
-		os.Remove(path) // O_EXCL made it ours, and it holds no durable header
 		return nil, err
 	}
 	if err := lock(f); err != nil {
@@ -54,6 +62,9 @@ func Create(ctx context.Context, path string, header Entry, signer Signer) (*Jou
 	}
 	if _, err := j.Append(ctx, header); err != nil {
 		return fail(err)
+	}
+	if err := os.Link(tmp, path); err != nil {
+		return fail(fmt.Errorf("transcript: %w", err))
 	}
 	// The header is durable only once the directory entry naming it is.
 	if err := syncDir(filepath.Dir(path)); err != nil {

@@ -233,19 +233,18 @@ func checkSubject(s Subject) error {
 }
 
 // split cuts data into complete lines (without '\n') and a torn tail: the
-// bytes after the last '\n' or, when there are none, a last line that is not
-// even JSON. Only a tail can be the remains of an interrupted write.
+// bytes after the last '\n'. Append writes a line and its '\n' in one
+// write, so only a tail can be the remains of an interrupted write; a
+// complete line that does not parse was changed after it was written, and
+// check reports it (treating it as torn would let a damaged seal be cut off
+// and a finished ceremony run again).
 func split(data []byte) (lines [][]byte, tail []byte) {
 	i := bytes.LastIndexByte(data, '\n')
 	body, tail := data[:i+1], data[i+1:]
 	if len(body) == 0 {
 		return nil, tail
 	}
-	lines = bytes.Split(body[:len(body)-1], []byte{'\n'})
-	if last := lines[len(lines)-1]; len(tail) == 0 && !json.Valid(last) {
-		return lines[:len(lines)-1], body[len(body)-len(last)-1:]
-	}
-	return lines, tail
+	return bytes.Split(body[:len(body)-1], []byte{'\n'}), tail
 }
 
 // check decodes lines in order, verifying seq and the prev chain. Errors

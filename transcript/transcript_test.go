@@ -277,7 +277,6 @@ func TestTornTail(t *testing.T) {
 		{"half a line", func(next []byte) []byte { return next[:len(next)/2] }},
 		{"all but the newline", func(next []byte) []byte { return next[:len(next)-1] }},
 		{"zeros", func(next []byte) []byte { return make([]byte, 100) }},
-		{"garbage line with newline", func([]byte) []byte { return []byte("{\"payloadType\":\n") }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -349,6 +348,26 @@ func TestTornHeader(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(path); !bytes.Equal(after, line[:30]) {
 		t.Fatal("Open changed a torn header")
+	}
+}
+
+// TestCompleteBadLineIsNotTorn: a newline-terminated line that does not parse
+// was damaged after it was written, not torn by a crash; Open must refuse it
+// rather than cut it off (a damaged seal must not reopen a ceremony).
+func TestCompleteBadLineIsNotTorn(t *testing.T) {
+	path, _ := journal(t, nil)
+	good, _ := os.ReadFile(path)
+	lines := bytes.SplitAfter(good, []byte("\n"))
+	last := lines[len(lines)-2]
+	damaged := append(bytes.Clone(good[:len(good)-len(last)]), append([]byte("{\"payloadType\":"), '\n')...)
+	if err := os.WriteFile(path, damaged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Open(context.Background(), path, nil); err == nil || errors.Is(err, ErrTornTail) {
+		t.Fatalf("Open of a damaged last line: %v", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, damaged) {
+		t.Fatal("Open changed a damaged journal")
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/secret"
@@ -28,7 +29,10 @@ func newRunCmd() *cobra.Command {
 				return err
 			}
 			if out != "" {
-				cfg.Output = out
+				// --out is a command-line path: relative to where the operator is.
+				if cfg.Output, err = filepath.Abs(out); err != nil {
+					return err
+				}
 			}
 			plan := steps.NewPlan(cfg)
 			if showPlan {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/ceremony-dev/ceremony/internal/testenv"
+	"github.com/ceremony-dev/ceremony/transcript"
+	"github.com/ceremony-dev/ceremony/trust"
 )
 
 // ceremonyConfig writes a headless config for tok into a fresh directory and
@@ -44,7 +47,7 @@ func TestRunHeadless(t *testing.T) {
 	}
 	out := filepath.Join(filepath.Dir(cfg), "out")
 	openssl(t, "verify", "-CAfile", filepath.Join(out, "ca.pem"), filepath.Join(out, "repos", "docker.io_alice_nginx.pem"))
-	if strings.Contains(r.stdout+r.stderr, tok.PIN) || fileContains(t, filepath.Join(out, "transcript.intoto.jsonl"), tok.PIN) {
+	if strings.Contains(r.stdout+r.stderr, tok.PIN) || transcriptContains(t, filepath.Join(out, "transcript.intoto.jsonl"), tok.PIN) {
 		t.Fatal("the PIN leaked into the output or the transcript")
 	}
 
@@ -108,10 +111,11 @@ func TestKillAndResume(t *testing.T) {
 	}
 	repo := "repo:docker.io/alice/nginx"
 	points := []string{
-		"ca:before-generate-ca", "ca:after-generate-ca", "ca:before-issue-ca.pem", "ca:after-write-ca.pem", "ca:after-store-ca", "ca:after-record",
+		"ca:before-generate-ca", "ca:after-generate-ca", "ca:before-issue-ca.pem", "ca:tmp-written-ca.pem", "ca:after-write-ca.pem", "ca:after-store-ca", "ca:after-record",
 		"root:before-generate-root", "root:after-generate-root", "root:after-write-root.csr", "root:before-issue-root.crt",
 		"root:after-write-root.crt", "root:after-store-root", "root:after-record",
 		repo + ":after-write-repos/docker.io_alice_nginx.csr", repo + ":before-issue-repos/docker.io_alice_nginx.pem",
+		repo + ":tmp-written-repos/docker.io_alice_nginx.pem",
 		repo + ":after-write-repos/docker.io_alice_nginx.pem", repo + ":after-record",
 	}
 	for _, point := range points {
@@ -146,11 +150,26 @@ func TestKillAndResume(t *testing.T) {
 					}
 				}
 			}
-			entries, _ := os.ReadDir(outDir)
-			for _, e := range entries {
-				if strings.HasPrefix(e.Name(), ".tmp-") {
-					t.Fatalf("half-written file left: %s", e.Name())
+			filepath.WalkDir(outDir, func(p string, d os.DirEntry, err error) error {
+				if err == nil && strings.HasPrefix(d.Name(), ".tmp-") {
+					t.Fatalf("half-written file left: %s", p)
 				}
+				return nil
+			})
+			// The journal reads back whole, records one intent per key and
+			// ends sealed.
+			entries, err := transcript.Read(filepath.Join(outDir, transcript.FileName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			intents := 0
+			for _, e := range entries {
+				if e.Kind == transcript.KindIntent {
+					intents++
+				}
+			}
+			if intents != 2 || entries[len(entries)-1].Kind != transcript.KindSeal {
+				t.Fatalf("journal after kill at %s: %d intents, last entry %s", point, intents, entries[len(entries)-1].Kind)
 			}
 		})
 	}
@@ -165,10 +184,81 @@ func openssl(t *testing.T, args ...string) string {
 	return string(out)
 }
 
-func fileContains(t *testing.T, path, s string) bool {
-	b, err := os.ReadFile(path)
+// transcriptContains decodes every entry (payloads are base64) and searches
+// its inputs, results, error and inlined artifacts for s.
+func transcriptContains(t *testing.T, path, s string) bool {
+	t.Helper()
+	entries, err := transcript.Read(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.Contains(string(b), s)
+	if len(entries) < 5 {
+		t.Fatalf("transcript has %d entries", len(entries))
+	}
+	for _, e := range entries {
+		b, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), s) || strings.Contains(e.Error, s) {
+			return true
+		}
+		for _, sub := range e.Subjects {
+			if strings.Contains(string(sub.Content), s) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestKillAndResumeNotary kills the ceremony right after each Notary publish
+// (before the journal records it) and after a recorded step: the next run
+// finds what the server already has and finishes without publishing twice.
+func TestKillAndResumeNotary(t *testing.T) {
+	t.Parallel()
+	killer := filepath.Join(t.TempDir(), "ceremony-killhook")
+	if out, err := exec.Command("go", "build", "-tags", "killhook", "-o", killer, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build killhook binary: %v\n%s", err, out)
+	}
+	srv := testenv.NotaryServerT(t)
+	gun := "docker.io/alice/nginx"
+	for i, point := range []string{
+		"notary-init:" + gun + ":after-publish", "notary-init:" + gun + ":after-record",
+		"snapshot:" + gun + ":after-publish", "delegation:" + gun + ":targets/me:after-publish",
+	} {
+		t.Run(point, func(t *testing.T) {
+			t.Parallel()
+			g := fmt.Sprintf("docker.io/alice/nginx%d", i)
+			tok := testenv.NewToken(t)
+			dir := t.TempDir()
+			_, pub, err := trust.GenerateDelegateKey("targets/me", []byte("x"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(dir, "me.pub"), pub, 0o600)
+			os.WriteFile(filepath.Join(dir, "pass"), []byte("p4ss"), 0o600)
+			cfg := ceremonyConfig(t, tok, fmt.Sprintf("notary: {url: %q, tls_ca: %q, trust_dir: %q, targets_passphrase: file:%s, snapshot_passphrase: file:%s}\n"+
+				"delegations: [{gun: %s, role: targets/me, cert: %s, paths: all}]\n",
+				srv.URL, srv.CAFile, filepath.Join(dir, "trust"), filepath.Join(dir, "pass"), filepath.Join(dir, "pass"), g, filepath.Join(dir, "me.pub")))
+			body, _ := os.ReadFile(cfg)
+			os.WriteFile(cfg, []byte(strings.Replace(string(body), "docker.io/alice/nginx}", g+"}", 1)), 0o600)
+			killAt := strings.Replace(point, gun, g, 1)
+
+			cmd := exec.Command(killer, "run", "--config", cfg, "--non-interactive")
+			cmd.Env = append(append(os.Environ(), pinEnv(tok)...), "CEREMONY_KILL_AT="+killAt)
+			out, err := cmd.CombinedOutput()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != -1 {
+				t.Fatalf("the run was not killed at %s (%v):\n%s", killAt, err, out)
+			}
+			r := ceremony(t, pinEnv(tok), "run", "--config", cfg, "--non-interactive")
+			if r.code != 0 {
+				t.Fatalf("resume after kill at %s: exit %d\n%s\n%s", killAt, r.code, r.stdout, r.stderr)
+			}
+			pin := filepath.Join(filepath.Dir(cfg), "out", "ca.pem")
+			if out := notaryCLI(t, srv, pin, g, "delegation", "list", g); !strings.Contains(out, "targets/me") {
+				t.Fatalf("after resume the delegation is missing:\n%s", out)
+			}
+		})
+	}
 }
