@@ -68,10 +68,14 @@ type Repository struct {
 
 // Notary is the server side of the ceremony (steps 4 to 6).
 type Notary struct {
-	URL                string `yaml:"url" json:"url,omitempty"`
-	TLSCA              string `yaml:"tls_ca,omitempty" json:"tls_ca,omitempty"`
-	TrustDir           string `yaml:"trust_dir" json:"trust_dir,omitempty"`
-	TargetsPassphrase  string `yaml:"targets_passphrase" json:"targets_passphrase,omitempty"`
+	URL               string `yaml:"url" json:"url,omitempty"`
+	TLSCA             string `yaml:"tls_ca,omitempty" json:"tls_ca,omitempty"`
+	TrustDir          string `yaml:"trust_dir" json:"trust_dir,omitempty"`
+	TargetsPassphrase string `yaml:"targets_passphrase" json:"targets_passphrase,omitempty"`
+	// TargetsKey, when set, puts the targets key in the token too (one key
+	// for every repository of the ceremony) instead of a passphrase-protected
+	// file in trust_dir; targets_passphrase is then not used.
+	TargetsKey         *Key   `yaml:"targets_key,omitempty" json:"targets_key,omitempty"`
 	SnapshotPassphrase string `yaml:"snapshot_passphrase" json:"snapshot_passphrase,omitempty"`
 }
 
@@ -358,6 +362,23 @@ func (n *Notary) validate(c *Config) []error {
 	}
 	if n.TrustDir == "" {
 		add("notary.trust_dir: missing")
+	}
+	if k := n.TargetsKey; k != nil {
+		if k.Key == "" {
+			k.Key = string(hsm.ECDSAP256)
+		}
+		if strings.TrimSpace(k.Label) != k.Label || k.Label == "" {
+			add("notary.targets_key.label: %q is not a usable label", k.Label)
+		}
+		if k.Label == c.CA.Label || k.Label == c.Root.Label {
+			add("notary.targets_key.label: %q is also the CA's or root's label; every key needs its own", k.Label)
+		}
+		if _, err := hsm.ParseKeyType(k.Key); err != nil {
+			add("notary.targets_key.key: %v", err)
+		}
+		if k.Subject != "" || k.Days != 0 {
+			add("notary.targets_key: only label and key apply (no certificate is made for it)")
+		}
 	}
 	for field, src := range map[string]string{"notary.targets_passphrase": n.TargetsPassphrase, "notary.snapshot_passphrase": n.SnapshotPassphrase} {
 		if _, err := secret.Parse(src); err != nil {

@@ -12,6 +12,30 @@ import (
 	"github.com/theupdateframework/notary/tuf/data"
 )
 
+func targetsKeyStep(cfg *config.Config) Step {
+	k := cfg.Notary.TargetsKey
+	return Step{
+		ID:    "targets-key",
+		Title: "Create the targets key",
+		Explain: "Generate the Notary targets key inside the token as well, so that signing the repositories' " +
+			"targets (and adding delegations) needs the token, not a passphrase-protected file.",
+		Seed:         []string{"(notary init makes a targets key file in trust_dir; here it lives in the token)"},
+		Inputs:       map[string]any{"label": k.Label, "key": k.Key},
+		Irreversible: true,
+		replay:       true,
+		run: func(ctx context.Context, st *State) (*Result, error) {
+			key, adopted, err := st.key(ctx, k.Label, k.KeyType())
+			if err != nil {
+				return nil, err
+			}
+			return &Result{
+				Summary: fmt.Sprintf("targets key %q (id %s) in the token", key.Label, key.IDHex()),
+				Facts:   map[string]any{"key": keyFacts(key, adopted)},
+			}, nil
+		},
+	}
+}
+
 func notaryInitStep(r config.Repository) Step {
 	return Step{
 		ID:    "notary-init:" + r.GUN,
@@ -117,11 +141,17 @@ func (st *State) notary(ctx context.Context) (*trust.Client, error) {
 		return st.trust, nil
 	}
 	n := st.cfg.Notary
-	ks, err := trust.NewKeyStore(ctx, st.sess, nil, trust.KeyRef{Key: hsm.KeySelector{Label: st.cfg.Root.Label}, Role: data.CanonicalRootRole})
-	if err != nil {
-		return nil, err
+	refs := []trust.KeyRef{{Key: hsm.KeySelector{Label: st.cfg.Root.Label}, Role: data.CanonicalRootRole}}
+	var targets []byte
+	if n.TargetsKey != nil {
+		refs = append(refs, trust.KeyRef{Key: hsm.KeySelector{Label: n.TargetsKey.Label}, Role: data.CanonicalTargetsRole})
+	} else {
+		var err error
+		if targets, err = st.passphrase(ctx, n.TargetsPassphrase, "passphrase for the notary targets key"); err != nil {
+			return nil, err
+		}
 	}
-	targets, err := st.passphrase(ctx, n.TargetsPassphrase, "passphrase for the notary targets key")
+	ks, err := trust.NewKeyStore(ctx, st.sess, nil, refs...)
 	if err != nil {
 		return nil, err
 	}

@@ -243,3 +243,32 @@ func srvGet(srv *testenv.NotaryServer, path string) (int, error) {
 	resp.Body.Close()
 	return resp.StatusCode, nil
 }
+
+// TestRunWithTokenTargetsKey: with notary.targets_key the targets key is made
+// in the token too; no targets key file is ever written and the delegation
+// (which re-signs targets) is published with the token key.
+func TestRunWithTokenTargetsKey(t *testing.T) {
+	t.Parallel()
+	srv := testenv.NotaryServerT(t)
+	tok := testenv.NewToken(t)
+	gun := "docker.io/alice/tokentargets"
+	extra := strings.Replace(notaryExtra(t, srv, srv.URL, gun), "  targets_passphrase:", "  targets_key: {label: targets, key: ecdsa-p256}\n  targets_passphrase:", 1)
+	cfg := newConfig(t, tok, extra, gun)
+	if _, err := run(t, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := countClasses(listToken(t, tok)); got != "ca: private-key public-key certificate; root: private-key public-key certificate; targets: private-key public-key" {
+		t.Fatalf("token objects: %s", got)
+	}
+	keys, _ := filepath.Glob(filepath.Join(cfg.Path(cfg.Notary.TrustDir), "private", "*.key"))
+	for _, k := range keys {
+		b, _ := os.ReadFile(k)
+		if strings.Contains(string(b), "role: targets") {
+			t.Fatalf("a targets key file was written: %s", k)
+		}
+	}
+	cli := notaryCLI(t, srv, filepath.Join(cfg.OutputDir(), "ca.pem"), gun)
+	if out := cli("delegation", "list", gun); !strings.Contains(out, "targets/me") {
+		t.Fatalf("notary delegation list:\n%s", out)
+	}
+}

@@ -60,6 +60,9 @@ func (p *Plan) StepIDs() []string {
 func NewPlan(cfg *config.Config) *Plan {
 	p := &Plan{Config: cfg}
 	p.Steps = append(p.Steps, preflightStep(cfg), caStep(cfg), rootStep(cfg))
+	if cfg.Notary != nil && cfg.Notary.TargetsKey != nil {
+		p.Steps = append(p.Steps, targetsKeyStep(cfg))
+	}
 	for _, r := range cfg.Repositories {
 		p.Steps = append(p.Steps, repoStep(r))
 	}

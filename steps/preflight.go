@@ -88,12 +88,20 @@ func runPreflight(ctx context.Context, st *State) (*Result, error) {
 	if sess != nil {
 		st.sess = sess
 		facts["token"] = tokenFacts
-		problems = append(problems, sess.CheckReady(ctx, cfg.CA.KeyType(), cfg.Root.KeyType())...)
+		types := []hsm.KeyType{cfg.CA.KeyType(), cfg.Root.KeyType()}
+		if cfg.Notary != nil && cfg.Notary.TargetsKey != nil {
+			types = append(types, cfg.Notary.TargetsKey.KeyType())
+		}
+		problems = append(problems, sess.CheckReady(ctx, types...)...)
 		objs, err := sess.Objects(ctx)
 		if err != nil {
 			add(err)
 		}
-		for _, label := range []string{cfg.CA.Label, cfg.Root.Label} {
+		labels := []string{cfg.CA.Label, cfg.Root.Label}
+		if cfg.Notary != nil && cfg.Notary.TargetsKey != nil {
+			labels = append(labels, cfg.Notary.TargetsKey.Label)
+		}
+		for _, label := range labels {
 			for _, o := range objs {
 				if o.Label == label && !st.intents[label] {
 					add(fmt.Errorf("label %q: %w: token %q holds a %s with that label that this ceremony did not make; choose another label in the config", label, hsm.ErrLabelInUse, cfg.HSM.Token, o.Class))
@@ -103,7 +111,11 @@ func runPreflight(ctx context.Context, st *State) (*Result, error) {
 		}
 	}
 	if n := cfg.Notary; n != nil {
-		for _, p := range [][2]string{{"notary.targets_passphrase", n.TargetsPassphrase}, {"notary.snapshot_passphrase", n.SnapshotPassphrase}} {
+		sources := [][2]string{{"notary.snapshot_passphrase", n.SnapshotPassphrase}}
+		if n.TargetsKey == nil {
+			sources = append(sources, [2]string{"notary.targets_passphrase", n.TargetsPassphrase})
+		}
+		for _, p := range sources {
 			if src, err := secret.Parse(p[1]); err != nil {
 				add(fmt.Errorf("%s: %w", p[0], err))
 			} else if err := src.Check(); err != nil {
