@@ -8,6 +8,7 @@ import (
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/secret"
+	"github.com/ceremony-dev/ceremony/transcript"
 	"github.com/ceremony-dev/ceremony/trust"
 	"github.com/theupdateframework/notary/tuf/data"
 )
@@ -64,9 +65,17 @@ func notaryInitStep(r config.Repository) Step {
 			if res.AlreadyInitialised {
 				summary = "the server already had it under this certificate: " + summary
 			}
-			return &Result{Summary: summary, Facts: map[string]any{"notary": res}}, nil
+			return &Result{Summary: summary, Facts: map[string]any{"notary": res}, Subjects: rootJSON(r.GUN, res.RootJSON)}, nil
 		},
 	}
+}
+
+// rootJSON is the published root.json as a transcript artifact.
+func rootJSON(gun string, raw []byte) []transcript.Subject {
+	if len(raw) == 0 {
+		return nil
+	}
+	return []transcript.Subject{transcript.NewSubject("notary/"+gun+"/root.json", "application/json", raw)}
 }
 
 func snapshotStep(r config.Repository) Step {
@@ -92,7 +101,7 @@ func snapshotStep(r config.Repository) Step {
 			if res.AlreadyServerManaged {
 				summary = "already server-managed: " + summary
 			}
-			return &Result{Summary: summary, Facts: map[string]any{"notary": res}}, nil
+			return &Result{Summary: summary, Facts: map[string]any{"notary": res}, Subjects: rootJSON(r.GUN, res.RootJSON)}, nil
 		},
 	}
 }

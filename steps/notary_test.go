@@ -24,6 +24,8 @@ import (
 	"github.com/ceremony-dev/ceremony/internal/testenv"
 	"github.com/ceremony-dev/ceremony/steps"
 	"github.com/ceremony-dev/ceremony/transcript"
+	"github.com/theupdateframework/notary/trustpinning"
+	"github.com/theupdateframework/notary/tuf/data"
 	"github.com/theupdateframework/notary/tuf/utils"
 )
 
@@ -270,5 +272,47 @@ func TestRunWithTokenTargetsKey(t *testing.T) {
 	cli := notaryCLI(t, srv, filepath.Join(cfg.OutputDir(), "ca.pem"), gun)
 	if out := cli("delegation", "list", gun); !strings.Contains(out, "targets/me") {
 		t.Fatalf("notary delegation list:\n%s", out)
+	}
+}
+
+// TestTranscriptRootJSON: the root.json each Notary step published is in the
+// transcript, and notary's own root validation accepts it offline, pinned to
+// the ceremony CA alone: what an auditor will replay.
+func TestTranscriptRootJSON(t *testing.T) {
+	t.Parallel()
+	srv := testenv.NotaryServerT(t)
+	tok := testenv.NewToken(t)
+	gun := "docker.io/alice/audit"
+	cfg := newConfig(t, tok, notaryExtra(t, srv, srv.URL, gun), gun)
+	if _, err := run(t, cfg); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := transcript.Read(filepath.Join(cfg.OutputDir(), transcript.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin := trustpinning.TrustPinConfig{CA: map[string]string{gun: filepath.Join(cfg.OutputDir(), "ca.pem")}, DisableTOFU: true}
+	versions := []int{}
+	for _, e := range entries {
+		for _, s := range e.Subjects {
+			if s.Name != "notary/"+gun+"/root.json" {
+				continue
+			}
+			var signed data.Signed
+			if err := json.Unmarshal(s.Content, &signed); err != nil {
+				t.Fatal(err)
+			}
+			root, err := data.RootFromSigned(&signed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := trustpinning.ValidateRoot(nil, &signed, data.GUN(gun), pin); err != nil {
+				t.Fatalf("notary rejects the transcript's root.json v%d: %v", root.Signed.Version, err)
+			}
+			versions = append(versions, root.Signed.Version)
+		}
+	}
+	if fmt.Sprint(versions) != "[1 2]" {
+		t.Fatalf("root.json versions in the transcript: %v", versions)
 	}
 }

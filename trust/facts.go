@@ -43,7 +43,11 @@ type Facts struct {
 	CanonicalRootKeyIDs []string
 	RootSHA256          string // hex sha256 of root.json as the server serves it
 	RootVersion         int
-	Roles               []Role // sorted by name
+	// RootJSON is root.json as the server serves it, validated against the
+	// pinned CA: the transcript inlines it so an auditor can re-run notary's
+	// root validation offline, years later.
+	RootJSON []byte `json:"-"`
+	Roles    []Role // sorted by name
 }
 
 // Role returns the published role called name.
@@ -84,7 +88,7 @@ func (c *Client) published(ctx context.Context, g data.GUN) (*Facts, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256(raw)
-	f := &Facts{GUN: g.String(), RootSHA256: hex.EncodeToString(sum[:]), RootVersion: root.Signed.Version}
+	f := &Facts{GUN: g.String(), RootSHA256: hex.EncodeToString(sum[:]), RootVersion: root.Signed.Version, RootJSON: raw}
 	canonical := func(id string) string {
 		if k, ok := root.Signed.Keys[id]; ok {
 			if cid, err := utils.CanonicalKeyID(k); err == nil {
