@@ -37,6 +37,7 @@ func caStep(cfg *config.Config) Step {
 		Inputs:       map[string]any{"label": cfg.CA.Label, "key": cfg.CA.Key, "subject": cfg.CA.Subject, "days": cfg.CA.Days},
 		Irreversible: true,
 		replay:       true,
+		check:        needSession,
 		run: func(ctx context.Context, st *State) (*Result, error) {
 			key, adopted, err := st.key(ctx, cfg.CA.Label, cfg.CA.KeyType())
 			if err != nil {
@@ -79,6 +80,7 @@ func rootStep(cfg *config.Config) Step {
 		Inputs:       map[string]any{"label": cfg.Root.Label, "key": cfg.Root.Key, "days": cfg.Root.Days},
 		Irreversible: true,
 		replay:       true,
+		check:        needSession,
 		run: func(ctx context.Context, st *State) (*Result, error) {
 			key, adopted, err := st.key(ctx, cfg.Root.Label, cfg.Root.KeyType())
 			if err != nil {
@@ -126,6 +128,7 @@ func repoStep(r config.Repository) Step {
 		Inputs:       map[string]any{"gun": r.GUN, "days": r.Days},
 		Irreversible: false,
 		replay:       true,
+		check:        needDone("ca", "root"),
 		run: func(ctx context.Context, st *State) (*Result, error) {
 			if st.caKey == nil || st.rootKey == nil || st.caCert == nil {
 				return nil, fmt.Errorf("the CA and root steps have not run")

@@ -24,6 +24,7 @@ func targetsKeyStep(cfg *config.Config) Step {
 		Inputs:       map[string]any{"label": k.Label, "key": k.Key},
 		Irreversible: true,
 		replay:       true,
+		check:        needSession,
 		run: func(ctx context.Context, st *State) (*Result, error) {
 			key, adopted, err := st.key(ctx, k.Label, k.KeyType())
 			if err != nil {
@@ -46,6 +47,7 @@ func notaryInitStep(r config.Repository) Step {
 		Seed:         []string{"notary init " + r.GUN + " --publish --rootcert " + RepoBase(r.GUN) + ".pem"},
 		Inputs:       map[string]any{"gun": r.GUN},
 		Irreversible: true,
+		check:        needDone("repo:" + r.GUN),
 		run: func(ctx context.Context, st *State) (*Result, error) {
 			cert := st.repoCerts[r.GUN]
 			if cert == nil {
@@ -87,6 +89,7 @@ func snapshotStep(r config.Repository) Step {
 		Seed:         []string{"notary key rotate " + r.GUN + " snapshot --server-managed"},
 		Inputs:       map[string]any{"gun": r.GUN},
 		Irreversible: true,
+		check:        needDone("notary-init:" + r.GUN),
 		run: func(ctx context.Context, st *State) (*Result, error) {
 			c, err := st.notary(ctx)
 			if err != nil {
@@ -119,6 +122,7 @@ func delegationStep(d config.Delegation) Step {
 		Seed:         []string{"notary delegation add " + d.GUN + " " + d.Role + " " + d.Cert + " --all-paths -p"},
 		Inputs:       map[string]any{"gun": d.GUN, "role": d.Role, "cert": d.Cert, "paths": shown},
 		Irreversible: true,
+		check:        needDone("notary-init:"+d.GUN, "snapshot:"+d.GUN),
 		run: func(ctx context.Context, st *State) (*Result, error) {
 			pemBytes, err := os.ReadFile(st.cfg.Path(d.Cert))
 			if err != nil {

@@ -316,3 +316,25 @@ func TestTranscriptRootJSON(t *testing.T) {
 		t.Fatalf("root.json versions in the transcript: %v", versions)
 	}
 }
+
+// TestPreflightBadDelegateKey: an unparsable delegate certificate is found in
+// preflight, before any key is made.
+func TestPreflightBadDelegateKey(t *testing.T) {
+	t.Parallel()
+	srv := testenv.NotaryServerT(t)
+	tok := testenv.NewToken(t)
+	gun := "docker.io/a/b"
+	extra := notaryExtra(t, srv, srv.URL, gun)
+	i := strings.Index(extra, "cert: ") + len("cert: ")
+	certPath := extra[i : i+strings.Index(extra[i:], ",")]
+	os.WriteFile(certPath, []byte("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n"), 0o644)
+	cfg := newConfig(t, tok, extra, gun)
+	_, err := run(t, cfg)
+	var pe *steps.ProblemsError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "delegations[0].cert") {
+		t.Fatalf("bad delegate key: %v", err)
+	}
+	if objs := listToken(t, tok); len(objs) != 0 {
+		t.Fatalf("preflight made %d objects", len(objs))
+	}
+}

@@ -28,7 +28,11 @@ type Step struct {
 	// publish have nothing to rebuild.
 	replay bool
 
-	run func(ctx context.Context, st *State) (*Result, error)
+	// check is the step's precondition, tested just before it runs: what
+	// earlier steps must have produced. A failed check is journaled like a
+	// failed step, and nothing is attempted.
+	check func(st *State) error
+	run   func(ctx context.Context, st *State) (*Result, error)
 }
 
 // Result is what a finished step produced: facts for the transcript and the

@@ -122,6 +122,15 @@ func runPreflight(ctx context.Context, st *State) (*Result, error) {
 				add(fmt.Errorf("%s: %w", p[0], err))
 			}
 		}
+		for i, d := range cfg.Delegations {
+			b, err := os.ReadFile(cfg.Path(d.Cert))
+			if err == nil {
+				_, err = trust.DelegatePublicKeyID(b)
+			}
+			if err != nil {
+				add(fmt.Errorf("delegations[%d].cert %s: %w", i, d.Cert, err))
+			}
+		}
 		// The server must answer over verified TLS before any key is made:
 		// a ceremony that cannot publish should stop before it starts.
 		if err := trust.CheckServer(ctx, n.URL, cfg.Path(n.TLSCA)); err != nil {

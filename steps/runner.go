@@ -49,7 +49,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 	}
 	cfg := plan.Config
 	st := &State{cfg: cfg, now: opts.Now, hook: opts.Hook, emit: opts.Events, prompter: opts.Prompter,
-		intents: map[string]bool{}, total: len(plan.Steps) - 1}
+		intents: map[string]bool{}, done: map[string]bool{}, total: len(plan.Steps) - 1}
 	defer func() {
 		if st.trust != nil {
 			st.trust.Close()
@@ -61,7 +61,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 	}()
 
 	path := filepath.Join(cfg.OutputDir(), transcript.FileName)
-	done := map[string]bool{}
+	done := st.done
 	attempts := map[string]int{}
 	if _, statErr := os.Stat(path); statErr == nil {
 		j, entries, err := transcript.Open(ctx, path, nil)
@@ -150,7 +150,16 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 		}
 		st.emitEvent(Event{Kind: StepStarted})
 		started := st.now().UTC()
-		res, err := step.run(ctx, st)
+		var res *Result
+		err := error(nil)
+		if step.check != nil {
+			if cerr := step.check(st); cerr != nil {
+				err = fmt.Errorf("precondition: %w", cerr)
+			}
+		}
+		if err == nil {
+			res, err = step.run(ctx, st)
+		}
 		if err != nil {
 			err = fmt.Errorf("step %s: %w", step.ID, err)
 			st.recordFailure(ctx, step, attempts[step.ID]+1, started, err)
@@ -160,6 +169,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 		if err := st.record(ctx, step, attempts[step.ID]+1, started, res); err != nil {
 			return err
 		}
+		done[step.ID] = true
 		st.point("after-record")
 		st.emitEvent(Event{Kind: StepFinished, Result: res})
 	}

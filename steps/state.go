@@ -40,6 +40,8 @@ type State struct {
 	// intents are the key labels the journal says this ceremony set out to
 	// generate; a key under such a label is ours to adopt, any other is a clash.
 	intents map[string]bool
+	// done holds the IDs of the steps the journal shows finished.
+	done map[string]bool
 
 	caKey, rootKey   *hsm.Key
 	caCert, rootCert *x509.Certificate
@@ -249,5 +251,25 @@ func certFacts(c *x509.Certificate) map[string]any {
 		"notBefore": c.NotBefore.UTC().Format(time.RFC3339),
 		"notAfter":  c.NotAfter.UTC().Format(time.RFC3339),
 		"sha256":    sha256Hex(c.Raw),
+	}
+}
+
+// needSession is the precondition of steps that use the token.
+func needSession(st *State) error {
+	if st.sess == nil {
+		return fmt.Errorf("no logged-in token session: preflight has not run")
+	}
+	return nil
+}
+
+// needDone is the precondition of a step that follows another.
+func needDone(ids ...string) func(st *State) error {
+	return func(st *State) error {
+		for _, id := range ids {
+			if !st.done[id] {
+				return fmt.Errorf("step %s has not finished", id)
+			}
+		}
+		return nil
 	}
 }

@@ -118,13 +118,9 @@ func (c *Client) addDelegation(ctx context.Context, gun, role string, pemBytes [
 	if err != nil {
 		return nil, err
 	}
-	pub, err := utils.ParsePEMPublicKey(pemBytes)
+	pub, keyID, err := parseDelegatePublicKey(pemBytes)
 	if err != nil {
-		return nil, fmt.Errorf("delegate key: %w (give a PEM CERTIFICATE or PUBLIC KEY)", err)
-	}
-	keyID, err := utils.CanonicalKeyID(pub)
-	if err != nil {
-		return nil, fmt.Errorf("delegate key: %w", err)
+		return nil, err
 	}
 	if len(paths) == 0 {
 		paths = []string{""} // notary's "all paths"
@@ -156,4 +152,25 @@ func (c *Client) addDelegation(ctx context.Context, gun, role string, pemBytes [
 		return nil, fmt.Errorf("published, but the server's metadata has no key %s in %s", keyID, role)
 	}
 	return &DelegationResult{Facts: *facts, Delegation: role, KeyID: keyID}, nil
+}
+
+// DelegatePublicKeyID parses a delegate's PEM certificate or public key as
+// `notary delegation add` does (a certificate must be valid now) and returns
+// the canonical key ID the delegation will list. Preflight uses it so that
+// an unusable delegate key stops the ceremony before anything is made.
+func DelegatePublicKeyID(pemBytes []byte) (string, error) {
+	_, id, err := parseDelegatePublicKey(pemBytes)
+	return id, err
+}
+
+func parseDelegatePublicKey(pemBytes []byte) (data.PublicKey, string, error) {
+	pub, err := utils.ParsePEMPublicKey(pemBytes)
+	if err != nil {
+		return nil, "", fmt.Errorf("delegate key: %w (give a PEM CERTIFICATE or PUBLIC KEY)", err)
+	}
+	keyID, err := utils.CanonicalKeyID(pub)
+	if err != nil {
+		return nil, "", fmt.Errorf("delegate key: %w", err)
+	}
+	return pub, keyID, nil
 }
