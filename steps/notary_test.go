@@ -15,7 +15,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -93,35 +92,13 @@ func TestRunWithNotary(t *testing.T) {
 
 	// The official CLI, configured with the server, its CA and the pinned
 	// ceremony CA only, sees the repository and the delegation.
-	cli := notaryCLI(t, srv, filepath.Join(cfg.OutputDir(), "ca.pem"), gun)
+	cli := testenv.NotaryCLI(t, srv, filepath.Join(cfg.OutputDir(), "ca.pem"), gun)
 	out := cli("delegation", "list", gun)
 	if !strings.Contains(out, "targets/me") || !strings.Contains(out, "<all paths>") {
 		t.Fatalf("notary delegation list:\n%s", out)
 	}
 	if out := cli("list", gun); !strings.Contains(out, "No targets present") {
 		t.Fatalf("notary list:\n%s", out)
-	}
-}
-
-// notaryCLI returns a runner for the Debian notary CLI with a fresh trust dir.
-func notaryCLI(t *testing.T, srv *testenv.NotaryServer, pinCA, gun string) func(args ...string) string {
-	t.Helper()
-	bin := testenv.Tool(t, "notary")
-	dir := t.TempDir()
-	cfg := map[string]any{
-		"trust_dir":     filepath.Join(dir, "trust"),
-		"remote_server": map[string]any{"url": srv.URL, "root_ca": srv.CAFile},
-		"trust_pinning": map[string]any{"ca": map[string]string{gun: pinCA}, "disable_tofu": true},
-	}
-	b, _ := json.Marshal(cfg)
-	path := filepath.Join(dir, "config.json")
-	os.WriteFile(path, b, 0o600)
-	return func(args ...string) string {
-		out, err := exec.Command(bin, append([]string{"-c", path}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("notary %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
 	}
 }
 
@@ -269,7 +246,7 @@ func TestRunWithTokenTargetsKey(t *testing.T) {
 			t.Fatalf("a targets key file was written: %s", k)
 		}
 	}
-	cli := notaryCLI(t, srv, filepath.Join(cfg.OutputDir(), "ca.pem"), gun)
+	cli := testenv.NotaryCLI(t, srv, filepath.Join(cfg.OutputDir(), "ca.pem"), gun)
 	if out := cli("delegation", "list", gun); !strings.Contains(out, "targets/me") {
 		t.Fatalf("notary delegation list:\n%s", out)
 	}

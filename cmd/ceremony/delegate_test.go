@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -84,11 +83,12 @@ func TestSignValidate(t *testing.T) {
 	}
 
 	// The official CLI agrees with the registry, byte for byte.
-	out := notaryCLI(t, srv, filepath.Join(filepath.Dir(cfg), "out", "ca.pem"), gun, "lookup", gun, "latest")
+	cli := testenv.NotaryCLI(t, srv, filepath.Join(filepath.Dir(cfg), "out", "ca.pem"), gun)
+	out := cli("lookup", gun, "latest")
 	if want := fmt.Sprintf("latest %s %d", img.Digest, img.Size); strings.TrimSpace(out) != want {
 		t.Fatalf("notary lookup = %q, want %q", strings.TrimSpace(out), want)
 	}
-	if out := notaryCLI(t, srv, filepath.Join(filepath.Dir(cfg), "out", "ca.pem"), gun, "list", gun); !strings.Contains(out, "targets/me") {
+	if out := cli("list", gun); !strings.Contains(out, "targets/me") {
 		t.Fatalf("notary list:\n%s", out)
 	}
 
@@ -117,25 +117,6 @@ func TestSignValidate(t *testing.T) {
 			}
 		})
 	}
-}
-
-// notaryCLI runs the Debian notary CLI with a fresh trust dir that knows only
-// the server, its TLS CA and the pinned ceremony CA.
-func notaryCLI(t *testing.T, srv *testenv.NotaryServer, pinCA, gun string, args ...string) string {
-	t.Helper()
-	dir := t.TempDir()
-	b, _ := json.Marshal(map[string]any{
-		"trust_dir":     filepath.Join(dir, "trust"),
-		"remote_server": map[string]any{"url": srv.URL, "root_ca": srv.CAFile},
-		"trust_pinning": map[string]any{"ca": map[string]string{gun: pinCA}, "disable_tofu": true},
-	})
-	path := filepath.Join(dir, "config.json")
-	os.WriteFile(path, b, 0o600)
-	out, err := exec.Command(testenv.Tool(t, "notary"), append([]string{"-c", path}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("notary %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
 }
 
 // TestDemo runs `ceremony demo`, what `make demo` runs: the whole rehearsal.

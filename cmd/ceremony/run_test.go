@@ -256,7 +256,7 @@ func TestKillAndResumeNotary(t *testing.T) {
 				t.Fatalf("resume after kill at %s: exit %d\n%s\n%s", killAt, r.code, r.stdout, r.stderr)
 			}
 			pin := filepath.Join(filepath.Dir(cfg), "out", "ca.pem")
-			if out := notaryCLI(t, srv, pin, g, "delegation", "list", g); !strings.Contains(out, "targets/me") {
+			if out := testenv.NotaryCLI(t, srv, pin, g)("delegation", "list", g); !strings.Contains(out, "targets/me") {
 				t.Fatalf("after resume the delegation is missing:\n%s", out)
 			}
 		})

@@ -331,3 +331,36 @@ func serial() *big.Int {
 	}
 	return n.Add(n, big.NewInt(1))
 }
+
+// NotaryCLI returns a runner for the Debian notary CLI 0.7.0 with a fresh
+// trust dir and a config that knows only the server, its TLS CA and the
+// pinned CA for gun (a GUN or a GUN prefix), TOFU off: the independent
+// client the interop tests read published data with. A failing command
+// fails the test.
+func NotaryCLI(tb testing.TB, srv *NotaryServer, pinCA, gun string) func(args ...string) string {
+	tb.Helper()
+	bin := Tool(tb, "notary")
+	dir := tb.TempDir()
+	b, err := json.Marshal(map[string]any{
+		"trust_dir":     filepath.Join(dir, "trust"),
+		"remote_server": map[string]any{"url": srv.URL, "root_ca": srv.CAFile},
+		"trust_pinning": map[string]any{"ca": map[string]string{gun: pinCA}, "disable_tofu": true},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(cfg, b, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return func(args ...string) string {
+		tb.Helper()
+		cmd := exec.Command(bin, append([]string{"-c", cfg}, args...)...)
+		cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH")}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			tb.Fatalf("notary %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+}
