@@ -1,13 +1,17 @@
 package trust
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/theupdateframework/notary/client"
 	"github.com/theupdateframework/notary/trustmanager"
@@ -15,6 +19,7 @@ import (
 	"github.com/theupdateframework/notary/tuf/utils"
 
 	"github.com/ceremony-dev/ceremony/hsm"
+	"github.com/ceremony-dev/ceremony/secret"
 )
 
 // DelegateKey is a delegate's signing key for AddTarget: a software key from
@@ -229,4 +234,67 @@ func GenerateDelegateKey(role string, passphrase []byte) (privPEM, pubPEM []byte
 	}
 	pubPEM = pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Headers: map[string]string{"role": role}, Bytes: key.Public()})
 	return privPEM, pubPEM, nil
+}
+
+// OpenDelegateKey loads the delegate's signing key named on a command line:
+// a PEM private key file (its passphrase from passSource when the file is
+// encrypted) or a pkcs11: URI (the token's PIN from pinSource, else the
+// URI's pin-source, else a prompt). Close the returned func when done.
+func OpenDelegateKey(ctx context.Context, key, passSource, pinSource string, p secret.Prompter) (*DelegateKey, func(), error) {
+	if !strings.HasPrefix(key, "pkcs11:") {
+		b, err := os.ReadFile(key)
+		if err != nil {
+			return nil, nil, fmt.Errorf("delegate key: %w", err)
+		}
+		var pass []byte
+		if bytes.Contains(b, []byte("ENCRYPTED")) {
+			src, err := secret.Parse(passSource)
+			if err != nil {
+				return nil, nil, fmt.Errorf("delegate key passphrase: %w", err)
+			}
+			if pass, err = src.Read(ctx, "passphrase for delegate key "+filepath.Base(key), p); err != nil {
+				return nil, nil, err
+			}
+			defer clear(pass)
+		}
+		dk, err := DelegateKeyFromPEM(b, pass)
+		return dk, func() {}, err
+	}
+	u, err := hsm.ParseURI(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("delegate key: %w", err)
+	}
+	mod, err := hsm.Open(u.ModulePath)
+	if err != nil {
+		return nil, nil, err
+	}
+	sess, err := mod.OpenSession(ctx, hsm.TokenSelector{Label: u.Token, Serial: u.Serial})
+	if err != nil {
+		mod.Close()
+		return nil, nil, err
+	}
+	closeAll := func() { sess.Close(); mod.Close() }
+	if pinSource == "" {
+		pinSource = u.PinSource
+	}
+	src, err := secret.Parse(pinSource)
+	if err != nil {
+		closeAll()
+		return nil, nil, fmt.Errorf("delegate key PIN: %w", err)
+	}
+	pin, err := src.Read(ctx, fmt.Sprintf("PIN for token %q", u.Token), p)
+	if err == nil {
+		err = sess.Login(ctx, pin)
+		clear(pin)
+	}
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	dk, err := DelegateKeyFromToken(ctx, sess, key)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	return dk, closeAll, nil
 }

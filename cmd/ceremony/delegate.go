@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/ceremony-dev/ceremony/config"
-	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/secret"
 	"github.com/ceremony-dev/ceremony/trust"
 	"github.com/spf13/cobra"
@@ -95,7 +91,7 @@ func newSignCmd() *cobra.Command {
 			} else if digest, size, err = trust.ManifestDigest(ctx, image); err != nil {
 				return err
 			}
-			dk, closeKey, err := delegateKey(ctx, key, keyPass, pin)
+			dk, closeKey, err := trust.OpenDelegateKey(ctx, key, keyPass, pin, secret.Terminal{})
 			if err != nil {
 				return err
 			}
@@ -126,64 +122,6 @@ func newSignCmd() *cobra.Command {
 		cmd.MarkFlagRequired(name)
 	}
 	return cmd
-}
-
-// delegateKey loads the delegate's key from a PEM file or a token.
-func delegateKey(ctx context.Context, key, keyPass, pin string) (*trust.DelegateKey, func(), error) {
-	if !strings.HasPrefix(key, "pkcs11:") {
-		b, err := os.ReadFile(key)
-		if err != nil {
-			return nil, nil, fmt.Errorf("delegate key: %w", err)
-		}
-		var pass []byte
-		if bytes.Contains(b, []byte("ENCRYPTED")) {
-			src, err := secret.Parse(keyPass)
-			if err != nil {
-				return nil, nil, fmt.Errorf("--key-passphrase: %w", err)
-			}
-			if pass, err = src.Read(ctx, "passphrase for delegate key "+filepath.Base(key), secret.Terminal{}); err != nil {
-				return nil, nil, err
-			}
-		}
-		dk, err := trust.DelegateKeyFromPEM(b, pass)
-		clear(pass)
-		return dk, func() {}, err
-	}
-	u, err := hsm.ParseURI(key)
-	if err != nil {
-		return nil, nil, err
-	}
-	mod, err := hsm.Open(u.ModulePath)
-	if err != nil {
-		return nil, nil, err
-	}
-	sess, err := mod.OpenSession(ctx, hsm.TokenSelector{Label: u.Token, Serial: u.Serial})
-	if err != nil {
-		mod.Close()
-		return nil, nil, err
-	}
-	closeAll := func() { sess.Close(); mod.Close() }
-	pick(&pin, u.PinSource)
-	src, err := secret.Parse(pin)
-	if err != nil {
-		closeAll()
-		return nil, nil, fmt.Errorf("--pin: %w", err)
-	}
-	p, err := src.Read(ctx, fmt.Sprintf("PIN for token %q", u.Token), secret.Terminal{})
-	if err == nil {
-		err = sess.Login(ctx, p)
-		clear(p)
-	}
-	if err != nil {
-		closeAll()
-		return nil, nil, err
-	}
-	dk, err := trust.DelegateKeyFromToken(ctx, sess, key)
-	if err != nil {
-		closeAll()
-		return nil, nil, err
-	}
-	return dk, closeAll, nil
 }
 
 func newValidateCmd() *cobra.Command {

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/ceremony-dev/ceremony/config"
+	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/internal/testenv"
 	"github.com/ceremony-dev/ceremony/steps"
 	"github.com/ceremony-dev/ceremony/trust"
@@ -18,10 +22,21 @@ import (
 // ownerCeremony runs steps 0–6 for gun on a scratch token against srv with a
 // delegate key written beside the config, and returns the config path and
 // the delegate's key file and passphrase file.
-func ownerCeremony(t *testing.T, srv *testenv.NotaryServer, gun string) (cfgPath, keyFile, passFile string) {
+func ownerCeremony(t *testing.T, srv *testenv.NotaryServer, gun string) (cfgPath, keyFile, passFile, tokenKeyURI string) {
 	t.Helper()
 	tok := testenv.NewToken(t)
 	dir := t.TempDir()
+	// A second delegate keeps its key in a token of its own (targets/hsm).
+	dtok := testenv.NewToken(t)
+	dkey, err := dtok.Session(t).GenerateKey(context.Background(), hsm.KeySpec{Label: "delegate", Type: hsm.ECDSAP256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(dkey.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokenKeyURI = "pkcs11:token=" + dtok.Label + ";object=delegate;type=private?module-path=" + dtok.Module + "&pin-source=" + dtok.PINSource()
 	priv, pub, err := trust.GenerateDelegateKey("targets/me", []byte("delegate-pass"))
 	if err != nil {
 		t.Fatal(err)
@@ -35,14 +50,15 @@ func ownerCeremony(t *testing.T, srv *testenv.NotaryServer, gun string) (cfgPath
 	}
 	keyFile, passFile = write("me.key", priv), write("me.pass", []byte("delegate-pass\n"))
 	write("me.pub", pub)
+	write("hsm.pub", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 	write("targets.pass", []byte("t-pass"))
 	write("snapshot.pass", []byte("s-pass"))
 	cfgPath = write("ceremony.yaml", []byte(fmt.Sprintf(`hsm: {module: %s, token: %s, pin: %q}
 repositories: [{gun: %s}]
 notary: {url: %q, tls_ca: %q, trust_dir: trust, targets_passphrase: file:targets.pass, snapshot_passphrase: file:snapshot.pass}
-delegations: [{gun: %s, role: targets/me, cert: me.pub, paths: all}]
+delegations: [{gun: %s, role: targets/me, cert: me.pub, paths: all}, {gun: %s, role: targets/hsm, cert: hsm.pub, paths: all}]
 output: out
-`, tok.Module, tok.Label, tok.PINSource(), gun, srv.URL, srv.CAFile, gun)))
+`, tok.Module, tok.Label, tok.PINSource(), gun, srv.URL, srv.CAFile, gun, gun)))
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +66,7 @@ output: out
 	if err := steps.Run(context.Background(), steps.NewPlan(cfg), steps.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	return cfgPath, keyFile, passFile
+	return cfgPath, keyFile, passFile, tokenKeyURI
 }
 
 // TestSignValidate is the delegate side of the seed through the binary:
@@ -61,7 +77,7 @@ func TestSignValidate(t *testing.T) {
 	srv := testenv.NotaryServerT(t)
 	reg := testenv.RegistryT(t)
 	gun := "docker.io/alice/nginx"
-	cfg, key, pass := ownerCeremony(t, srv, gun)
+	cfg, key, pass, tokenKey := ownerCeremony(t, srv, gun)
 	img, err := reg.PushRandomImage(context.Background(), "alice/nginx", "latest")
 	if err != nil {
 		t.Fatal(err)
@@ -90,6 +106,19 @@ func TestSignValidate(t *testing.T) {
 	}
 	if out := cli("list", gun); !strings.Contains(out, "targets/me") {
 		t.Fatalf("notary list:\n%s", out)
+	}
+
+	// The second delegate signs a manifest file with its token key.
+	manifest := filepath.Join(t.TempDir(), "manifest.json")
+	body := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[]}`)
+	os.WriteFile(manifest, body, 0o600)
+	r = ceremony(t, nil, append([]string{"sign", "--tag", "v1", "--manifest", manifest, "--role", "targets/hsm", "--key", tokenKey}, common...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "as targets/hsm") {
+		t.Fatalf("sign with a token key: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	sum := sha256.Sum256(body)
+	if out, want := strings.TrimSpace(cli("lookup", gun, "v1")), fmt.Sprintf("v1 sha256:%x %d", sum, len(body)); out != want {
+		t.Fatalf("notary lookup = %q, want %q", out, want)
 	}
 
 	bad := []struct {
