@@ -121,7 +121,6 @@ func TestPreflightServerDown(t *testing.T) {
 	if objs := listToken(t, tok); len(objs) != 0 {
 		t.Fatalf("preflight made %d objects", len(objs))
 	}
-	_ = context.Background
 }
 
 // switchProxy forwards TCP to target while up, and drops connections while
@@ -310,6 +309,28 @@ func TestPreflightBadDelegateKey(t *testing.T) {
 	var pe *steps.ProblemsError
 	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "delegations[0].cert") {
 		t.Fatalf("bad delegate key: %v", err)
+	}
+	if objs := listToken(t, tok); len(objs) != 0 {
+		t.Fatalf("preflight made %d objects", len(objs))
+	}
+}
+
+// TestPreflightGUNTaken: a repository that already has trust data on the
+// server is found in preflight, before a second root key is made for it.
+func TestPreflightGUNTaken(t *testing.T) {
+	t.Parallel()
+	srv := testenv.NotaryServerT(t)
+	gun := "docker.io/alice/taken"
+	first := newConfig(t, testenv.NewToken(t), notaryExtra(t, srv, srv.URL, gun), gun)
+	if _, err := run(t, first); err != nil {
+		t.Fatal(err)
+	}
+	tok := testenv.NewToken(t)
+	second := newConfig(t, tok, notaryExtra(t, srv, srv.URL, gun), gun)
+	_, err := run(t, second)
+	var pe *steps.ProblemsError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "already has trust data") {
+		t.Fatalf("second ceremony for %s: %v", gun, err)
 	}
 	if objs := listToken(t, tok); len(objs) != 0 {
 		t.Fatalf("preflight made %d objects", len(objs))

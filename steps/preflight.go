@@ -137,6 +137,17 @@ func runPreflight(ctx context.Context, st *State) (*Result, error) {
 			add(err)
 		} else {
 			facts["notary"] = n.URL
+			// A new ceremony's repositories must be new on the server too.
+			for _, r := range cfg.Repositories {
+				if st.journal != nil {
+					break
+				}
+				if pub, err := trust.Published(ctx, n.URL, cfg.Path(n.TLSCA), r.GUN); err != nil {
+					add(err)
+				} else if pub {
+					add(fmt.Errorf("repository %s already has trust data on %s: a new root key cannot take it over; choose another GUN", r.GUN, n.URL))
+				}
+			}
 		}
 	}
 	if len(problems) > 0 {

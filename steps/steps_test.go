@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,10 +19,14 @@ import (
 	"github.com/ceremony-dev/ceremony/pki"
 	"github.com/ceremony-dev/ceremony/steps"
 	"github.com/ceremony-dev/ceremony/transcript"
+	"github.com/ceremony-dev/ceremony/trust"
 	"github.com/theupdateframework/notary/tuf/utils"
 )
 
-func TestMain(m *testing.M) { os.Exit(testenv.RunWithSoftHSM(m)) }
+func TestMain(m *testing.M) {
+	trust.SetNotaryLog(io.Discard, false)
+	os.Exit(testenv.RunWithSoftHSM(m))
+}
 
 // newConfig writes a ceremony config for a scratch token and loads it.
 func newConfig(t *testing.T, tok testenv.Token, extra string, guns ...string) *config.Config {

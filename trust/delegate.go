@@ -154,6 +154,9 @@ func (c *Client) addTarget(ctx context.Context, gun, role, tag, digest string, s
 	if !slices.Contains(have.KeyIDs, key.ID()) {
 		return nil, fmt.Errorf("key %s is not a key of %s (it has %v): the repository owner adds it first", key.ID(), role, have.KeyIDs)
 	}
+	if !pathAllowed(have.Paths, tag) {
+		return nil, fmt.Errorf("tag %s is outside %s's paths %q: sign a tag under one of them, or have the owner widen the delegation", tag, role, have.Paths)
+	}
 	want := Target{GUN: gun, Name: tag, Digest: "sha256:" + hex.EncodeToString(sum), Size: size, Role: role}
 	if got, err := c.lookup(ctx, g, tag, r); err == nil && *got == want {
 		return &TargetResult{Target: want, AlreadyPresent: true}, nil
@@ -297,4 +300,15 @@ func OpenDelegateKey(ctx context.Context, key, passSource, pinSource string, p s
 		return nil, nil, err
 	}
 	return dk, closeAll, nil
+}
+
+// pathAllowed is notary's rule for a delegation's paths: a target name must
+// start with one of them ("" is every path).
+func pathAllowed(paths []string, name string) bool {
+	for _, p := range paths {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
 }

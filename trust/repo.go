@@ -49,9 +49,9 @@ type Config struct {
 	// Token holds the root key (and optionally a targets key) in the
 	// PKCS#11 token; nil for a delegate or a reader.
 	Token *KeyStore
-	// Log receives notary's log. notary logs through logrus's process-wide
-	// logger; New points that logger at Log (nil discards it), so the last
-	// Client made decides where notary's messages go.
+	// Log, when set, receives notary's log (see SetNotaryLog: notary logs
+	// through logrus's process-wide logger, so the last Client made with a
+	// Log decides where notary's messages go).
 	Log io.Writer
 	// Debug sets that logger to debug level: notary explains some failures
 	// (a rejected trust pin) only there.
@@ -96,15 +96,22 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	logrus.SetOutput(io.Discard)
 	if cfg.Log != nil {
-		logrus.SetOutput(cfg.Log)
-	}
-	logrus.SetLevel(logrus.InfoLevel)
-	if cfg.Debug {
-		logrus.SetLevel(logrus.DebugLevel)
+		SetNotaryLog(cfg.Log, cfg.Debug)
 	}
 	return &Client{cfg: cfg, base: base}, nil
+}
+
+// SetNotaryLog sends the notary library's log to w (io.Discard to silence
+// it). notary logs through logrus's process-wide logger, so this is process
+// state: the binary calls it once at start, before any notary code runs, so
+// that no stray notary line lands between the ceremony's own output.
+func SetNotaryLog(w io.Writer, debug bool) {
+	logrus.SetOutput(w)
+	logrus.SetLevel(logrus.InfoLevel)
+	if debug {
+		logrus.SetLevel(logrus.DebugLevel)
+	}
 }
 
 // CheckServer pings a notary server before anything else exists: the
@@ -121,6 +128,36 @@ func CheckServer(ctx context.Context, serverURL, tlsCA string) error {
 	defer base.CloseIdleConnections()
 	c := &Client{cfg: Config{URL: strings.TrimRight(serverURL, "/"), TLSCA: tlsCA}, base: base}
 	return c.Ping(ctx)
+}
+
+// Published reports whether the server already holds trust data for gun:
+// a new ceremony must not find its repositories there, or it would make its
+// keys only to fail at notary init.
+func Published(ctx context.Context, serverURL, tlsCA, gun string) (bool, error) {
+	base, err := newTransport(tlsCA)
+	if err != nil {
+		return false, err
+	}
+	defer base.CloseIdleConnections()
+	c := &Client{cfg: Config{URL: strings.TrimRight(serverURL, "/"), TLSCA: tlsCA}, base: base}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.cfg.URL+"/v2/"+gun+"/_trust/tuf/root.json", nil)
+	if err != nil {
+		return false, fmt.Errorf("notary server %s: %w", c.cfg.URL, err)
+	}
+	resp, err := (&http.Client{Transport: base}).Do(req)
+	if err != nil {
+		return false, c.reachError(err)
+	}
+	resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return true, nil
+	case http.StatusNotFound:
+		return false, nil
+	}
+	return false, fmt.Errorf("notary server %s answered %q for %s's root.json", c.cfg.URL, resp.Status, gun)
 }
 
 // newTransport trusts tlsCA (system roots when empty) and nothing else.
@@ -201,7 +238,7 @@ func (c *Client) reachError(err error) error {
 	)
 	switch {
 	case errors.As(err, &unknown):
-		return fmt.Errorf("TLS certificate of %s is not trusted (%v): give its CA in notary.tls_ca", c.cfg.URL, unknown)
+		return fmt.Errorf("TLS certificate of %s is not trusted (%v): give its CA in notary.tls_ca (or --tls-ca)", c.cfg.URL, unknown)
 	case errors.As(err, &hostname):
 		return fmt.Errorf("TLS certificate of %s is not valid for that host (%v): use the name the certificate gives in notary.url", c.cfg.URL, hostname)
 	case errors.As(err, &invalid):
@@ -254,6 +291,12 @@ func (c *Client) openWriter(ctx context.Context, gun data.GUN, stores ...trustma
 	cl, err := changelist.NewFileChangelist(filepath.Join(dir, "changelist"))
 	if err != nil {
 		return nil, err
+	}
+	// Every operation here stages and publishes at once. A change left by
+	// one that failed to publish would be replayed before the next and fail
+	// it too, so each starts with an empty changelist.
+	if err := cl.Clear(""); err != nil {
+		return nil, fmt.Errorf("clear the changelist of %s: %w", gun, err)
 	}
 	fileKS, err := c.fileKeyStore()
 	if err != nil {

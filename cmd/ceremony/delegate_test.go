@@ -56,7 +56,7 @@ func ownerCeremony(t *testing.T, srv *testenv.NotaryServer, gun string) (cfgPath
 	cfgPath = write("ceremony.yaml", []byte(fmt.Sprintf(`hsm: {module: %s, token: %s, pin: %q}
 repositories: [{gun: %s}]
 notary: {url: %q, tls_ca: %q, trust_dir: trust, targets_passphrase: file:targets.pass, snapshot_passphrase: file:snapshot.pass}
-delegations: [{gun: %s, role: targets/me, cert: me.pub, paths: all}, {gun: %s, role: targets/hsm, cert: hsm.pub, paths: all}]
+delegations: [{gun: %s, role: targets/me, cert: me.pub, paths: all}, {gun: %s, role: targets/hsm, cert: hsm.pub, paths: [releases/]}]
 output: out
 `, tok.Module, tok.Label, tok.PINSource(), gun, srv.URL, srv.CAFile, gun, gun)))
 	cfg, err := config.Load(cfgPath)
@@ -108,16 +108,22 @@ func TestSignValidate(t *testing.T) {
 		t.Fatalf("notary list:\n%s", out)
 	}
 
-	// The second delegate signs a manifest file with its token key.
+	// The second delegate signs a manifest file with its token key. Its
+	// delegation covers releases/ only: a tag outside is one clear line, and
+	// does not get in the way of the next signing.
 	manifest := filepath.Join(t.TempDir(), "manifest.json")
 	body := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[]}`)
 	os.WriteFile(manifest, body, 0o600)
 	r = ceremony(t, nil, append([]string{"sign", "--tag", "v1", "--manifest", manifest, "--role", "targets/hsm", "--key", tokenKey}, common...)...)
+	if r.code != 1 || !strings.Contains(r.stderr, "tag v1 is outside targets/hsm's paths") {
+		t.Fatalf("sign outside the delegation's paths: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = ceremony(t, nil, append([]string{"sign", "--tag", "releases/1", "--manifest", manifest, "--role", "targets/hsm", "--key", tokenKey}, common...)...)
 	if r.code != 0 || !strings.Contains(r.stdout, "as targets/hsm") {
 		t.Fatalf("sign with a token key: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	sum := sha256.Sum256(body)
-	if out, want := strings.TrimSpace(cli("lookup", gun, "v1")), fmt.Sprintf("v1 sha256:%x %d", sum, len(body)); out != want {
+	if out, want := strings.TrimSpace(cli("lookup", gun, "releases/1")), fmt.Sprintf("releases/1 sha256:%x %d", sum, len(body)); out != want {
 		t.Fatalf("notary lookup = %q, want %q", out, want)
 	}
 
@@ -127,10 +133,11 @@ func TestSignValidate(t *testing.T) {
 		want string
 	}{
 		{"digest mismatch", []string{"validate", "--tag", "latest", "--image", other.Ref}, "the registry serves " + other.Digest},
-		{"image not in registry", []string{"validate", "--tag", "latest", "--image", reg.Host + "/alice/nope:latest"}, "alice/nope"},
-		{"tag not signed", []string{"validate", "--tag", "nope", "--image", img.Ref}, "nope"},
+		{"image not in registry", []string{"validate", "--tag", "latest", "--image", reg.Host + "/alice/nope:latest"}, "is not in the registry"},
+		{"tag not signed", []string{"validate", "--tag", "nope", "--image", img.Ref}, "has no signed target nope"},
 		{"role without targets/", []string{"sign", "--tag", "x", "--image", img.Ref, "--role", "me", "--key", key, "--key-passphrase", "file:" + pass}, "targets/"},
-		{"wrong key passphrase", []string{"sign", "--tag", "x", "--image", img.Ref, "--role", "targets/me", "--key", key, "--key-passphrase", "env:CEREMONY_TEST_WRONG"}, "delegate key"},
+		{"wrong key passphrase", []string{"sign", "--tag", "x", "--image", img.Ref, "--role", "targets/me", "--key", key, "--key-passphrase", "env:CEREMONY_TEST_WRONG"}, "incorrect password"},
+		{"missing flag", []string{"validate", "--image", img.Ref}, "required flag(s) \"tag\" not set"},
 		{"both image and manifest", []string{"sign", "--tag", "x", "--image", img.Ref, "--manifest", cfg, "--role", "targets/me", "--key", key}, "exactly one of --image"},
 	}
 	for _, tc := range bad {

@@ -10,8 +10,10 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
+	"github.com/ceremony-dev/ceremony/trust"
 	"github.com/spf13/cobra"
 )
 
@@ -21,6 +23,9 @@ var version = "dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// notary's library logs to stderr through a process-wide logger; the
+	// ceremony reports for itself.
+	trust.SetNotaryLog(io.Discard, false)
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -46,6 +51,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code
+	}
+	// cobra reports a missing required flag as a plain error: it is a usage
+	// mistake all the same.
+	if strings.HasPrefix(err.Error(), "required flag(s)") {
+		return 2
 	}
 	return 1
 }

@@ -259,6 +259,16 @@ func TestKillAndResumeNotary(t *testing.T) {
 			if out := testenv.NotaryCLI(t, srv, pin, g)("delegation", "list", g); !strings.Contains(out, "targets/me") {
 				t.Fatalf("after resume the delegation is missing:\n%s", out)
 			}
+			// Nothing was published twice: root.json is v1 (init) + v2
+			// (snapshot rotation), and the resumed step knew it was done.
+			raw, code, err := srv.Get(context.Background(), "/v2/"+g+"/_trust/tuf/root.json")
+			var root struct{ Signed struct{ Version int } }
+			if err != nil || code != 200 || json.Unmarshal(raw, &root) != nil || root.Signed.Version != 2 {
+				t.Fatalf("root.json after resume: status %d, version %d, %v", code, root.Signed.Version, err)
+			}
+			if strings.HasSuffix(killAt, ":after-publish") && !strings.Contains(r.stdout, "already") {
+				t.Fatalf("the resumed run did not recognise the publish it was killed after:\n%s", r.stdout)
+			}
 		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -363,4 +364,27 @@ func NotaryCLI(tb testing.TB, srv *NotaryServer, pinCA, gun string) func(args ..
 		}
 		return string(out)
 	}
+}
+
+// Get fetches a path from the server over its own TLS CA, for tests that
+// look at what the server holds (root.json's version, say).
+func (s *NotaryServer) Get(ctx context.Context, path string) ([]byte, int, error) {
+	caPEM, err := os.ReadFile(s.CAFile)
+	if err != nil {
+		return nil, 0, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 30 * time.Second}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+path, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return b, resp.StatusCode, err
 }
