@@ -18,6 +18,9 @@ deps:
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		if [ -n "$$SUDO" ] && ! command -v sudo >/dev/null; then \
+			echo "make deps: missing Debian packages:$$missing; run as root or install them (apt-get install$$missing)"; exit 1; \
+		fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
