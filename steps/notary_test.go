@@ -336,3 +336,29 @@ func TestPreflightGUNTaken(t *testing.T) {
 		t.Fatalf("preflight made %d objects", len(objs))
 	}
 }
+
+// TestRunKeyTypes runs the whole owner side with other key types than P-256:
+// an RSA CA over a P-384 root key, and a P-384 CA over an RSA root key (whose
+// root.json signatures are RSA-PSS made in the token).
+func TestRunKeyTypes(t *testing.T) {
+	t.Parallel()
+	srv := testenv.NotaryServerT(t)
+	for _, tc := range []struct{ ca, root string }{{"rsa-3072", "ecdsa-p384"}, {"ecdsa-p384", "rsa-2048"}} {
+		t.Run(tc.ca+"/"+tc.root, func(t *testing.T) {
+			t.Parallel()
+			tok := testenv.NewToken(t)
+			gun := "docker.io/keytypes/" + strings.ReplaceAll(tc.ca+"-"+tc.root, "ecdsa-", "")
+			extra := fmt.Sprintf("ca: {key: %s}\nroot: {key: %s}\n", tc.ca, tc.root) + notaryExtra(t, srv, srv.URL, gun)
+			cfg := newConfig(t, tok, extra, gun)
+			if _, err := run(t, cfg); err != nil {
+				t.Fatal(err)
+			}
+			repoPath := filepath.Join(cfg.OutputDir(), steps.RepoBase(gun)+".pem")
+			openssl(t, "verify", "-CAfile", filepath.Join(cfg.OutputDir(), "ca.pem"), repoPath)
+			cli := testenv.NotaryCLI(t, srv, filepath.Join(cfg.OutputDir(), "ca.pem"), gun)
+			if out := cli("delegation", "list", gun); !strings.Contains(out, "targets/me") {
+				t.Fatalf("notary delegation list:\n%s", out)
+			}
+		})
+	}
+}
