@@ -520,3 +520,30 @@ func TestRandom(t *testing.T) {
 		t.Fatalf("token random: %x %x", a, b)
 	}
 }
+
+func TestConnect(t *testing.T) {
+	t.Parallel()
+	tok := testenv.NewToken(t)
+	ctx := context.Background()
+	asked := 0
+	pin := func(p string) func(context.Context) ([]byte, error) {
+		return func(context.Context) ([]byte, error) { asked++; return []byte(p), nil }
+	}
+	// No PIN is asked for a token that is not there.
+	if _, err := hsm.Connect(ctx, tok.Module, hsm.TokenSelector{Label: "absent"}, pin(tok.PIN)); !errors.Is(err, hsm.ErrTokenNotFound) || asked != 0 {
+		t.Fatalf("absent token: %v, PIN asked %d times", err, asked)
+	}
+	if _, err := hsm.Connect(ctx, tok.Module, hsm.TokenSelector{Label: tok.Label}, pin("wrong")); !errors.Is(err, hsm.ErrPINIncorrect) {
+		t.Fatalf("wrong PIN: %v", err)
+	}
+	s, err := hsm.Connect(ctx, tok.Module, hsm.TokenSelector{Label: tok.Label}, pin(tok.PIN))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GenerateKey(ctx, hsm.KeySpec{Label: "k", Type: hsm.ECDSAP256}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -20,6 +20,36 @@ type Session struct {
 	mu    sync.Mutex
 	sh    pkcs11.SessionHandle
 	open  bool
+	// ownsModule: Connect opened the module for this session alone, so
+	// closing the session releases it too.
+	ownsModule bool
+}
+
+// Connect opens the module at path, opens a session on the token sel names
+// and logs in with the PIN pin returns (read only once the token is found,
+// so an operator is not asked for a PIN for a token that is not there). The
+// session owns the module: Close releases both.
+func Connect(ctx context.Context, path string, sel TokenSelector, pin func(context.Context) ([]byte, error)) (*Session, error) {
+	mod, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := mod.OpenSession(ctx, sel)
+	if err != nil {
+		mod.Close()
+		return nil, err
+	}
+	s.ownsModule = true
+	p, err := pin(ctx)
+	if err == nil {
+		err = s.Login(ctx, p)
+		clear(p)
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // OpenSession opens a read-write session on the token the selector names.
@@ -44,7 +74,7 @@ func (s *Session) Module() *Module { return s.mod }
 func (s *Session) c() *pkcs11.Ctx { return s.mod.lib.ctx }
 
 // Close logs nothing out (login state is per application and other sessions
-// may share it) and closes the session.
+// may share it) and closes the session, and the module if Connect opened it.
 func (s *Session) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -52,7 +82,11 @@ func (s *Session) Close() error {
 		return nil
 	}
 	s.open = false
-	if err := s.c().CloseSession(s.sh); err != nil {
+	err := s.c().CloseSession(s.sh)
+	if s.ownsModule {
+		s.mod.Close()
+	}
+	if err != nil {
 		return fmt.Errorf("token %q: close session: %w", s.token.Label, err)
 	}
 	return nil

@@ -161,32 +161,23 @@ func runPreflight(ctx context.Context, st *State) (*Result, error) {
 
 // openToken loads the module, finds the token, reads the PIN and logs in.
 func openToken(ctx context.Context, cfg *config.Config, pinSrc secret.Source, p secret.Prompter, readPIN bool) (*hsm.Session, map[string]any, error) {
-	mod, err := hsm.Open(cfg.HSM.Module)
-	if err != nil {
-		return nil, nil, err
-	}
-	info, _ := mod.Info()
-	sess, err := mod.OpenSession(ctx, hsm.TokenSelector{Label: cfg.HSM.Token, Serial: cfg.HSM.Serial})
-	if err != nil {
-		mod.Close()
-		return nil, nil, err
-	}
-	closeAll := func() { sess.Close(); mod.Close() }
-	if !readPIN {
-		closeAll()
+	// Without a usable PIN source the token is still looked for; the PIN
+	// problem itself is already on the list.
+	errNoPIN := errors.New("no usable PIN source")
+	sess, err := hsm.Connect(ctx, cfg.HSM.Module, hsm.TokenSelector{Label: cfg.HSM.Token, Serial: cfg.HSM.Serial}, func(ctx context.Context) ([]byte, error) {
+		if !readPIN {
+			return nil, errNoPIN
+		}
+		return pinSrc.Read(ctx, fmt.Sprintf("PIN for token %q", cfg.HSM.Token), p)
+	})
+	if errors.Is(err, errNoPIN) {
 		return nil, nil, nil
 	}
-	pin, err := pinSrc.Read(ctx, fmt.Sprintf("PIN for token %q", cfg.HSM.Token), p)
 	if err != nil {
-		closeAll()
 		return nil, nil, err
 	}
-	err = sess.Login(ctx, pin)
-	clear(pin)
-	if err != nil {
-		closeAll()
-		return nil, nil, err
-	}
+	mod := sess.Module()
+	info, _ := mod.Info()
 	t := sess.Token()
 	facts := map[string]any{
 		"module": mod.Path(), "moduleSha256": fileSHA256(mod.Path()),

@@ -56,7 +56,6 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 		}
 		if st.sess != nil {
 			st.sess.Close()
-			st.sess.Module().Close()
 		}
 	}()
 

@@ -267,33 +267,20 @@ func OpenDelegateKey(ctx context.Context, key, passSource, pinSource string, p s
 	if err != nil {
 		return nil, nil, fmt.Errorf("delegate key: %w", err)
 	}
-	mod, err := hsm.Open(u.ModulePath)
-	if err != nil {
-		return nil, nil, err
-	}
-	sess, err := mod.OpenSession(ctx, hsm.TokenSelector{Label: u.Token, Serial: u.Serial})
-	if err != nil {
-		mod.Close()
-		return nil, nil, err
-	}
-	closeAll := func() { sess.Close(); mod.Close() }
 	if pinSource == "" {
 		pinSource = u.PinSource
 	}
 	src, err := secret.Parse(pinSource)
 	if err != nil {
-		closeAll()
 		return nil, nil, fmt.Errorf("delegate key PIN: %w", err)
 	}
-	pin, err := src.Read(ctx, fmt.Sprintf("PIN for token %q", u.Token), p)
-	if err == nil {
-		err = sess.Login(ctx, pin)
-		clear(pin)
-	}
+	sess, err := hsm.Connect(ctx, u.ModulePath, hsm.TokenSelector{Label: u.Token, Serial: u.Serial}, func(ctx context.Context) ([]byte, error) {
+		return src.Read(ctx, fmt.Sprintf("PIN for token %q", u.Token), p)
+	})
 	if err != nil {
-		closeAll()
 		return nil, nil, err
 	}
+	closeAll := func() { sess.Close() }
 	dk, err := DelegateKeyFromToken(ctx, sess, key)
 	if err != nil {
 		closeAll()
