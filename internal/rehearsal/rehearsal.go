@@ -19,7 +19,7 @@ import (
 
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/hsm"
-	"github.com/ceremony-dev/ceremony/internal/testenv"
+	"github.com/ceremony-dev/ceremony/internal/scratch"
 	"github.com/ceremony-dev/ceremony/steps"
 	"github.com/ceremony-dev/ceremony/trust"
 )
@@ -52,7 +52,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	// A scratch token: SoftHSM2 reads its configuration when the module loads.
-	conf, err := testenv.WriteSoftHSMConfig(filepath.Join(dir, "softhsm"))
+	conf, err := scratch.WriteSoftHSMConfig(filepath.Join(dir, "softhsm"))
 	if err != nil {
 		return err
 	}
@@ -74,14 +74,14 @@ func Run(ctx context.Context, o Options) error {
 	}
 	say("== scratch SoftHSM2 token \"demo\" (%s); secrets in 0600 files under %s", conf, dir)
 
-	srv, err := testenv.StartNotaryServer(ctx, filepath.Join(dir, "notary-server"))
+	srv, err := scratch.StartNotaryServer(ctx, filepath.Join(dir, "notary-server"))
 	if err != nil {
 		return err
 	}
 	defer srv.Stop()
 	say("== local notary-server 0.7.0 (pid %d) at %s, TLS from a throwaway CA", srv.PID, srv.URL)
 
-	reg := testenv.StartRegistry(io.Discard)
+	reg := scratch.StartRegistry(io.Discard)
 	defer reg.Close()
 	img, err := reg.PushRandomImage(ctx, "demo/nginx", "latest")
 	if err != nil {
@@ -168,7 +168,7 @@ output: ./ceremony-out
 
 // cliLookup shows what the official notary CLI, an independent client that
 // knows only the server, its CA and the pinned ceremony CA, reads back.
-func cliLookup(ctx context.Context, say func(string, ...any), dir string, srv *testenv.NotaryServer, pinCA string) error {
+func cliLookup(ctx context.Context, say func(string, ...any), dir string, srv *scratch.NotaryServer, pinCA string) error {
 	bin, err := exec.LookPath("notary")
 	if err != nil {
 		say("\n(the notary CLI is not installed: make deps installs it; skipping its view)")

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ceremony-dev/ceremony/internal/scratch"
 )
 
 // TestNotaryServer starts the real notary-server, checks that it answers
@@ -70,10 +72,10 @@ func TestNotaryServer(t *testing.T) {
 }
 
 func TestStartNotaryServerCancelled(t *testing.T) {
-	Tool(t, NotaryServerBinary)
+	Tool(t, scratch.NotaryServerBinary)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	s, err := StartNotaryServer(ctx, t.TempDir())
+	s, err := scratch.StartNotaryServer(ctx, t.TempDir())
 	if err == nil {
 		s.Stop()
 		t.Fatal("a cancelled start succeeded")

@@ -1,6 +1,8 @@
-// Package testenv makes the real components the tests and the demo run
-// against: scratch SoftHSM2 tokens (and, with the Notary steps, a
-// notary-server process and an in-memory OCI registry).
+// Package testenv gives tests the real components they run against:
+// scratch SoftHSM2 tokens, a notary-server process, an in-memory OCI
+// registry, the notary CLI. The components themselves live in
+// internal/scratch, which `ceremony demo` uses too; this package adds what
+// only tests need (testing.TB helpers that fail, never skip, and clean up).
 package testenv
 
 import (
@@ -15,23 +17,8 @@ import (
 	"testing"
 
 	"github.com/ceremony-dev/ceremony/hsm"
+	"github.com/ceremony-dev/ceremony/internal/scratch"
 )
-
-// WriteSoftHSMConfig makes a SoftHSM2 configuration whose token directory
-// lives under dir, and returns the configuration's path. Point SOFTHSM2_CONF
-// at it before the module is loaded: SoftHSM2 reads it at C_Initialize only.
-func WriteSoftHSMConfig(dir string) (string, error) {
-	tokens := filepath.Join(dir, "tokens")
-	if err := os.MkdirAll(tokens, 0o700); err != nil {
-		return "", fmt.Errorf("softhsm token dir: %w", err)
-	}
-	conf := filepath.Join(dir, "softhsm2.conf")
-	body := fmt.Sprintf("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n", tokens)
-	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
-		return "", fmt.Errorf("softhsm config: %w", err)
-	}
-	return conf, nil
-}
 
 // RunWithSoftHSM is the body of a TestMain for packages that use tokens: it
 // gives the test process (and the subprocesses it starts) a private SoftHSM2
@@ -45,7 +32,7 @@ func RunWithSoftHSM(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	conf, err := WriteSoftHSMConfig(dir)
+	conf, err := scratch.WriteSoftHSMConfig(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testenv:", err)
 		return 1

@@ -1,4 +1,4 @@
-package testenv
+package scratch
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"log"
 	"net/http/httptest"
 	"strings"
-	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -35,14 +34,6 @@ func StartRegistry(logw io.Writer) *Registry {
 
 // Close stops the registry; its content is gone.
 func (r *Registry) Close() { r.srv.Close() }
-
-// RegistryT starts a registry for one test and closes it when the test ends.
-func RegistryT(tb testing.TB) *Registry {
-	tb.Helper()
-	r := StartRegistry(nil)
-	tb.Cleanup(r.Close)
-	return r
-}
 
 // Image is a pushed image: what notary signs is its manifest's sha256 and size.
 type Image struct {

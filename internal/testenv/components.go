@@ -1,0 +1,85 @@
+package testenv
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ceremony-dev/ceremony/internal/scratch"
+)
+
+// The components, under the names the tests use.
+type (
+	NotaryServer = scratch.NotaryServer
+	Registry     = scratch.Registry
+	Image        = scratch.Image
+)
+
+// NotaryServerT starts a server for one test and stops it when the test
+// ends. A missing notary-server fails the test: it is on the acceptance path,
+// never skipped. The server's log is printed when the test has failed.
+func NotaryServerT(tb testing.TB) *NotaryServer {
+	tb.Helper()
+	Tool(tb, scratch.NotaryServerBinary)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := scratch.StartNotaryServer(ctx, tb.TempDir())
+	if err != nil {
+		tb.Fatalf("testenv: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			tb.Errorf("testenv: %v", err)
+		}
+		if tb.Failed() {
+			tb.Logf("notary-server log (last 15 lines):\n%s", s.LogTail(15))
+		}
+	})
+	return s
+}
+
+// NotaryCLI returns a runner for the Debian notary CLI 0.7.0 with a fresh
+// trust dir and a config that knows only the server, its TLS CA and the
+// pinned CA for gun (a GUN or a GUN prefix), TOFU off: the independent
+// client the interop tests read published data with. A failing command
+// fails the test.
+func NotaryCLI(tb testing.TB, srv *NotaryServer, pinCA, gun string) func(args ...string) string {
+	tb.Helper()
+	bin := Tool(tb, "notary")
+	dir := tb.TempDir()
+	b, err := json.Marshal(map[string]any{
+		"trust_dir":     filepath.Join(dir, "trust"),
+		"remote_server": map[string]any{"url": srv.URL, "root_ca": srv.CAFile},
+		"trust_pinning": map[string]any{"ca": map[string]string{gun: pinCA}, "disable_tofu": true},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(cfg, b, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return func(args ...string) string {
+		tb.Helper()
+		cmd := exec.Command(bin, append([]string{"-c", cfg}, args...)...)
+		cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH")}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			tb.Fatalf("notary %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+}
+
+// RegistryT starts a registry for one test and closes it when the test ends.
+func RegistryT(tb testing.TB) *Registry {
+	tb.Helper()
+	r := scratch.StartRegistry(nil)
+	tb.Cleanup(r.Close)
+	return r
+}
