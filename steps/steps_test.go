@@ -105,8 +105,16 @@ func TestRunCertificateSteps(t *testing.T) {
 	if root.Subject.CommonName != "root" || root.CheckSignature(root.SignatureAlgorithm, root.RawTBSCertificate, root.Signature) != nil {
 		t.Fatalf("root certificate %s is not self-signed CN=root", root.Subject)
 	}
-	// root.csr is the root key's CSR, openssl agrees.
+	// root.csr is the root key's CSR, openssl agrees, and root.crt is CN=root
+	// over the same public key.
 	openssl(t, "req", "-verify", "-noout", "-in", filepath.Join(out, "root.csr"))
+	rootText := openssl(t, "x509", "-noout", "-text", "-in", filepath.Join(out, "root.crt"))
+	if !strings.Contains(rootText, "Subject: CN = root") || !strings.Contains(rootText, "Issuer: CN = root") || !strings.Contains(rootText, "ecdsa-with-SHA256") {
+		t.Fatalf("root certificate:\n%s", rootText)
+	}
+	if a, b := openssl(t, "req", "-noout", "-pubkey", "-in", filepath.Join(out, "root.csr")), openssl(t, "x509", "-noout", "-pubkey", "-in", filepath.Join(out, "root.crt")); a != b {
+		t.Fatalf("root.csr and root.crt hold different public keys:\n%s\n%s", a, b)
+	}
 
 	// The token: exactly one CA and one root key pair, never extractable,
 	// with their certificates, as pkcs11-tool sees it.
