@@ -362,3 +362,29 @@ func TestRunKeyTypes(t *testing.T) {
 		})
 	}
 }
+
+// TestPreflightTrustDir: a trust_dir that cannot be made is found before any
+// key is, and a stale temporary journal (a crash before the header was in
+// place) does not make the output directory unusable.
+func TestPreflightTrustDir(t *testing.T) {
+	t.Parallel()
+	srv := testenv.NotaryServerT(t)
+	tok := testenv.NewToken(t)
+	gun := "docker.io/a/trustdir"
+	blocker := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(blocker, []byte("x"), 0o600)
+	extra := notaryExtra(t, srv, srv.URL, gun)
+	i := strings.Index(extra, "trust_dir: ") + len("trust_dir: ")
+	extra = extra[:i] + filepath.Join(blocker, "trust") + extra[i+strings.Index(extra[i:], "\n"):]
+	cfg := newConfig(t, tok, extra, gun)
+	os.MkdirAll(cfg.OutputDir(), 0o755)
+	os.WriteFile(filepath.Join(cfg.OutputDir(), ".tmp-transcript.intoto.jsonl-123"), []byte("{"), 0o600)
+	_, err := run(t, cfg)
+	var pe *steps.ProblemsError
+	if !errors.As(err, &pe) || len(pe.Problems) != 1 || !strings.Contains(err.Error(), "notary.trust_dir") {
+		t.Fatalf("preflight: %v", err)
+	}
+	if objs := listToken(t, tok); len(objs) != 0 {
+		t.Fatalf("preflight made %d objects", len(objs))
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -104,7 +105,7 @@ func runPreflight(ctx context.Context, st *State) (*Result, error) {
 		for _, label := range labels {
 			for _, o := range objs {
 				if o.Label == label && !st.intents[label] {
-					add(fmt.Errorf("label %q: %w: token %q holds a %s with that label that this ceremony did not make; choose another label in the config", label, hsm.ErrLabelInUse, cfg.HSM.Token, o.Class))
+					add(fmt.Errorf("label %q: %w: token %q holds a %s with that label that this output directory's journal did not make; if an interrupted ceremony made it, run again with that ceremony's output directory (--out) to resume it, otherwise choose another label", label, hsm.ErrLabelInUse, cfg.HSM.Token, o.Class))
 					break
 				}
 			}
@@ -121,6 +122,9 @@ func runPreflight(ctx context.Context, st *State) (*Result, error) {
 			} else if err := src.Check(); err != nil {
 				add(fmt.Errorf("%s: %w", p[0], err))
 			}
+		}
+		if err := checkDir(cfg.Path(n.TrustDir)); err != nil {
+			add(fmt.Errorf("notary.trust_dir: %w", err))
 		}
 		for i, d := range cfg.Delegations {
 			b, err := os.ReadFile(cfg.Path(d.Cert))
@@ -188,14 +192,13 @@ func openToken(ctx context.Context, cfg *config.Config, pinSrc secret.Source, p 
 	return sess, facts, nil
 }
 
-// checkOutputDir accepts a directory that does not exist yet (its parent must
-// be writable) or, when resuming, the ceremony's own directory.
+// checkOutputDir accepts a directory that does not exist yet (and can be
+// made), an empty one, or, when resuming, the ceremony's own directory.
 func checkOutputDir(dir string, resuming bool) error {
 	st, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		parent := filepath.Dir(dir)
-		if err := writable(parent); err != nil {
+		if err := checkDir(dir); err != nil {
 			return fmt.Errorf("output: cannot create %s: %v", dir, err)
 		}
 		return nil
@@ -204,22 +207,54 @@ func checkOutputDir(dir string, resuming bool) error {
 	case !st.IsDir():
 		return fmt.Errorf("output: %s exists and is not a directory", dir)
 	case resuming:
-		return writable(dir)
+		if err := writable(dir); err != nil {
+			return fmt.Errorf("output: %w", err)
+		}
+		return nil
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("output: %w", err)
 	}
+	// A journal interrupted before its header was linked into place leaves
+	// only a temporary file: that is a ceremony that never started.
+	entries = slices.DeleteFunc(entries, func(e os.DirEntry) bool { return strings.HasPrefix(e.Name(), ".tmp-") })
 	if len(entries) > 0 {
 		return fmt.Errorf("output: %s exists and holds files but no ceremony journal; choose a new output directory (outputs are never overwritten)", dir)
 	}
-	return writable(dir)
+	if err := writable(dir); err != nil {
+		return fmt.Errorf("output: %w", err)
+	}
+	return nil
+}
+
+// checkDir accepts a directory that exists and is writable, or that can be
+// made (its nearest existing ancestor is a writable directory).
+func checkDir(dir string) error {
+	d := dir
+	for {
+		st, err := os.Stat(d)
+		if err == nil {
+			if !st.IsDir() {
+				return fmt.Errorf("%s is not a directory", d)
+			}
+			return writable(d)
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return err
+		}
+		d = parent
+	}
 }
 
 func writable(dir string) error {
 	f, err := os.CreateTemp(dir, ".ceremony-write-test-*")
 	if err != nil {
-		return fmt.Errorf("output: %s is not writable: %w", dir, errors.Unwrap(err))
+		return fmt.Errorf("%s is not writable: %w", dir, errors.Unwrap(err))
 	}
 	f.Close()
 	return os.Remove(f.Name())

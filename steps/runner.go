@@ -62,15 +62,18 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 	path := filepath.Join(cfg.OutputDir(), transcript.FileName)
 	done := st.done
 	attempts := map[string]int{}
+	configChanged := false
 	if _, statErr := os.Stat(path); statErr == nil {
 		j, entries, err := transcript.Open(ctx, path, nil)
 		if err != nil {
 			return err
 		}
 		defer j.Close()
-		if err := resumable(entries, cfg.Digest, path); err != nil {
+		changed, err := resumable(entries, plan, path)
+		if err != nil {
 			return err
 		}
+		configChanged = changed
 		st.journal = j
 		for _, e := range entries {
 			switch {
@@ -106,6 +109,9 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 		if err := os.MkdirAll(cfg.OutputDir(), 0o755); err != nil {
 			return fmt.Errorf("create output directory: %w", err)
 		}
+		if _, err := removeStaleTemps(cfg.OutputDir()); err != nil {
+			return err
+		}
 		j, err := transcript.Create(ctx, path, st.header(plan, opts.Version), nil)
 		if err != nil {
 			return err
@@ -117,8 +123,16 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 		if err != nil {
 			return err
 		}
+		facts := map[string]any{"finishedSteps": len(done), "staleTempFilesRemoved": removed}
+		var subjects []transcript.Subject
+		if configChanged {
+			// The config changed only where no finished step looked: the
+			// new file is recorded, and from here on it is the one in force.
+			facts["configDigest"] = cfg.Digest
+			subjects = []transcript.Subject{transcript.NewSubject("config.yaml", "application/yaml", cfg.Raw)}
+		}
 		if _, err := st.journal.Append(ctx, transcript.Entry{Kind: transcript.KindResume, Started: started,
-			Results: mustJSON(map[string]any{"finishedSteps": len(done), "staleTempFilesRemoved": removed})}); err != nil {
+			Results: mustJSON(facts), Subjects: subjects}); err != nil {
 			return err
 		}
 	}
@@ -184,20 +198,57 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 	return nil
 }
 
-// resumable refuses a journal of another config or a finished ceremony.
-func resumable(entries []transcript.Entry, digest, path string) error {
+// resumable refuses a finished ceremony, and a config that changed what a
+// finished step was run with: a step's inputs are in the journal, and a
+// resumed ceremony must not contradict them. A config that changed elsewhere
+// (a trust_dir that was wrong, a passphrase source) may resume; changed
+// reports that, and the run records the new config.
+func resumable(entries []transcript.Entry, plan *Plan, path string) (changed bool, err error) {
 	if len(entries) == 0 || entries[0].Kind != transcript.KindHeader {
-		return fmt.Errorf("%s has no ceremony header; it is not a journal this tool can resume", path)
+		return false, fmt.Errorf("%s has no ceremony header; it is not a journal this tool can resume", path)
 	}
-	if got, _ := entries[0].Inputs["configDigest"].(string); got != digest {
-		return fmt.Errorf("%s belongs to a ceremony run with another config (%s, this one is %s); use the same config to resume, or a new output directory", path, got, digest)
-	}
+	current, _ := entries[0].Inputs["configDigest"].(string)
 	for _, e := range entries {
 		if e.Kind == transcript.KindSeal {
-			return fmt.Errorf("%w (%s, sealed %s); a new ceremony needs a new output directory", ErrFinished, path, e.Started.Format(time.RFC3339))
+			return false, fmt.Errorf("%w (%s, sealed %s); a new ceremony needs a new output directory", ErrFinished, path, e.Started.Format(time.RFC3339))
+		}
+		if e.Kind == transcript.KindResume {
+			var r struct{ ConfigDigest string }
+			if json.Unmarshal(e.Results, &r) == nil && r.ConfigDigest != "" {
+				current = r.ConfigDigest
+			}
 		}
 	}
-	return nil
+	if current == plan.Config.Digest {
+		return false, nil
+	}
+	steps := map[string]*Step{}
+	for i := range plan.Steps {
+		steps[plan.Steps[i].ID] = &plan.Steps[i]
+	}
+	for _, e := range entries {
+		if e.Kind != transcript.KindStep || e.Step == nil || e.Step.ID == "preflight" {
+			continue
+		}
+		s, ok := steps[e.Step.ID]
+		if !ok {
+			return false, fmt.Errorf("the config changed since step %s finished, and no longer has that step; resume with the config it was run with (%s)", e.Step.ID, current)
+		}
+		if was, now := canonicalJSON(e.Inputs), canonicalJSON(s.Inputs); was != now {
+			return false, fmt.Errorf("the config changed what finished step %s was run with (%s, now %s); a finished step cannot change: restore those values to resume", e.Step.ID, was, now)
+		}
+	}
+	return true, nil
+}
+
+// canonicalJSON renders inputs the way they read back from the journal (numbers
+// as JSON numbers, keys sorted) so that the two can be compared.
+func canonicalJSON(v map[string]any) string {
+	b, _ := json.Marshal(v)
+	var back any
+	json.Unmarshal(b, &back)
+	b, _ = json.Marshal(back)
+	return string(b)
 }
 
 func (st *State) header(plan *Plan, version string) transcript.Entry {

@@ -267,19 +267,58 @@ func TestPreflightWrongPIN(t *testing.T) {
 	}
 }
 
-func TestResumeRefusesAnotherConfig(t *testing.T) {
+func TestResumeWithChangedConfig(t *testing.T) {
 	t.Parallel()
 	tok := testenv.NewToken(t)
 	cfg := newConfig(t, tok, "", "docker.io/a/b")
-	if _, err := run(t, cfg); err != nil {
+	type stop struct{}
+	func() {
+		defer func() {
+			if r := recover(); r != nil && r != (stop{}) {
+				panic(r)
+			}
+		}()
+		steps.Run(context.Background(), steps.NewPlan(cfg), steps.Options{Hook: func(p string) {
+			if p == "ca:after-record" {
+				panic(stop{})
+			}
+		}})
+	}()
+	reload := func(extra string) *config.Config {
+		raw := strings.Replace(string(cfg.Raw), "output: out\n", extra+"output: out\n", 1)
+		path := filepath.Join(cfg.Dir, "changed.yaml")
+		os.WriteFile(path, []byte(raw), 0o600)
+		c, err := config.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	// Changing what the finished CA step was made with is refused ...
+	if _, err := run(t, reload("ca: {days: 3650}\n")); err == nil || !strings.Contains(err.Error(), "finished step ca") {
+		t.Fatalf("changed CA validity: %v", err)
+	}
+	// ... changing what no finished step used is recorded and resumes.
+	changed := reload("root: {days: 200}\n")
+	if _, err := run(t, changed); err != nil {
+		t.Fatalf("changed root validity before the root step: %v", err)
+	}
+	entries, err := transcript.Read(filepath.Join(cfg.OutputDir(), transcript.FileName))
+	if err != nil {
 		t.Fatal(err)
 	}
-	other := newConfig(t, tok, "", "docker.io/a/c")
-	other.Output = cfg.OutputDir()
-	other.Digest = "sha256:other"
-	_, err := run(t, other)
-	if err == nil || !strings.Contains(err.Error(), "another config") {
-		t.Fatalf("another config on the same output: %v", err)
+	recorded := false
+	for _, e := range entries {
+		if e.Kind == transcript.KindResume && strings.Contains(string(e.Results), changed.Digest) && len(e.Subjects) == 1 {
+			recorded = true
+		}
+	}
+	if !recorded {
+		t.Fatal("the new config is not recorded in the resume entry")
+	}
+	root := readCert(t, filepath.Join(cfg.OutputDir(), "root.crt"))
+	if d := root.NotAfter.Sub(root.NotBefore).Hours() / 24; d != 200 {
+		t.Fatalf("root certificate valid %v days, the changed config says 200", d)
 	}
 }
 
