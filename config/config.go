@@ -40,6 +40,8 @@ type Config struct {
 	// auditor reads exactly what the witnesses reviewed. It holds secret
 	// sources, never secrets.
 	Raw []byte `yaml:"-" json:"-"`
+	// File is the config's path as loaded (empty when parsed from bytes).
+	File string `yaml:"-" json:"-"`
 	// Dir is the directory relative paths are resolved against.
 	Dir string `yaml:"-" json:"-"`
 }
@@ -134,6 +136,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
+	c.File = abs
 	return c, nil
 }
 

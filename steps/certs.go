@@ -21,6 +21,14 @@ const (
 	ReposDir     = "repos"
 )
 
+// uclType is the seed's `ucl generate -t` word for a key type.
+func uclType(t hsm.KeyType) string {
+	if t.IsEC() {
+		return "ECC"
+	}
+	return "RSA"
+}
+
 // RepoBase is the file name stem of a repository's CSR and certificate.
 func RepoBase(gun string) string { return ReposDir + "/" + strings.ReplaceAll(gun, "/", "_") }
 
@@ -31,8 +39,8 @@ func caStep(cfg *config.Config) Step {
 		Explain: "Generate the CA key pair inside the token (it can never leave it), self-sign the CA " +
 			"certificate every Notary client will pin, and store the certificate on the token next to its key.",
 		Seed: []string{
-			"ucl generate -t ECC -n ca", "ucl export --obfuscate (not needed: the key never leaves the token)",
-			"openssl req -x509 -days 7300 -sha256 -extensions v3_ca -subj /CN=Docker Notary CA", "ucl import --name ca",
+			"ucl generate -t " + uclType(cfg.CA.KeyType()) + " -n " + cfg.CA.Label, "ucl export --obfuscate (not needed: the key never leaves the token)",
+			fmt.Sprintf("openssl req -x509 -days %d -sha256 -extensions v3_ca -subj %q", cfg.CA.Days, cfg.CA.Subject), "ucl import --name " + cfg.CA.Label,
 		},
 		Inputs:       map[string]any{"label": cfg.CA.Label, "key": cfg.CA.Key, "subject": cfg.CA.Subject, "days": cfg.CA.Days},
 		Irreversible: true,
@@ -74,8 +82,9 @@ func rootStep(cfg *config.Config) Step {
 		Explain: "Generate the Notary root key inside the token, make its CSR with subject CN=root and a " +
 			"self-signed root certificate, and store it on the token. This key signs every repository's root.json.",
 		Seed: []string{
-			"ucl generate -t ECC -n root", "ucl csr --subject CN=root -n root", "ucl export -u <ROOT UID> --obfuscate (not needed)",
-			"openssl x509 -req -sha256 -days 365 -signkey root.key", "ucl import --name root",
+			"ucl generate -t " + uclType(cfg.Root.KeyType()) + " -n " + cfg.Root.Label, "ucl csr --subject CN=root -n " + cfg.Root.Label,
+			"ucl export -u <ROOT UID> --obfuscate (not needed: the key never leaves the token)",
+			fmt.Sprintf("openssl x509 -req -sha256 -days %d -signkey root.key", cfg.Root.Days), "ucl import --name " + cfg.Root.Label,
 		},
 		Inputs:       map[string]any{"label": cfg.Root.Label, "key": cfg.Root.Key, "days": cfg.Root.Days},
 		Irreversible: true,
@@ -123,7 +132,7 @@ func repoStep(r config.Repository) Step {
 			"certificate: a leaf with no extended key usage, which is what Notary's CA pinning accepts. It becomes the repository's root certificate in notary init.",
 		Seed: []string{
 			"ucl csr --subject CN=" + r.GUN + " -u <Root key UID>",
-			"openssl ca -create_serial -extensions repo_cert -days 375",
+			fmt.Sprintf("openssl ca -create_serial -extensions repo_cert -days %d", r.Days),
 		},
 		Inputs:       map[string]any{"gun": r.GUN, "days": r.Days},
 		Irreversible: false,

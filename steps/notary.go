@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/hsm"
@@ -112,14 +113,15 @@ func snapshotStep(r config.Repository) Step {
 func delegationStep(d config.Delegation) Step {
 	paths := d.Paths.List
 	shown := any(paths)
+	flag := "--paths " + strings.Join(paths, ",")
 	if d.Paths.All {
-		paths, shown = nil, "all"
+		paths, shown, flag = nil, "all", "--all-paths"
 	}
 	return Step{
 		ID:           "delegation:" + d.GUN + ":" + d.Role,
 		Title:        "Delegation " + d.Role + " of " + d.GUN,
 		Explain:      "Add the delegate's key as " + d.Role + " so its holder can sign targets, and publish targets.",
-		Seed:         []string{"notary delegation add " + d.GUN + " " + d.Role + " " + d.Cert + " --all-paths -p"},
+		Seed:         []string{"notary delegation add " + d.GUN + " " + d.Role + " " + d.Cert + " " + flag + " -p"},
 		Inputs:       map[string]any{"gun": d.GUN, "role": d.Role, "cert": d.Cert, "paths": shown},
 		Irreversible: true,
 		check:        needDone("notary-init:"+d.GUN, "snapshot:"+d.GUN),

@@ -81,3 +81,23 @@ func TestPreconditions(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanSeedFollowsConfig: the script witnesses read says what this config
+// will do, not the seed's defaults.
+func TestPlanSeedFollowsConfig(t *testing.T) {
+	p := NewPlan(planConfig(t, "ca: {label: myca, key: rsa-3072, days: 4000, subject: \"CN=Acme Notary CA\"}\nroot: {days: 200}\n"+
+		"notary: {url: 'https://n', trust_dir: t, targets_passphrase: env:T, snapshot_passphrase: env:S}\n"+
+		"delegations: [{gun: docker.io/a/y, role: targets/me, cert: me.pub, paths: [releases/, beta/]}]\n"))
+	d := p.Describe()
+	for _, want := range []string{"ucl generate -t RSA -n myca", "openssl req -x509 -days 4000", `-subj "CN=Acme Notary CA"`,
+		"ucl import --name myca", "openssl x509 -req -sha256 -days 200", "--paths releases/,beta/ -p"} {
+		if !strings.Contains(d, want) {
+			t.Errorf("plan lacks %q:\n%s", want, d)
+		}
+	}
+	for _, bad := range []string{"-t ECC -n myca", "-days 7300", "--all-paths"} {
+		if strings.Contains(d, bad) {
+			t.Errorf("plan says %q, which this config does not do", bad)
+		}
+	}
+}

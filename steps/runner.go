@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ceremony-dev/ceremony/secret"
@@ -48,6 +49,11 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 		opts.Events = func(Event) {}
 	}
 	cfg := plan.Config
+	unlock, err := lockConfig(cfg.File)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	st := &State{cfg: cfg, now: opts.Now, hook: opts.Hook, emit: opts.Events, prompter: opts.Prompter,
 		intents: map[string]bool{}, done: map[string]bool{}, total: len(plan.Steps) - 1}
 	defer func() {
@@ -334,4 +340,25 @@ func removeStaleTemps(dir string) ([]string, error) {
 		return nil, fmt.Errorf("clean the interrupted run's temporary files: %w", err)
 	}
 	return removed, nil
+}
+
+// lockConfig takes an exclusive lock on the config file for the run, so a
+// second process started on the same ceremony stops at once instead of
+// racing the first on the token.
+func lockConfig(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("lock config: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another ceremony process is running the config %s; wait for it to finish", path)
+		}
+		return nil, fmt.Errorf("lock config %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
 }

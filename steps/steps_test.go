@@ -410,3 +410,30 @@ func TestPreflightDryRun(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentRunRefused: a second run of the same config while the first
+// is at work stops at once, before touching the token.
+func TestConcurrentRunRefused(t *testing.T) {
+	t.Parallel()
+	tok := testenv.NewToken(t)
+	cfg := newConfig(t, tok, "", "docker.io/a/b")
+	reached, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error)
+	go func() {
+		done <- steps.Run(context.Background(), steps.NewPlan(cfg), steps.Options{Hook: func(p string) {
+			if p == "ca:before-generate-ca" {
+				close(reached)
+				<-release
+			}
+		}})
+	}()
+	<-reached
+	_, err := run(t, cfg)
+	close(release)
+	if err == nil || !strings.Contains(err.Error(), "another ceremony process is running") {
+		t.Fatalf("second run: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+}
