@@ -418,9 +418,39 @@ func (k Key) KeyType() hsm.KeyType {
 	return t
 }
 
-// secretLike finds a comment that talks about a PIN or passphrase and holds
-// something that looks like one (4+ characters with a digit).
-var secretLike = regexp.MustCompile(`(?i)\b(pin|passphrase|password|passwd|secret)\b.*?[^\s:=]*\d[^\s]*`)
+// secretWord finds a word that announces a secret: pin, pins, pw, pwd,
+// password, passphrase, passwd, secret (also glued to digits: "pin123456").
+var secretWord = regexp.MustCompile(`(?i)\b(pins?|pw|pwd|passwords?|passphrases?|passwd|secrets?)(\b|\d)`)
+
+// longDigits is a run of four digits or more: PIN-like.
+var longDigits = regexp.MustCompile(`\d{4,}`)
+
+// isoDate is a date, which a comment about a PIN may well carry.
+var isoDate = regexp.MustCompile(`\d{4}-\d{2}-\d{2}`)
+
+// assigned finds a secret word followed by ':' or '=' and a value.
+var assigned = regexp.MustCompile(`(?i)\b(pins?|pw|pwd|passwords?|passphrases?|passwd|secrets?)\s*[:=]\s*(\S.*)`)
+
+// commentHoldsSecret reports whether a comment both names a secret and seems
+// to give one: a run of digits, or "word: value" where the value is not a
+// secret source.
+func commentHoldsSecret(c string) bool {
+	loc := secretWord.FindStringIndex(c)
+	if loc == nil {
+		return false
+	}
+	// Digits after the word ("PIN: 123456", "pin123456"); dates are not PINs.
+	if longDigits.MatchString(isoDate.ReplaceAllString(c[loc[0]:], "")) {
+		return true
+	}
+	for _, m := range assigned.FindAllStringSubmatch(c, -1) {
+		v := strings.TrimSpace(m[2])
+		if !strings.HasPrefix(v, "env:") && !strings.HasPrefix(v, "file:") && !strings.HasPrefix(v, "prompt") {
+			return true
+		}
+	}
+	return false
+}
 
 // secretComments refuses a config whose comments seem to hold a secret: the
 // file is recorded verbatim in the transcript, comments included, and
@@ -433,10 +463,8 @@ func secretComments(raw []byte) error {
 	var walk func(n *yaml.Node) error
 	walk = func(n *yaml.Node) error {
 		for _, c := range []string{n.HeadComment, n.LineComment, n.FootComment} {
-			for _, m := range secretLike.FindAllString(c, -1) {
-				if hasLongDigitToken(m) {
-					return fmt.Errorf("line %d: a comment seems to hold a PIN or passphrase; the config is recorded verbatim in the transcript, so secrets only come from env:, file: or prompt", n.Line)
-				}
+			if commentHoldsSecret(c) {
+				return fmt.Errorf("line %d: a comment seems to hold a PIN or passphrase; the config is recorded verbatim in the transcript, so secrets only come from env:, file: or prompt", n.Line)
 			}
 		}
 		for _, k := range n.Content {
@@ -447,13 +475,4 @@ func secretComments(raw []byte) error {
 		return nil
 	}
 	return walk(&root)
-}
-
-func hasLongDigitToken(s string) bool {
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' || r == ':' || r == '=' }) {
-		if len(f) >= 4 && strings.ContainsAny(f, "0123456789") {
-			return true
-		}
-	}
-	return false
 }

@@ -58,7 +58,10 @@ func (s *Session) generate(ctx context.Context, spec KeySpec) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.checkNew(ctx, spec, id, pubH, privH)
+	// The pair exists now: check it to the end even if ctx is cancelled
+	// meanwhile (an RSA-4096 generation is long), rather than destroy a good
+	// key because the operator pressed Ctrl-C a moment too late.
+	k, err := s.checkNew(context.WithoutCancel(ctx), spec, id, pubH, privH)
 	if err != nil {
 		s.destroy(pubH, privH)
 		return nil, fmt.Errorf("%w (the new pair was destroyed)", err)

@@ -69,7 +69,7 @@ func Open(path string) (*Module, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("module %s: %w: file does not exist; install the vendor's PKCS#11 library or pass --module with its path", path, ErrModule)
+			return nil, fmt.Errorf("module %s: %w: file does not exist; install the vendor's PKCS#11 library or give its path (hsm.module in the config, --module on the command line)", path, ErrModule)
 		}
 		return nil, fmt.Errorf("module %s: %w: %v", path, ErrModule, err)
 	}

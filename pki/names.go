@@ -101,6 +101,9 @@ var (
 // maxGUN is docker's limit on a repository name.
 const maxGUN = 255
 
+// maxCN is RFC 5280's ub-common-name.
+const maxCN = 64
+
 // ValidateGUN checks a notary globally unique name as Docker Content Trust
 // uses them: a lowercase registry host then the repository path, like
 // "docker.io/alice/nginx". It becomes the repository certificate's CN, which
@@ -114,6 +117,10 @@ func ValidateGUN(gun string) error {
 		return fmt.Errorf("GUN %q contains spaces or control characters", gun)
 	case len(gun) > maxGUN:
 		return fmt.Errorf("GUN %q is %d characters long; docker allows %d", gun, len(gun), maxGUN)
+	case len(gun) > maxCN:
+		// The repository certificate's CN must equal the GUN, and RFC 5280
+		// caps a CN at 64 characters (zlint enforces it).
+		return fmt.Errorf("GUN %q is %d characters long; its certificate's CN can hold %d", gun, len(gun), maxCN)
 	case strings.ToLower(gun) != gun:
 		return fmt.Errorf("GUN %q must be lowercase: %q", gun, strings.ToLower(gun))
 	case strings.Contains(gun, "*"):

@@ -73,6 +73,7 @@ func TestValidateGUN(t *testing.T) {
 		{"docker.io/alice/a___b", `path component "a___b"`},
 		{"docker.io/alice/ngïnx", `path component "ngïnx"`},
 		{"docker.io/" + strings.Repeat("a", 250), "characters long; docker allows 255"},
+		{"docker.io/" + strings.Repeat("a", 60), "its certificate's CN can hold 64"},
 	} {
 		t.Run(tc.gun, func(t *testing.T) {
 			err := ValidateGUN(tc.gun)

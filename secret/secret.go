@@ -92,6 +92,9 @@ func (s Source) Read(ctx context.Context, what string, p Prompter) ([]byte, erro
 		if v == "" {
 			return nil, fmt.Errorf("%s: environment variable %s is empty", what, s.arg)
 		}
+		if strings.TrimSpace(v) != v {
+			return nil, fmt.Errorf("%s: environment variable %s has leading or trailing whitespace; remove it (a wrong PIN costs one of the token's tries)", what, s.arg)
+		}
 		return []byte(v), nil
 	case "file":
 		b, err := os.ReadFile(s.arg)
@@ -102,6 +105,9 @@ func (s Source) Read(ctx context.Context, what string, p Prompter) ([]byte, erro
 		b = bytes.TrimSuffix(b, []byte("\r"))
 		if len(b) == 0 {
 			return nil, fmt.Errorf("%s: secret file %s is empty", what, s.arg)
+		}
+		if len(bytes.TrimSpace(b)) != len(b) {
+			return nil, fmt.Errorf("%s: secret file %s has leading or trailing whitespace or blank lines; remove them (a wrong PIN costs one of the token's tries)", what, s.arg)
 		}
 		return b, nil
 	}

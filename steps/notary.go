@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -198,7 +199,22 @@ func (st *State) passphrase(ctx context.Context, source, what string) ([]byte, e
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	return src.Read(ctx, what, st.prompter)
+	p, err := src.Read(ctx, what, st.prompter)
+	if err != nil || !src.IsPrompt() {
+		return p, err
+	}
+	// A typed passphrase may protect a new key file: a typo would lock it
+	// for good, so it is asked twice, as the notary CLI does.
+	again, err := src.Read(ctx, what+" (again)", st.prompter)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(again)
+	if !bytes.Equal(p, again) {
+		clear(p)
+		return nil, fmt.Errorf("%s: the two entries differ", what)
+	}
+	return p, nil
 }
 
 func short(ids []string) string {

@@ -48,6 +48,13 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 	if opts.Events == nil {
 		opts.Events = func(Event) {}
 	}
+	defer func() {
+		// Ctrl-C surfaces as "context canceled" from wherever the run was;
+		// say what it means for the operator instead.
+		if err != nil && ctx.Err() != nil {
+			err = fmt.Errorf("interrupted (%v): the journal records how far the ceremony got; run the same command to continue", ctx.Err())
+		}
+	}()
 	cfg := plan.Config
 	unlock, err := lockConfig(cfg.File)
 	if err != nil {

@@ -189,6 +189,11 @@ func (st *State) write(rel string, data []byte) error {
 		return fmt.Errorf("write %s: %w", rel, err)
 	}
 	defer os.Remove(tmp.Name())
+	// Outputs are certificates and CSRs: public, made to be handed out.
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", rel, err)
+	}
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", rel, err)

@@ -87,6 +87,9 @@ func Open(ctx context.Context, path string, signer Signer) (*Journal, []Entry, e
 	j, err := open(ctx, path, f, signer)
 	if err != nil {
 		f.Close()
+		if !errors.Is(err, ErrInUse) && !errors.Is(err, ErrTornTail) && ctx.Err() == nil {
+			return nil, nil, fmt.Errorf("transcript %s: %w: it was changed after it was written; restore it from a copy (or start a new ceremony in a new output directory)", path, err)
+		}
 		return nil, nil, fmt.Errorf("transcript %s: %w", path, err)
 	}
 	return j, j.Entries(), nil
