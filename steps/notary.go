@@ -158,20 +158,14 @@ func (st *State) notary(ctx context.Context) (*trust.Client, error) {
 	}
 	n := st.cfg.Notary
 	refs := []trust.KeyRef{{Key: hsm.KeySelector{Label: st.cfg.Root.Label}, Role: data.CanonicalRootRole}}
-	var targets []byte
 	if n.TargetsKey != nil {
 		refs = append(refs, trust.KeyRef{Key: hsm.KeySelector{Label: n.TargetsKey.Label}, Role: data.CanonicalTargetsRole})
-	} else {
-		var err error
-		if targets, err = st.passphrase(ctx, n.TargetsPassphrase, "passphrase for the notary targets key"); err != nil {
-			return nil, err
-		}
 	}
-	ks, err := trust.NewKeyStore(ctx, st.sess, nil, refs...)
+	targets, snapshot, err := st.passphrases(ctx)
 	if err != nil {
 		return nil, err
 	}
-	snapshot, err := st.passphrase(ctx, n.SnapshotPassphrase, "passphrase for the notary snapshot key")
+	ks, err := trust.NewKeyStore(ctx, st.sess, nil, refs...)
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +186,48 @@ func (st *State) notary(ctx context.Context) (*trust.Client, error) {
 	}
 	st.trust = c
 	return c, nil
+}
+
+// passphrases reads the targets (unless the token holds the targets key) and
+// snapshot passphrases once per run.
+func (st *State) passphrases(ctx context.Context) (targets, snapshot []byte, err error) {
+	n := st.cfg.Notary
+	if st.snapshotPass == nil {
+		if n.TargetsKey == nil {
+			if st.targetsPass, err = st.passphrase(ctx, n.TargetsPassphrase, "passphrase for the notary targets key"); err != nil {
+				return nil, nil, err
+			}
+		}
+		if st.snapshotPass, err = st.passphrase(ctx, n.SnapshotPassphrase, "passphrase for the notary snapshot key"); err != nil {
+			return nil, nil, err
+		}
+	}
+	return st.targetsPass, st.snapshotPass, nil
+}
+
+// checkPassphrases tries the passphrases on the key files of the ceremony's
+// repositories that an earlier run left in trust_dir.
+func (st *State) checkPassphrases(ctx context.Context) []error {
+	targets, snapshot, err := st.passphrases(ctx)
+	if err != nil {
+		return []error{err}
+	}
+	var problems []error
+	dir := st.cfg.Path(st.cfg.Notary.TrustDir)
+	for _, r := range st.cfg.Repositories {
+		for _, k := range []struct {
+			role string
+			pass []byte
+		}{{"targets", targets}, {"snapshot", snapshot}} {
+			if k.pass == nil {
+				continue
+			}
+			if err := trust.CheckPassphrase(dir, r.GUN, k.role, k.pass); err != nil {
+				problems = append(problems, err)
+			}
+		}
+	}
+	return problems
 }
 
 func (st *State) passphrase(ctx context.Context, source, what string) ([]byte, error) {

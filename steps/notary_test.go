@@ -388,3 +388,39 @@ func TestPreflightTrustDir(t *testing.T) {
 		t.Fatalf("preflight made %d objects", len(objs))
 	}
 }
+
+// TestResumeWrongPassphrase: a ceremony stopped after notary init is resumed
+// with another targets passphrase: preflight finds that it opens none of the
+// targets key files, before anything is published.
+func TestResumeWrongPassphrase(t *testing.T) {
+	t.Parallel()
+	srv := testenv.NotaryServerT(t)
+	tok := testenv.NewToken(t)
+	gun := "docker.io/alice/passphrase"
+	cfg := newConfig(t, tok, notaryExtra(t, srv, srv.URL, gun), gun)
+	type stop struct{}
+	func() {
+		defer func() {
+			if r := recover(); r != nil && r != (stop{}) {
+				panic(r)
+			}
+		}()
+		steps.Run(context.Background(), steps.NewPlan(cfg), steps.Options{Hook: func(p string) {
+			if p == "notary-init:"+gun+":after-record" {
+				panic(stop{})
+			}
+		}})
+	}()
+	targetsFile := strings.TrimPrefix(cfg.Notary.TargetsPassphrase, "file:")
+	os.WriteFile(targetsFile, []byte("another-passphrase"), 0o600)
+	_, err := run(t, cfg)
+	var pe *steps.ProblemsError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "the targets passphrase opens none") {
+		t.Fatalf("resume with another targets passphrase: %v", err)
+	}
+	raw, _, _ := srv.Get(context.Background(), "/v2/"+gun+"/_trust/tuf/root.json")
+	var root struct{ Signed struct{ Version int } }
+	if json.Unmarshal(raw, &root); root.Signed.Version != 1 {
+		t.Fatalf("root.json v%d: something was published", root.Signed.Version)
+	}
+}

@@ -126,6 +126,11 @@ func runPreflight(ctx context.Context, st *State) (*Result, error) {
 		if err := checkDir(cfg.Path(n.TrustDir)); err != nil {
 			add(fmt.Errorf("notary.trust_dir: %w", err))
 		}
+		// A resumed ceremony may find the targets and snapshot key files an
+		// earlier run made: the passphrases must open them.
+		if st.journal != nil && len(problems) == 0 {
+			problems = append(problems, st.checkPassphrases(ctx)...)
+		}
 		for i, d := range cfg.Delegations {
 			b, err := os.ReadFile(cfg.Path(d.Cert))
 			if err == nil {

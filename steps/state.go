@@ -48,6 +48,8 @@ type State struct {
 	rootCSR          *x509.CertificateRequest
 	repoCerts        map[string]*x509.Certificate
 	trust            *trust.Client
+	// The notary key passphrases, read once per run.
+	targetsPass, snapshotPass []byte
 }
 
 // CACert, RootKey etc. let later steps (and tests) see what earlier ones made.

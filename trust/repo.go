@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"github.com/theupdateframework/notary/trustmanager"
 	"github.com/theupdateframework/notary/trustpinning"
 	"github.com/theupdateframework/notary/tuf/data"
+	"github.com/theupdateframework/notary/tuf/utils"
 )
 
 // Config says where the notary server is, how to trust it and where the
@@ -376,4 +378,35 @@ func (c *Client) retriever() notary.PassRetriever {
 		}
 		return string(p), false, nil
 	}
+}
+
+// CheckPassphrase looks in trustDir's private key files for the role's keys
+// of gun (as notary writes them: PEM headers "role" and "gun") and reports an
+// error when there are some and pass opens none of them. A resumed ceremony
+// runs it in preflight: a changed passphrase is found before anything is
+// signed, not after a half-done publish. No key file means nothing to check.
+func CheckPassphrase(trustDir, gun, role string, pass []byte) error {
+	files, err := filepath.Glob(filepath.Join(trustDir, "private", "*.key"))
+	if err != nil {
+		return err
+	}
+	found := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		block, _ := pem.Decode(b)
+		if block == nil || block.Headers["role"] != role || block.Headers["gun"] != gun {
+			continue
+		}
+		found++
+		if _, err := utils.ParsePEMPrivateKey(b, string(pass)); err == nil {
+			return nil
+		}
+	}
+	if found == 0 {
+		return nil
+	}
+	return fmt.Errorf("the %s passphrase opens none of the %d %s key file(s) of %s in %s: give the passphrase they were made with", role, found, role, gun, filepath.Join(trustDir, "private"))
 }
