@@ -60,12 +60,7 @@ func TestRunWithNotary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var finished []string
-	for _, e := range events {
-		if e.Kind == steps.StepFinished {
-			finished = append(finished, e.StepID)
-		}
-	}
+	finished := stepIDs(events, steps.StepFinished)
 	want := "preflight ca root repo:" + gun + " notary-init:" + gun + " snapshot:" + gun + " delegation:" + gun + ":targets/me"
 	if strings.Join(finished, " ") != want {
 		t.Fatalf("finished %q\nwant %q", strings.Join(finished, " "), want)
@@ -191,12 +186,7 @@ func TestResumeAfterServerOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var finished []string
-	for _, e := range events {
-		if e.Kind == steps.StepFinished {
-			finished = append(finished, e.StepID)
-		}
-	}
+	finished := stepIDs(events, steps.StepFinished)
 	if got := strings.Join(finished, " "); got != "preflight notary-init:"+gun+" snapshot:"+gun+" delegation:"+gun+":targets/me" {
 		t.Fatalf("resumed run finished %q", got)
 	}
@@ -398,19 +388,7 @@ func TestResumeWrongPassphrase(t *testing.T) {
 	tok := testenv.NewToken(t)
 	gun := "docker.io/alice/passphrase"
 	cfg := newConfig(t, tok, notaryExtra(t, srv, srv.URL, gun), gun)
-	type stop struct{}
-	func() {
-		defer func() {
-			if r := recover(); r != nil && r != (stop{}) {
-				panic(r)
-			}
-		}()
-		steps.Run(context.Background(), steps.NewPlan(cfg), steps.Options{Hook: func(p string) {
-			if p == "notary-init:"+gun+":after-record" {
-				panic(stop{})
-			}
-		}})
-	}()
+	runUntil(t, cfg, "notary-init:"+gun+":after-record")
 	targetsFile := strings.TrimPrefix(cfg.Notary.TargetsPassphrase, "file:")
 	os.WriteFile(targetsFile, []byte("another-passphrase"), 0o600)
 	_, err := run(t, cfg)

@@ -48,6 +48,35 @@ func newConfig(t *testing.T, tok testenv.Token, extra string, guns ...string) *c
 	return cfg
 }
 
+// runUntil runs the plan and stops it at the hook point, as a crash there
+// would: nothing after the point happens, and the deferred clean-up runs.
+func runUntil(t *testing.T, cfg *config.Config, point string) {
+	t.Helper()
+	type stop struct{}
+	defer func() {
+		if r := recover(); r != nil && r != (stop{}) {
+			panic(r)
+		}
+	}()
+	steps.Run(context.Background(), steps.NewPlan(cfg), steps.Options{Hook: func(p string) {
+		if p == point {
+			panic(stop{})
+		}
+	}})
+	t.Fatalf("the run did not reach %s", point)
+}
+
+// stepIDs lists the IDs of the events of one kind, in order.
+func stepIDs(events []steps.Event, kind steps.EventKind) []string {
+	var ids []string
+	for _, e := range events {
+		if e.Kind == kind {
+			ids = append(ids, e.StepID)
+		}
+	}
+	return ids
+}
+
 func run(t *testing.T, cfg *config.Config) ([]steps.Event, error) {
 	t.Helper()
 	var events []steps.Event
@@ -64,12 +93,7 @@ func TestRunCertificateSteps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var finished []string
-	for _, e := range events {
-		if e.Kind == steps.StepFinished {
-			finished = append(finished, e.StepID)
-		}
-	}
+	finished := stepIDs(events, steps.StepFinished)
 	if want := "preflight ca root repo:docker.io/alice/nginx repo:docker.io/alice/redis"; strings.Join(finished, " ") != want {
 		t.Fatalf("finished steps %q, want %q", finished, want)
 	}
@@ -271,19 +295,7 @@ func TestResumeWithChangedConfig(t *testing.T) {
 	t.Parallel()
 	tok := testenv.NewToken(t)
 	cfg := newConfig(t, tok, "", "docker.io/a/b")
-	type stop struct{}
-	func() {
-		defer func() {
-			if r := recover(); r != nil && r != (stop{}) {
-				panic(r)
-			}
-		}()
-		steps.Run(context.Background(), steps.NewPlan(cfg), steps.Options{Hook: func(p string) {
-			if p == "ca:after-record" {
-				panic(stop{})
-			}
-		}})
-	}()
+	runUntil(t, cfg, "ca:after-record")
 	reload := func(extra string) *config.Config {
 		raw := strings.Replace(string(cfg.Raw), "output: out\n", extra+"output: out\n", 1)
 		path := filepath.Join(cfg.Dir, "changed.yaml")
@@ -330,20 +342,7 @@ func TestResumeAfterTornJournal(t *testing.T) {
 	t.Parallel()
 	tok := testenv.NewToken(t)
 	cfg := newConfig(t, tok, "", "docker.io/a/b")
-	type stop struct{}
-	func() {
-		defer func() {
-			if r := recover(); r != nil && r != (stop{}) {
-				panic(r)
-			}
-		}()
-		steps.Run(context.Background(), steps.NewPlan(cfg), steps.Options{Hook: func(p string) {
-			if p == "root:after-record" {
-				panic(stop{})
-			}
-		}})
-		t.Fatal("the run was not stopped")
-	}()
+	runUntil(t, cfg, "root:after-record")
 	path := filepath.Join(cfg.OutputDir(), transcript.FileName)
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
