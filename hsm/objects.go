@@ -177,6 +177,8 @@ func (s *Session) StoreCertificate(ctx context.Context, key *Key, cert *x509.Cer
 		if bytes.Equal(v[pkcs11.CKA_VALUE], cert.Raw) {
 			return nil
 		}
+	}
+	if len(hs) > 0 {
 		return fmt.Errorf("store certificate %q: %w: token %q holds a different certificate under that label", key.Label, ErrLabelInUse, s.token.Label)
 	}
 	serial, err := asn1.Marshal(cert.SerialNumber)

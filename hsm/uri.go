@@ -91,7 +91,7 @@ func ParseURI(s string) (*URI, error) {
 		}
 	}
 	if u.Object == "" && len(u.ID) == 0 {
-		return nil, fmt.Errorf("PKCS#11 URI %q names no key: add object=LABEL or id=...", s)
+		return nil, fmt.Errorf("PKCS#11 URI %q names no key: add object=LABEL or id=%%HEX", s)
 	}
 	return u, nil
 }
