@@ -159,7 +159,8 @@ func TestSignValidate(t *testing.T) {
 func TestDemo(t *testing.T) {
 	t.Parallel()
 	out := filepath.Join(t.TempDir(), "demo")
-	cmd := exec.Command(binary, "demo", "--non-interactive", "--out", out)
+	notaryLog := filepath.Join(t.TempDir(), "notary.log")
+	cmd := exec.Command(binary, "demo", "--non-interactive", "--out", out, "--notary-log", notaryLog)
 	// The demo makes its own SoftHSM2 configuration.
 	cmd.Env = append(os.Environ(), "SOFTHSM2_CONF=")
 	b, err := cmd.CombinedOutput()
@@ -173,5 +174,21 @@ func TestDemo(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "ceremony-out", "transcript.intoto.jsonl")); err != nil {
 		t.Fatal(err)
+	}
+	// notary's debug log, kept for troubleshooting, holds none of the
+	// rehearsal's secrets, and neither does what the demo printed.
+	logBytes, err := os.ReadFile(notaryLog)
+	if err != nil || len(logBytes) == 0 {
+		t.Fatalf("notary log: %d bytes, %v", len(logBytes), err)
+	}
+	secrets, _ := filepath.Glob(filepath.Join(out, "*.secret"))
+	if len(secrets) != 4 {
+		t.Fatalf("%d secret files", len(secrets))
+	}
+	for _, f := range secrets {
+		v, _ := os.ReadFile(f)
+		if strings.Contains(string(logBytes), string(v)) || strings.Contains(string(b), string(v)) {
+			t.Fatalf("the secret in %s leaked into the notary log or the output", filepath.Base(f))
+		}
 	}
 }

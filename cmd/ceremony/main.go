@@ -69,6 +69,20 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	var notaryLog string
+	root.PersistentFlags().StringVar(&notaryLog, "notary-log", "", "append the notary library's debug log to FILE (it explains rejected trust pins, for one)")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if notaryLog == "" {
+			return nil
+		}
+		f, err := os.OpenFile(notaryLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("--notary-log: %w", err)
+		}
+		// Left open for the process's life: the notary logger is process-wide.
+		trust.SetNotaryLog(f, true)
+		return nil
+	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: 2, err: err}
 	})
