@@ -4,11 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/secret"
+	"github.com/ceremony-dev/ceremony/ui"
 	"github.com/spf13/cobra"
 )
 
@@ -52,8 +51,7 @@ func hsmList(ctx context.Context, out io.Writer, module, token, pinSource string
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Module %s: %s %s (library %s, Cryptoki %s)\n", mod.Path(), info.Manufacturer, info.Description, info.LibraryVersion, info.Cryptoki)
-
+	ui.Module(out, mod.Path(), info)
 	tokens, err := mod.Tokens(ctx)
 	if err != nil {
 		return err
@@ -66,80 +64,37 @@ func hsmList(ctx context.Context, out io.Writer, module, token, pinSource string
 		tokens = []hsm.TokenInfo{t}
 	}
 	for _, t := range tokens {
-		if t.Err != nil {
-			fmt.Fprintf(out, "\nSlot %d: unreadable: %v\n", t.SlotID, t.Err)
+		if !ui.Token(out, t) {
 			continue
 		}
-		if !t.Initialized() {
-			fmt.Fprintf(out, "\nSlot %d: uninitialised token\n", t.SlotID)
-			continue
+		objs, err := tokenObjects(ctx, mod, t, src, pinSource != "")
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(out, "\nSlot %d: token %q  %s %s  serial %s  firmware %s\n  flags: %s\n",
-			t.SlotID, t.Label, t.Manufacturer, t.Model, t.Serial, t.Firmware, strings.Join(t.FlagNames(), ", "))
-		if err := listObjects(ctx, out, mod, t, src, pinSource != ""); err != nil {
+		if err := ui.Objects(out, objs, pinSource != ""); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func listObjects(ctx context.Context, out io.Writer, mod *hsm.Module, t hsm.TokenInfo, src secret.Source, login bool) error {
+// tokenObjects lists a token's objects, logged in when login is set.
+func tokenObjects(ctx context.Context, mod *hsm.Module, t hsm.TokenInfo, src secret.Source, login bool) ([]hsm.Object, error) {
 	s, err := mod.OpenSession(ctx, hsm.TokenSelector{Label: t.Label, Serial: t.Serial})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer s.Close()
 	if login {
 		pin, err := src.Read(ctx, fmt.Sprintf("PIN for token %q", t.Label), secret.Terminal{})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		err = s.Login(ctx, pin)
 		clear(pin)
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
-	objs, err := s.Objects(ctx)
-	if err != nil {
-		return err
-	}
-	scope := "public objects only: log in with --pin to see private keys"
-	if login {
-		scope = "logged in"
-	}
-	fmt.Fprintf(out, "  %d objects (%s)\n", len(objs), scope)
-	if len(objs) == 0 {
-		return nil
-	}
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  CLASS\tLABEL\tID\tKEY\tDETAILS")
-	for _, o := range objs {
-		details := o.Subject
-		if o.Attrs != nil {
-			details = access(*o.Attrs)
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", o.Class, o.Label, o.IDHex(), o.KeyType, details)
-	}
-	return tw.Flush()
-}
-
-// access spells out a private key's attributes the way pkcs11-tool does, so
-// the two listings can be compared line by line.
-func access(a hsm.Attributes) string {
-	var parts []string
-	add := func(ok bool, s string) {
-		if ok {
-			parts = append(parts, s)
-		}
-	}
-	add(a.Sensitive, "sensitive")
-	add(a.AlwaysSensitive, "always sensitive")
-	add(a.NeverExtractable, "never extractable")
-	add(a.Extractable, "EXTRACTABLE")
-	add(a.Local, "local")
-	if a.Safe() != nil {
-		parts = append(parts, "UNSAFE")
-	}
-	return strings.Join(parts, ", ")
+	return s.Objects(ctx)
 }
