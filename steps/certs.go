@@ -21,6 +21,18 @@ const (
 	ReposDir     = "repos"
 )
 
+// Fingerprint is the SHA-256 of der in groups of four hex digits, for
+// witnesses to read aloud and compare with what every client will pin:
+// `openssl x509 -noout -fingerprint -sha256` shows the same digits.
+func Fingerprint(der []byte) string {
+	h := strings.ToUpper(sha256Hex(der))
+	groups := make([]string, 0, len(h)/4)
+	for i := 0; i < len(h); i += 4 {
+		groups = append(groups, h[i:i+4])
+	}
+	return strings.Join(groups, " ")
+}
+
 // uclType is the seed's `ucl generate -t` word for a key type.
 func uclType(t hsm.KeyType) string {
 	if t.IsEC() {
@@ -67,7 +79,8 @@ func caStep(cfg *config.Config) Step {
 				return nil, err
 			}
 			return &Result{
-				Summary:  fmt.Sprintf("CA key %q (id %s) in the token; %s valid until %s", key.Label, key.IDHex(), cert.Subject, cert.NotAfter.Format("2006-01-02")),
+				Summary: fmt.Sprintf("CA key %q (id %s) in the token; %s valid until %s; SHA-256 fingerprint %s",
+					key.Label, key.IDHex(), cert.Subject, cert.NotAfter.Format("2006-01-02"), Fingerprint(cert.Raw)),
 				Facts:    map[string]any{"key": keyFacts(key, adopted), "certificate": certFacts(cert)},
 				Subjects: []transcript.Subject{transcript.NewSubject(CAFile, "application/x-pem-file", pemBytes)},
 			}, nil
@@ -112,8 +125,9 @@ func rootStep(cfg *config.Config) Step {
 				return nil, err
 			}
 			return &Result{
-				Summary: fmt.Sprintf("root key %q (id %s) in the token; CN=root certificate valid until %s", key.Label, key.IDHex(), cert.NotAfter.Format("2006-01-02")),
-				Facts:   map[string]any{"key": keyFacts(key, adopted), "certificate": certFacts(cert), "csrSha256": sha256Hex(csr.Raw)},
+				Summary: fmt.Sprintf("root key %q (id %s) in the token; CN=root certificate valid until %s; public key SHA-256 %s",
+					key.Label, key.IDHex(), cert.NotAfter.Format("2006-01-02"), Fingerprint(cert.RawSubjectPublicKeyInfo)),
+				Facts: map[string]any{"key": keyFacts(key, adopted), "certificate": certFacts(cert), "csrSha256": sha256Hex(csr.Raw)},
 				Subjects: []transcript.Subject{
 					transcript.NewSubject(RootCSRFile, "application/pkcs10", csrPEM),
 					transcript.NewSubject(RootCertFile, "application/x-pem-file", certPEM),

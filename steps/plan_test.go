@@ -101,3 +101,10 @@ func TestPlanSeedFollowsConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestFingerprint(t *testing.T) {
+	// SHA-256 of "abc", in the grouping witnesses read aloud.
+	if got, want := Fingerprint([]byte("abc")), "BA78 16BF 8F01 CFEA 4141 40DE 5DAE 2223 B003 61A3 9617 7A9C B410 FF61 F200 15AD"; got != want {
+		t.Fatalf("Fingerprint = %q, want %q", got, want)
+	}
+}

@@ -120,6 +120,18 @@ func TestRunCertificateSteps(t *testing.T) {
 			t.Fatalf("repository profile:\n%s", text)
 		}
 	}
+	// The fingerprint witnesses read aloud is openssl's.
+	fp := openssl(t, "x509", "-noout", "-fingerprint", "-sha256", "-in", filepath.Join(out, "ca.pem"))
+	_, fp, _ = strings.Cut(strings.TrimSpace(fp), "=")
+	for _, e := range events {
+		if e.Kind != steps.StepFinished || e.StepID != "ca" {
+			continue
+		}
+		_, shown, _ := strings.Cut(e.Result.Summary, "fingerprint ")
+		if strings.ReplaceAll(shown, " ", "") != strings.ReplaceAll(fp, ":", "") {
+			t.Fatalf("CA summary %q, openssl says %s", e.Result.Summary, fp)
+		}
+	}
 	caText := openssl(t, "x509", "-noout", "-text", "-in", filepath.Join(out, "ca.pem"))
 	for _, want := range []string{"Issuer: CN = Docker Notary CA", "CA:TRUE", "Certificate Sign, CRL Sign", "ecdsa-with-SHA256"} {
 		if !strings.Contains(caText, want) {
