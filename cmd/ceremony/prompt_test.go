@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -55,4 +56,34 @@ func waitFor(t *testing.T, read func() string, want string) string {
 	}
 	t.Fatalf("screen never showed %q:\n%s", want, s)
 	return ""
+}
+
+// TestRunPrompts runs a ceremony whose PIN source is "prompt" in a real
+// terminal: the PIN is typed at the masked prompt and the ceremony finishes.
+func TestRunPrompts(t *testing.T) {
+	t.Parallel()
+	tmux := testenv.Tool(t, "tmux")
+	tok := testenv.NewToken(t)
+	cfg := ceremonyConfig(t, tok, "")
+	body, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, []byte(strings.Replace(string(body), "pin: env:CEREMONY_TEST_PIN", "pin: prompt", 1)), 0o600)
+	sock := "ceremony-run-" + tok.Label
+	tm := func(args ...string) string {
+		out, err := exec.Command(tmux, append([]string{"-L", sock}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	tm("-f", "/dev/null", "new-session", "-d", "-s", "run", "-x", "220", "-y", "50")
+	t.Cleanup(func() { exec.Command(tmux, "-L", sock, "kill-server").Run() })
+	tm("set-option", "-t", "run", "remain-on-exit", "on")
+	tm("respawn-pane", "-k", "-t", "run", "env", "SOFTHSM2_CONF="+testenvConf(t), binary, "run", "--config", cfg)
+	waitFor(t, func() string { return tm("capture-pane", "-p", "-t", "run") }, "PIN for token")
+	tm("send-keys", "-t", "run", "-l", tok.PIN)
+	tm("send-keys", "-t", "run", "Enter")
+	screen := waitFor(t, func() string { return tm("capture-pane", "-p", "-t", "run") }, "ceremony finished")
+	if strings.Contains(screen, tok.PIN) {
+		t.Fatalf("the PIN was echoed:\n%s", screen)
+	}
 }
