@@ -94,27 +94,17 @@ func (c ctxSigner) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]b
 
 // SignContext is Sign with a context for callers that have one.
 func (k *Key) SignContext(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	if opts == nil {
 		opts = crypto.SHA256
 	}
 	if h := opts.HashFunc(); h != 0 && len(digest) != h.Size() {
 		return nil, fmt.Errorf("sign with key %q: digest is %d bytes, %v needs %d", k.Label, len(digest), h, h.Size())
 	}
-	mech, input, err := k.mechanism(digest, opts)
-	if err != nil {
-		return nil, fmt.Errorf("sign with key %q: %w", k.Label, err)
+	sig, err := k.SignRaw(ctx, digest, opts)
+	if err != nil || !k.Type.IsEC() {
+		return sig, err
 	}
-	sig, err := k.s.sign(k.priv, mech, input)
-	if err != nil {
-		return nil, fmt.Errorf("sign with key %q: %w", k.Label, err)
-	}
-	if k.Type.IsEC() {
-		return rawToASN1(sig)
-	}
-	return sig, nil
+	return rawToASN1(sig)
 }
 
 // SignRaw returns the token's raw signature: r||s for ECDSA (what TUF wants).

@@ -86,7 +86,7 @@ func (s *Session) describeObject(h pkcs11.ObjectHandle) (Object, error) {
 			return Object{}, err
 		}
 		o.Attrs = &attrs
-		o.KeyType = s.privateKeyType(h, o.ID)
+		o.KeyType = s.privateKeyType(h)
 	case pkcs11.CKO_CERTIFICATE:
 		v, err := s.attrs(h, pkcs11.CKA_VALUE)
 		if err == nil {
@@ -101,7 +101,7 @@ func (s *Session) describeObject(h pkcs11.ObjectHandle) (Object, error) {
 
 // privateKeyType describes a private key without reading anything secret: the
 // curve for EC keys, the modulus size for RSA keys.
-func (s *Session) privateKeyType(h pkcs11.ObjectHandle, id []byte) string {
+func (s *Session) privateKeyType(h pkcs11.ObjectHandle) string {
 	a, err := s.attrs(h, pkcs11.CKA_KEY_TYPE, pkcs11.CKA_EC_PARAMS, pkcs11.CKA_MODULUS)
 	if err != nil {
 		return ""

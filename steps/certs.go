@@ -69,7 +69,7 @@ func caStep(cfg *config.Config) Step {
 				return nil, err
 			}
 			cert, pemBytes, err := st.cert(ctx, CAFile, key, func() (*x509.Certificate, error) {
-				return pki.IssueCA(ctx, key, pki.Request{Subject: subject, Days: cfg.CA.Days, Now: st.now(), Rand: st.sess.Rand(ctx)})
+				return pki.IssueCA(ctx, key.WithContext(ctx), pki.Request{Subject: subject, Days: cfg.CA.Days, Now: st.now(), Rand: st.sess.Rand(ctx)})
 			})
 			if err != nil {
 				return nil, err
@@ -115,7 +115,7 @@ func rootStep(cfg *config.Config) Step {
 			}
 			st.rootCSR = csr
 			cert, certPEM, err := st.cert(ctx, RootCertFile, key, func() (*x509.Certificate, error) {
-				return pki.IssueRoot(ctx, key, csr, pki.Request{Days: cfg.Root.Days, Now: st.now(), Rand: st.sess.Rand(ctx)})
+				return pki.IssueRoot(ctx, key.WithContext(ctx), csr, pki.Request{Days: cfg.Root.Days, Now: st.now(), Rand: st.sess.Rand(ctx)})
 			})
 			if err != nil {
 				return nil, err
@@ -161,16 +161,13 @@ func repoStep(r config.Repository) Step {
 				return nil, err
 			}
 			cert, certPEM, err := st.cert(ctx, base+".pem", st.rootKey, func() (*x509.Certificate, error) {
-				return pki.IssueRepo(ctx, st.caCert, st.caKey, csr, r.GUN, pki.Request{Days: r.Days, Now: st.now(), Rand: st.sess.Rand(ctx)})
+				return pki.IssueRepo(ctx, st.caCert, st.caKey.WithContext(ctx), csr, r.GUN, pki.Request{Days: r.Days, Now: st.now(), Rand: st.sess.Rand(ctx)})
 			})
 			if err != nil {
 				return nil, err
 			}
-			if err := cert.CheckSignatureFrom(st.caCert); err != nil {
-				return nil, fmt.Errorf("%s is not signed by the CA: %w", base+".pem", err)
-			}
 			if err := pki.VerifyCAPinning(cert, st.caCert); err != nil {
-				return nil, fmt.Errorf("notary's CA pinning would reject %s: %w", base+".pem", err)
+				return nil, fmt.Errorf("%s: %w", base+".pem", err)
 			}
 			if st.repoCerts == nil {
 				st.repoCerts = map[string]*x509.Certificate{}
@@ -234,7 +231,7 @@ func (st *State) csr(ctx context.Context, rel string, key *hsm.Key, cn string) (
 		}
 		return c, old, nil
 	}
-	der, err := pki.NewCSR(key, cn)
+	der, err := pki.NewCSR(key.WithContext(ctx), cn)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -170,9 +170,6 @@ func (st *State) notary(ctx context.Context) (*trust.Client, error) {
 		return nil, err
 	}
 	trustDir := st.cfg.Path(n.TrustDir)
-	if err := os.MkdirAll(trustDir, 0o700); err != nil {
-		return nil, fmt.Errorf("notary trust_dir: %w", err)
-	}
 	c, err := trust.New(trust.Config{
 		URL:         n.URL,
 		TLSCA:       st.cfg.Path(n.TLSCA),

@@ -52,15 +52,10 @@ type State struct {
 	targetsPass, snapshotPass []byte
 }
 
-// CACert, RootKey etc. let later steps (and tests) see what earlier ones made.
-func (st *State) CACert() *x509.Certificate             { return st.caCert }
-func (st *State) RootCert() *x509.Certificate           { return st.rootCert }
-func (st *State) RepoCert(gun string) *x509.Certificate { return st.repoCerts[gun] }
-func (st *State) Session() *hsm.Session                 { return st.sess }
-func (st *State) progress(format string, a ...any)      { st.event(StepProgress, fmt.Sprintf(format, a...)) }
-func (st *State) event(kind EventKind, msg string)      { st.emitEvent(Event{Kind: kind, Message: msg}) }
-func (st *State) point(name string)                     { st.hook(st.step.ID + ":" + name) }
-func (st *State) outPath(rel string) string             { return filepath.Join(st.cfg.OutputDir(), rel) }
+func (st *State) progress(format string, a ...any) { st.event(StepProgress, fmt.Sprintf(format, a...)) }
+func (st *State) event(kind EventKind, msg string) { st.emitEvent(Event{Kind: kind, Message: msg}) }
+func (st *State) point(name string)                { st.hook(st.step.ID + ":" + name) }
+func (st *State) outPath(rel string) string        { return filepath.Join(st.cfg.OutputDir(), rel) }
 func (st *State) emitEvent(e Event) {
 	e.Index, e.Total, e.Time = st.index, st.total, st.now()
 	if st.step != nil {

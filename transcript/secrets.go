@@ -6,6 +6,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/ceremony-dev/ceremony/secret"
 )
 
 // checkInputs refuses Inputs that look like they carry a secret.
@@ -71,12 +73,9 @@ func secretKey(k string) bool {
 	return false
 }
 
-// sourceSpelling matches the secret package's spellings (an empty one means
-// prompt there).
+// sourceSpelling reports whether s is a secret source (env:NAME, file:PATH,
+// prompt, or empty for prompt), not a secret.
 func sourceSpelling(s string) bool {
-	if s == "" || s == "prompt" {
-		return true
-	}
-	kind, arg, ok := strings.Cut(s, ":")
-	return ok && arg != "" && (kind == "env" || kind == "file")
+	_, err := secret.Parse(s)
+	return err == nil
 }

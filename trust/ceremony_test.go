@@ -130,7 +130,7 @@ func TestCeremony(t *testing.T) {
 	dcfg := o.cfg
 	dcfg.Token, dcfg.TrustDir, dcfg.Passphrases = nil, filepath.Join(t.TempDir(), "delegate-trust"), Passphrases{}
 	delegate := newClient(t, dcfg)
-	key, err := DelegateKeyFromPEM(privPEM, testPass.Delegation)
+	key, err := DelegateKeyFromPEM(privPEM, testDelegatePass)
 	if err != nil {
 		t.Fatal(err)
 	}

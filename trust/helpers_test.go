@@ -35,10 +35,12 @@ func TestMain(m *testing.M) {
 
 // Passphrases of the test key files. Tests only: real ones come from secret
 // sources.
+// testDelegatePass protects the test delegates' key files.
+var testDelegatePass = []byte("delegation-passphrase-1")
+
 var testPass = Passphrases{
-	Targets:    []byte("targets-passphrase-1"),
-	Snapshot:   []byte("snapshot-passphrase-1"),
-	Delegation: []byte("delegation-passphrase-1"),
+	Targets:  []byte("targets-passphrase-1"),
+	Snapshot: []byte("snapshot-passphrase-1"),
 }
 
 // owner is the ceremony side: a scratch token holding the CA and root keys
@@ -108,7 +110,7 @@ func (o *owner) issueRepo(t testing.TB, key *hsm.Key, gun string) *x509.Certific
 func newClient(t testing.TB, cfg Config) *Client {
 	t.Helper()
 	if os.Getenv("TRUST_TEST_NOTARY_LOG") != "" {
-		cfg.Log, cfg.Debug = os.Stderr, true
+		SetNotaryLog(os.Stderr, true)
 	}
 	c, err := New(cfg)
 	if err != nil {
@@ -130,7 +132,7 @@ func delegateKeys(t testing.TB, role string) (privPEM, pubPEM []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	privPEM, err = utils.ConvertPrivateKeyToPKCS8(priv, data.RoleName(role), "", string(testPass.Delegation))
+	privPEM, err = utils.ConvertPrivateKeyToPKCS8(priv, data.RoleName(role), "", string(testDelegatePass))
 	if err != nil {
 		t.Fatal(err)
 	}

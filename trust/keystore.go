@@ -46,7 +46,6 @@ type KeyRef struct {
 // destroys one (RemoveKey is a no-op).
 type KeyStore struct {
 	name string
-	ctx  context.Context // token calls made through notary, which has no contexts
 	keys map[string]*tokenKey
 }
 
@@ -61,7 +60,7 @@ func NewKeyStore(ctx context.Context, s *hsm.Session, pin []byte, refs ...KeyRef
 			return nil, fmt.Errorf("pkcs11 key store %q: %w", label, passwordError(err))
 		}
 	}
-	ks := &KeyStore{name: "pkcs11:" + label, ctx: context.Background(), keys: map[string]*tokenKey{}}
+	ks := &KeyStore{name: "pkcs11:" + label, keys: map[string]*tokenKey{}}
 	for _, ref := range refs {
 		k, err := findKey(ctx, s, ref)
 		if err != nil {
@@ -110,7 +109,6 @@ func (e pinError) Unwrap() []error {
 // withContext is the store with token calls bound to ctx, for one operation.
 func (ks *KeyStore) withContext(ctx context.Context) *KeyStore {
 	c := *ks
-	c.ctx = ctx
 	c.keys = make(map[string]*tokenKey, len(ks.keys))
 	for id, k := range ks.keys {
 		kc := *k

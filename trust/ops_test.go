@@ -196,13 +196,13 @@ func TestBadInput(t *testing.T) {
 	if _, err := o.client.AddDelegation(ctx, gun, role, pubPEM, []string{"releases/"}); err != nil {
 		t.Fatal(err)
 	}
-	key, err := DelegateKeyFromPEM(privPEM, testPass.Delegation)
+	key, err := DelegateKeyFromPEM(privPEM, testDelegatePass)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, strangerPEM := delegateKeys(t, "stranger")
 	strangerPriv, _ := delegateKeys(t, "stranger")
-	stranger, err := DelegateKeyFromPEM(strangerPriv, testPass.Delegation)
+	stranger, err := DelegateKeyFromPEM(strangerPriv, testDelegatePass)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +308,7 @@ func TestBadInput(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("err = %v\nwant one line with %q", err, tc.want)
 			}
-			for _, p := range [][]byte{testPass.Targets, testPass.Snapshot, testPass.Delegation} {
+			for _, p := range [][]byte{testPass.Targets, testPass.Snapshot, testDelegatePass} {
 				if strings.Contains(err.Error(), string(p)) {
 					t.Errorf("a passphrase shows in %q", err)
 				}

@@ -31,7 +31,7 @@ func ManifestDigest(ctx context.Context, ref string) (string, int64, error) {
 		}
 		return "", 0, fmt.Errorf("image %s: %w", ref, err)
 	}
-	digest := fmt.Sprintf("sha256:%x", sha256.Sum256(desc.Manifest))
+	digest, _ := DigestOf(desc.Manifest)
 	// By tag, the registry's Docker-Content-Digest is a claim we can check.
 	if desc.Digest.Algorithm == "sha256" && desc.Digest.String() != digest {
 		return "", 0, fmt.Errorf("image %s: the registry says its manifest is %s, the bytes it served hash to %s", ref, desc.Digest, digest)
@@ -71,4 +71,10 @@ func Compare(t Target, digest string, size int64) error {
 		return fmt.Errorf("notary says %s (%d bytes) for %s, the registry serves %s (%d bytes)", t.Digest, t.Size, t.Name, digest, size)
 	}
 	return nil
+}
+
+// DigestOf is a manifest's sha256 digest (sha256:<hex>) and size, as a
+// registry names it: for `ceremony sign --manifest FILE`.
+func DigestOf(manifest []byte) (string, int64) {
+	return fmt.Sprintf("sha256:%x", sha256.Sum256(manifest)), int64(len(manifest))
 }

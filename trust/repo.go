@@ -51,20 +51,12 @@ type Config struct {
 	// Token holds the root key (and optionally a targets key) in the
 	// PKCS#11 token; nil for a delegate or a reader.
 	Token *KeyStore
-	// Log, when set, receives notary's log (see SetNotaryLog: notary logs
-	// through logrus's process-wide logger, so the last Client made with a
-	// Log decides where notary's messages go).
-	Log io.Writer
-	// Debug sets that logger to debug level: notary explains some failures
-	// (a rejected trust pin) only there.
-	Debug bool
 }
 
 // Passphrases for notary's key files. Never logged, never in an error.
 type Passphrases struct {
-	Targets    []byte
-	Snapshot   []byte
-	Delegation []byte
+	Targets  []byte
+	Snapshot []byte
 }
 
 // Client runs notary operations against one server with one trust dir.
@@ -73,8 +65,8 @@ type Client struct {
 	base *http.Transport
 }
 
-// New checks the configuration, builds the TLS transport and points
-// notary's logger at cfg.Log. It does not contact the server.
+// New checks the configuration and builds the TLS transport. It does not
+// contact the server.
 func New(cfg Config) (*Client, error) {
 	u, err := url.Parse(cfg.URL)
 	switch {
@@ -98,9 +90,6 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Log != nil {
-		SetNotaryLog(cfg.Log, cfg.Debug)
-	}
 	return &Client{cfg: cfg, base: base}, nil
 }
 
@@ -116,19 +105,28 @@ func SetNotaryLog(w io.Writer, debug bool) {
 	}
 }
 
-// CheckServer pings a notary server before anything else exists: the
-// ceremony's preflight runs it before the CA that New needs is made.
-func CheckServer(ctx context.Context, serverURL, tlsCA string) error {
+// probe is a Client for checks made before New can be: no CA to pin yet,
+// only the server and the CA of its TLS certificate.
+func probe(serverURL, tlsCA string) (*Client, error) {
 	u, err := url.Parse(serverURL)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return fmt.Errorf("notary url %q: give https://HOST[:PORT]; TLS to the server is always verified", serverURL)
+		return nil, fmt.Errorf("notary url %q: give https://HOST[:PORT]; TLS to the server is always verified", serverURL)
 	}
 	base, err := newTransport(tlsCA)
 	if err != nil {
+		return nil, err
+	}
+	return &Client{cfg: Config{URL: strings.TrimRight(serverURL, "/"), TLSCA: tlsCA}, base: base}, nil
+}
+
+// CheckServer pings a notary server before anything else exists: the
+// ceremony's preflight runs it before the CA that New needs is made.
+func CheckServer(ctx context.Context, serverURL, tlsCA string) error {
+	c, err := probe(serverURL, tlsCA)
+	if err != nil {
 		return err
 	}
-	defer base.CloseIdleConnections()
-	c := &Client{cfg: Config{URL: strings.TrimRight(serverURL, "/"), TLSCA: tlsCA}, base: base}
+	defer c.Close()
 	return c.Ping(ctx)
 }
 
@@ -136,30 +134,22 @@ func CheckServer(ctx context.Context, serverURL, tlsCA string) error {
 // a new ceremony must not find its repositories there, or it would make its
 // keys only to fail at notary init.
 func Published(ctx context.Context, serverURL, tlsCA, gun string) (bool, error) {
-	base, err := newTransport(tlsCA)
+	c, err := probe(serverURL, tlsCA)
 	if err != nil {
 		return false, err
 	}
-	defer base.CloseIdleConnections()
-	c := &Client{cfg: Config{URL: strings.TrimRight(serverURL, "/"), TLSCA: tlsCA}, base: base}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.cfg.URL+"/v2/"+gun+"/_trust/tuf/root.json", nil)
+	defer c.Close()
+	status, err := c.get(ctx, "/v2/"+gun+"/_trust/tuf/root.json")
 	if err != nil {
-		return false, fmt.Errorf("notary server %s: %w", c.cfg.URL, err)
+		return false, err
 	}
-	resp, err := (&http.Client{Transport: base}).Do(req)
-	if err != nil {
-		return false, c.reachError(err)
-	}
-	resp.Body.Close()
-	switch resp.StatusCode {
+	switch status {
 	case http.StatusOK:
 		return true, nil
 	case http.StatusNotFound:
 		return false, nil
 	}
-	return false, fmt.Errorf("notary server %s answered %q for %s's root.json", c.cfg.URL, resp.Status, gun)
+	return false, fmt.Errorf("notary server %s answered %d for %s's root.json", c.cfg.URL, status, gun)
 }
 
 // newTransport trusts tlsCA (system roots when empty) and nothing else.
@@ -208,18 +198,11 @@ func (c *Client) transport(ctx context.Context) http.RoundTripper {
 // TLS. Every operation pings first: notary would otherwise fail half way, after
 // making keys or signing, and the CLI even falls back to its offline store.
 func (c *Client) Ping(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.cfg.URL+"/v2/", nil)
+	status, err := c.get(ctx, "/v2/")
 	if err != nil {
-		return fmt.Errorf("notary server %s: %w", c.cfg.URL, err)
+		return err
 	}
-	resp, err := (&http.Client{Transport: c.base}).Do(req)
-	if err != nil {
-		return c.reachError(err)
-	}
-	resp.Body.Close()
-	switch resp.StatusCode {
+	switch status {
 	case http.StatusOK:
 		return nil
 	case http.StatusUnauthorized:
@@ -227,7 +210,23 @@ func (c *Client) Ping(ctx context.Context) error {
 		// would fail later, after keys were made, so say it now.
 		return fmt.Errorf("notary server %s requires authentication (401), which ceremony does not support yet", c.cfg.URL)
 	}
-	return fmt.Errorf("notary server %s answered GET /v2/ with %q: is this the notary server's URL?", c.cfg.URL, resp.Status)
+	return fmt.Errorf("notary server %s answered GET /v2/ with %d: is this the notary server's URL?", c.cfg.URL, status)
+}
+
+// get fetches path from the server (within 30 s) and returns the status.
+func (c *Client) get(ctx context.Context, path string) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.cfg.URL+path, nil)
+	if err != nil {
+		return 0, fmt.Errorf("notary server %s: %w", c.cfg.URL, err)
+	}
+	resp, err := (&http.Client{Transport: c.base}).Do(req)
+	if err != nil {
+		return 0, c.reachError(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }
 
 // reachError says in one line why the server cannot be used and what to do.
@@ -370,8 +369,6 @@ func (c *Client) retriever() notary.PassRetriever {
 			p = c.cfg.Passphrases.Targets
 		case role == data.CanonicalSnapshotRole:
 			p = c.cfg.Passphrases.Snapshot
-		case data.IsDelegation(role):
-			p = c.cfg.Passphrases.Delegation
 		}
 		if len(p) == 0 {
 			return "", true, fmt.Errorf("no %s passphrase is configured (key %s)", role, keyID)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -47,9 +45,6 @@ func (s *server) client() (*trust.Client, error) {
 	case s.pinCA == "":
 		return nil, fmt.Errorf("no CA to pin: give --ca (the ceremony's ca.pem) or --config")
 	}
-	if err := os.MkdirAll(s.trustDir, 0o700); err != nil {
-		return nil, fmt.Errorf("trust directory: %w", err)
-	}
 	return trust.New(trust.Config{URL: s.url, TLSCA: s.tlsCA, TrustDir: s.trustDir, PinCA: s.pinCA})
 }
 
@@ -86,8 +81,7 @@ func newSignCmd() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("manifest: %w", err)
 				}
-				sum := sha256.Sum256(b)
-				digest, size = "sha256:"+hex.EncodeToString(sum[:]), int64(len(b))
+				digest, size = trust.DigestOf(b)
 			} else if digest, size, err = trust.ManifestDigest(ctx, image); err != nil {
 				return err
 			}

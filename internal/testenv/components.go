@@ -17,7 +17,6 @@ import (
 type (
 	NotaryServer = scratch.NotaryServer
 	Registry     = scratch.Registry
-	Image        = scratch.Image
 )
 
 // NotaryServerT starts a server for one test and stops it when the test
