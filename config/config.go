@@ -124,6 +124,12 @@ const (
 
 // Load reads, decodes strictly, fills defaults and validates path.
 func Load(path string) (*Config, error) {
+	return load(path, Parse)
+}
+
+// load reads the file at path and hands it to parse with the directory that
+// relative paths are resolved against.
+func load(path string, parse func(raw []byte, dir string) (*Config, error)) (*Config, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
@@ -132,7 +138,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
-	c, err := Parse(raw, filepath.Dir(abs))
+	c, err := parse(raw, filepath.Dir(abs))
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -160,17 +166,9 @@ func Parse(raw []byte, dir string) (*Config, error) {
 // the trust directory, and the output directory where ca.pem, the CA to
 // pin, lives. The hsm and repository sections are not checked.
 func LoadNotary(path string) (*Config, error) {
-	raw, err := os.ReadFile(path)
+	c, err := load(path, decode)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
-	}
-	c, err := decode(raw, filepath.Dir(abs))
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, err
 	}
 	if c.Notary == nil {
 		return nil, fmt.Errorf("config %s: no notary section: give the server with notary.url or --server", path)
@@ -249,6 +247,9 @@ func (c *Config) defaults() {
 	}
 	if c.Output == "" {
 		c.Output = DefaultOutput
+	}
+	if c.Notary != nil && c.Notary.TargetsKey != nil && c.Notary.TargetsKey.Key == "" {
+		c.Notary.TargetsKey.Key = string(hsm.ECDSAP256)
 	}
 }
 
@@ -367,9 +368,6 @@ func (n *Notary) validate(c *Config) []error {
 		add("notary.trust_dir: missing")
 	}
 	if k := n.TargetsKey; k != nil {
-		if k.Key == "" {
-			k.Key = string(hsm.ECDSAP256)
-		}
 		if strings.TrimSpace(k.Label) != k.Label || k.Label == "" {
 			add("notary.targets_key.label: %q is not a usable label", k.Label)
 		}

@@ -73,7 +73,6 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 	}()
 
 	path := filepath.Join(cfg.OutputDir(), transcript.FileName)
-	done := st.done
 	attempts := map[string]int{}
 	configChanged := false
 	if _, statErr := os.Stat(path); statErr == nil {
@@ -97,7 +96,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 					}
 				}
 			case e.Kind == transcript.KindStep && e.Step != nil:
-				done[e.Step.ID] = true
+				st.done[e.Step.ID] = true
 			}
 			if e.Step != nil && (e.Kind == transcript.KindStep || e.Kind == transcript.KindFailure) {
 				attempts[e.Step.ID]++
@@ -105,17 +104,12 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 		}
 	}
 
-	// Step 0: preflight, every run.
+	// Step 0: preflight, every run. Its failure is journaled only when a
+	// journal exists: a failed preflight of a new ceremony writes nothing.
 	pre := &plan.Steps[0]
 	st.step, st.index = pre, 0
-	st.emitEvent(Event{Kind: StepStarted})
-	started := st.now().UTC()
-	res, err := pre.run(ctx, st)
+	res, started, err := st.execute(ctx, pre, attempts[pre.ID]+1)
 	if err != nil {
-		if st.journal != nil {
-			st.recordFailure(ctx, pre, attempts[pre.ID]+1, started, err)
-		}
-		st.emitEvent(Event{Kind: StepFailed, Err: err})
 		return err
 	}
 	if st.journal == nil {
@@ -136,7 +130,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 		if err != nil {
 			return err
 		}
-		facts := map[string]any{"finishedSteps": len(done), "staleTempFilesRemoved": removed}
+		facts := map[string]any{"finishedSteps": len(st.done), "staleTempFilesRemoved": removed}
 		var subjects []transcript.Subject
 		if configChanged {
 			// The config changed only where no finished step looked: the
@@ -149,19 +143,18 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 			return err
 		}
 	}
-	if err := st.record(ctx, pre, attempts[pre.ID]+1, started, res); err != nil {
+	if err := st.finish(ctx, pre, attempts[pre.ID]+1, started, res); err != nil {
 		return err
 	}
-	st.emitEvent(Event{Kind: StepFinished, Result: res})
 
 	for i := 1; i < len(plan.Steps); i++ {
 		step := &plan.Steps[i]
 		st.step, st.index = step, i
-		if done[step.ID] && !step.replay {
+		if st.done[step.ID] && !step.replay {
 			st.emitEvent(Event{Kind: StepSkipped, Message: "finished in an earlier run"})
 			continue
 		}
-		if done[step.ID] {
+		if st.done[step.ID] {
 			// Replay to rebuild state: find the keys and files, make nothing.
 			st.restoring = true
 			_, err := step.run(ctx, st)
@@ -174,30 +167,13 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 			st.emitEvent(Event{Kind: StepSkipped, Message: "finished in an earlier run"})
 			continue
 		}
-		st.emitEvent(Event{Kind: StepStarted})
-		started := st.now().UTC()
-		var res *Result
-		err := error(nil)
-		if step.check != nil {
-			if cerr := step.check(st); cerr != nil {
-				err = fmt.Errorf("precondition: %w", cerr)
-			}
-		}
-		if err == nil {
-			res, err = step.run(ctx, st)
-		}
+		res, started, err := st.execute(ctx, step, attempts[step.ID]+1)
 		if err != nil {
-			err = fmt.Errorf("step %s: %w", step.ID, err)
-			st.recordFailure(ctx, step, attempts[step.ID]+1, started, err)
-			st.emitEvent(Event{Kind: StepFailed, Err: err})
 			return err
 		}
-		if err := st.record(ctx, step, attempts[step.ID]+1, started, res); err != nil {
+		if err := st.finish(ctx, step, attempts[step.ID]+1, started, res); err != nil {
 			return err
 		}
-		done[step.ID] = true
-		st.point("after-record")
-		st.emitEvent(Event{Kind: StepFinished, Result: res})
 	}
 
 	if _, err := st.journal.Append(ctx, transcript.Entry{
@@ -208,6 +184,47 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 	}
 	st.step = nil
 	st.emitEvent(Event{Kind: PlanFinished, Message: "ceremony finished; transcript " + path})
+	return nil
+}
+
+// execute runs one step: event, precondition, run. A failure is journaled
+// (when there is a journal) and reported, and returned as it goes out to the
+// operator.
+func (st *State) execute(ctx context.Context, step *Step, attempt int) (*Result, time.Time, error) {
+	st.emitEvent(Event{Kind: StepStarted})
+	started := st.now().UTC()
+	var res *Result
+	var err error
+	if step.check != nil {
+		if cerr := step.check(st); cerr != nil {
+			err = fmt.Errorf("precondition: %w", cerr)
+		}
+	}
+	if err == nil {
+		res, err = step.run(ctx, st)
+	}
+	if err == nil {
+		return res, started, nil
+	}
+	var problems *ProblemsError
+	if !errors.As(err, &problems) {
+		err = fmt.Errorf("step %s: %w", step.ID, err) // a preflight's list speaks for itself
+	}
+	if st.journal != nil {
+		st.recordFailure(ctx, step, attempt, started, err)
+	}
+	st.emitEvent(Event{Kind: StepFailed, Err: err})
+	return nil, started, err
+}
+
+// finish journals a finished step and reports it.
+func (st *State) finish(ctx context.Context, step *Step, attempt int, started time.Time, res *Result) error {
+	if err := st.record(ctx, step, attempt, started, res); err != nil {
+		return err
+	}
+	st.done[step.ID] = true
+	st.point("after-record")
+	st.emitEvent(Event{Kind: StepFinished, Result: res})
 	return nil
 }
 

@@ -367,15 +367,7 @@ func TestResumeAfterTornJournal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var skipped, finished []string
-	for _, e := range events {
-		switch e.Kind {
-		case steps.StepSkipped:
-			skipped = append(skipped, e.StepID)
-		case steps.StepFinished:
-			finished = append(finished, e.StepID)
-		}
-	}
+	skipped, finished := stepIDs(events, steps.StepSkipped), stepIDs(events, steps.StepFinished)
 	if strings.Join(skipped, " ") != "ca root" || strings.Join(finished, " ") != "preflight repo:docker.io/a/b" {
 		t.Fatalf("skipped %v, finished %v", skipped, finished)
 	}

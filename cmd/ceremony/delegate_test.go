@@ -16,6 +16,7 @@ import (
 	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/internal/testenv"
 	"github.com/ceremony-dev/ceremony/steps"
+	"github.com/ceremony-dev/ceremony/transcript"
 	"github.com/ceremony-dev/ceremony/trust"
 )
 
@@ -172,7 +173,7 @@ func TestDemo(t *testing.T) {
 			t.Fatalf("demo output lacks %q:\n%s", want, b)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(out, "ceremony-out", "transcript.intoto.jsonl")); err != nil {
+	if _, err := os.Stat(filepath.Join(out, "ceremony-out", transcript.FileName)); err != nil {
 		t.Fatal(err)
 	}
 	// notary's debug log, kept for troubleshooting, holds none of the

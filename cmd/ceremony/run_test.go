@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ceremony-dev/ceremony/internal/testenv"
@@ -47,7 +48,7 @@ func TestRunHeadless(t *testing.T) {
 	}
 	out := filepath.Join(filepath.Dir(cfg), "out")
 	openssl(t, "verify", "-CAfile", filepath.Join(out, "ca.pem"), filepath.Join(out, "repos", "docker.io_alice_nginx.pem"))
-	if strings.Contains(r.stdout+r.stderr, tok.PIN) || transcriptContains(t, filepath.Join(out, "transcript.intoto.jsonl"), tok.PIN) {
+	if strings.Contains(r.stdout+r.stderr, tok.PIN) || transcriptContains(t, filepath.Join(out, transcript.FileName), tok.PIN) {
 		t.Fatal("the PIN leaked into the output or the transcript")
 	}
 
@@ -105,10 +106,7 @@ func TestRunBadInput(t *testing.T) {
 // must hold exactly one CA and one root key pair.
 func TestKillAndResume(t *testing.T) {
 	t.Parallel()
-	killer := filepath.Join(t.TempDir(), "ceremony-killhook")
-	if out, err := exec.Command("go", "build", "-tags", "killhook", "-o", killer, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build killhook binary: %v\n%s", err, out)
-	}
+	killer := killhookBinary(t)
 	repo := "repo:docker.io/alice/nginx"
 	points := []string{
 		"ca:before-generate-ca", "ca:after-generate-ca", "ca:before-issue-ca.pem", "ca:tmp-written-ca.pem", "ca:after-write-ca.pem", "ca:after-store-ca", "ca:after-record",
@@ -217,10 +215,7 @@ func transcriptContains(t *testing.T, path, s string) bool {
 // finds what the server already has and finishes without publishing twice.
 func TestKillAndResumeNotary(t *testing.T) {
 	t.Parallel()
-	killer := filepath.Join(t.TempDir(), "ceremony-killhook")
-	if out, err := exec.Command("go", "build", "-tags", "killhook", "-o", killer, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build killhook binary: %v\n%s", err, out)
-	}
+	killer := killhookBinary(t)
 	srv := testenv.NotaryServerT(t)
 	gun := "docker.io/alice/nginx"
 	for i, point := range []string{
@@ -271,4 +266,25 @@ func TestKillAndResumeNotary(t *testing.T) {
 			}
 		})
 	}
+}
+
+var killhook struct {
+	once sync.Once
+	path string
+	err  error
+	out  []byte
+}
+
+// killhookBinary builds, once per test run, the ceremony binary with the
+// test-only hook that SIGKILLs itself at CEREMONY_KILL_AT.
+func killhookBinary(t *testing.T) string {
+	t.Helper()
+	killhook.once.Do(func() {
+		killhook.path = filepath.Join(filepath.Dir(binary), "ceremony-killhook")
+		killhook.out, killhook.err = exec.Command("go", "build", "-tags", "killhook", "-o", killhook.path, ".").CombinedOutput()
+	})
+	if killhook.err != nil {
+		t.Fatalf("build killhook binary: %v\n%s", killhook.err, killhook.out)
+	}
+	return killhook.path
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/internal/scratch"
 	"github.com/ceremony-dev/ceremony/steps"
+	"github.com/ceremony-dev/ceremony/transcript"
 	"github.com/ceremony-dev/ceremony/trust"
 )
 
@@ -162,7 +163,7 @@ output: ./ceremony-out
 	if err := cliLookup(ctx, say, dir, srv, filepath.Join(cfg.OutputDir(), steps.CAFile)); err != nil {
 		return err
 	}
-	say("\n== done. Outputs in %s; transcript %s", cfg.OutputDir(), filepath.Join(cfg.OutputDir(), "transcript.intoto.jsonl"))
+	say("\n== done. Outputs in %s; transcript %s", cfg.OutputDir(), filepath.Join(cfg.OutputDir(), transcript.FileName))
 	return nil
 }
 
