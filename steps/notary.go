@@ -12,7 +12,6 @@ import (
 	"github.com/ceremony-dev/ceremony/secret"
 	"github.com/ceremony-dev/ceremony/transcript"
 	"github.com/ceremony-dev/ceremony/trust"
-	"github.com/theupdateframework/notary/tuf/data"
 )
 
 func targetsKeyStep(cfg *config.Config) Step {
@@ -157,9 +156,9 @@ func (st *State) notary(ctx context.Context) (*trust.Client, error) {
 		return st.trust, nil
 	}
 	n := st.cfg.Notary
-	refs := []trust.KeyRef{{Key: hsm.KeySelector{Label: st.cfg.Root.Label}, Role: data.CanonicalRootRole}}
+	refs := []trust.KeyRef{{Key: hsm.KeySelector{Label: st.cfg.Root.Label}, Role: trust.RootRole}}
 	if n.TargetsKey != nil {
-		refs = append(refs, trust.KeyRef{Key: hsm.KeySelector{Label: n.TargetsKey.Label}, Role: data.CanonicalTargetsRole})
+		refs = append(refs, trust.KeyRef{Key: hsm.KeySelector{Label: n.TargetsKey.Label}, Role: trust.TargetsRole})
 	}
 	targets, snapshot, err := st.passphrases(ctx)
 	if err != nil {

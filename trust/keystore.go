@@ -24,6 +24,14 @@ import (
 	"github.com/ceremony-dev/ceremony/hsm"
 )
 
+// The roles a token key can sign for, so that callers need not import
+// notary's data package.
+// (notary's own names are variables, not constants).
+const (
+	RootRole    data.RoleName = "root"
+	TargetsRole data.RoleName = "targets"
+)
+
 // KeyRef names a token key notary may sign with, and the role it signs for.
 type KeyRef struct {
 	Key hsm.KeySelector // label and/or CKA_ID

@@ -52,16 +52,15 @@ func hsmList(ctx context.Context, out io.Writer, module, token, pinSource string
 		return err
 	}
 	ui.Module(out, mod.Path(), info)
-	tokens, err := mod.Tokens(ctx)
-	if err != nil {
-		return err
-	}
+	var tokens []hsm.TokenInfo
 	if token != "" {
 		t, err := mod.FindToken(ctx, hsm.TokenSelector{Label: token})
 		if err != nil {
 			return err
 		}
 		tokens = []hsm.TokenInfo{t}
+	} else if tokens, err = mod.Tokens(ctx); err != nil {
+		return err
 	}
 	for _, t := range tokens {
 		if !ui.Token(out, t) {
