@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/ceremony-dev/ceremony/internal/rehearsal"
@@ -19,7 +20,8 @@ func newDemoCmd() *cobra.Command {
 			"as the delegate and validate it. Nothing touches a real HSM or server. --out keeps everything for inspection.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if out == "" {
+			keep := out != ""
+			if !keep {
 				dir, err := os.MkdirTemp("", "ceremony-demo-")
 				if err != nil {
 					return err
@@ -27,9 +29,13 @@ func newDemoCmd() *cobra.Command {
 				defer os.RemoveAll(dir)
 				out = dir
 			}
-			return rehearsal.Run(cmd.Context(), rehearsal.Options{
+			err := rehearsal.Run(cmd.Context(), rehearsal.Options{
 				Dir: out, Out: cmd.OutOrStdout(), Events: ui.Printer(cmd.OutOrStdout()), Version: version,
 			})
+			if err == nil && !keep {
+				fmt.Fprintln(cmd.OutOrStdout(), "   (a temporary directory, removed now: keep the files with --out DIR)")
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "keep the rehearsal's files in this new directory")
