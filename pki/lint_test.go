@@ -186,70 +186,77 @@ func TestRequestChecks(t *testing.T) {
 	withSubject := req(0)
 	withSubject.Subject = pkix.Name{CommonName: "x"}
 
+	// Each row gets s, a counting signer over the key that would sign
+	// (key; the CA key when nil): the check must stop before it is used.
 	for _, tc := range []struct {
 		name  string
 		issue func(s crypto.Signer) error
 		want  string
+		key   crypto.Signer
 	}{
 		{"no random source", func(s crypto.Signer) error {
 			_, err := IssueCA(ctx, s, Request{})
 			return err
-		}, "Request.Rand"},
+		}, "Request.Rand", nil},
 		{"negative days", func(s crypto.Signer) error {
 			_, err := IssueCA(ctx, s, req(-1))
 			return err
-		}, "out of range"},
+		}, "out of range", nil},
 		{"too many days", func(s crypto.Signer) error {
 			_, err := IssueRepo(ctx, ca, s, repoCSR, testGUN, req(MaxDays+1))
 			return err
-		}, "out of range"},
+		}, "out of range", nil},
 		{"canceled context", func(s crypto.Signer) error {
 			_, err := IssueRepo(canceled, ca, s, repoCSR, testGUN, req(0))
 			return err
-		}, "context canceled"},
+		}, "context canceled", nil},
 		{"subject on the root", func(s crypto.Signer) error {
-			_, err := IssueRoot(ctx, rootKey, rootCSR, withSubject)
+			_, err := IssueRoot(ctx, s, rootCSR, withSubject)
 			return err
-		}, "only for the CA"},
+		}, "only for the CA", rootKey},
 		{"root CSR with a repository CN", func(s crypto.Signer) error {
-			_, err := IssueRoot(ctx, rootKey, repoCSR, req(0))
+			_, err := IssueRoot(ctx, s, repoCSR, req(0))
 			return err
-		}, `CSR subject CN is "docker.io/alice/nginx", want "root"`},
+		}, `CSR subject CN is "docker.io/alice/nginx", want "root"`, rootKey},
 		{"repo CSR of another GUN", func(s crypto.Signer) error {
 			_, err := IssueRepo(ctx, ca, s, repoCSR, "docker.io/bob/nginx", req(0))
 			return err
-		}, `want "docker.io/bob/nginx"`},
+		}, `want "docker.io/bob/nginx"`, nil},
 		{"bad GUN", func(s crypto.Signer) error {
 			_, err := IssueRepo(ctx, ca, s, repoCSR, "Docker.io/alice/nginx", req(0))
 			return err
-		}, "must be lowercase"},
+		}, "must be lowercase", nil},
 		{"CA is not a CA", func(s crypto.Signer) error {
 			root, err := IssueRoot(ctx, rootKey, rootCSR, req(0))
 			if err != nil {
 				return err
 			}
-			_, err = IssueRepo(ctx, root, rootKey, repoCSR, testGUN, req(0))
+			_, err = IssueRepo(ctx, root, s, repoCSR, testGUN, req(0))
 			return err
-		}, "not a CA certificate"},
+		}, "not a CA certificate", rootKey},
 		{"repo outlives the CA", func(s crypto.Signer) error {
 			r := req(DefaultCADays + 1)
 			_, err := IssueRepo(ctx, ca, s, repoCSR, testGUN, r)
 			return err
-		}, "would outlive the CA certificate"},
+		}, "would outlive the CA certificate", nil},
 		{"unsupported key type", func(s crypto.Signer) error {
-			_, err := IssueCA(ctx, edKey, req(0))
+			_, err := IssueCA(ctx, s, req(0))
 			return err
-		}, "unsupported"},
+		}, "unsupported", edKey},
 		{"tampered CSR", func(s crypto.Signer) error {
 			bad := *repoCSR
 			bad.Signature = append([]byte(nil), repoCSR.Signature...)
 			bad.Signature[len(bad.Signature)-1] ^= 1
 			_, err := IssueRepo(ctx, ca, s, &bad, testGUN, req(0))
 			return err
-		}, "CSR signature"},
+		}, "CSR signature", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := &countingSigner{Signer: caKey}
+			key := tc.key
+			if key == nil {
+				key = caKey
+			}
+			s := &countingSigner{Signer: key}
 			err := tc.issue(s)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err %v, want %q", err, tc.want)

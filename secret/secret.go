@@ -124,6 +124,15 @@ func (s Source) Read(ctx context.Context, what string, p Prompter) ([]byte, erro
 	return v, nil
 }
 
+// Reader is Read bound to what and p, in the shape hsm.Connect takes: the
+// PIN is read only when the token has been found.
+func (s Source) Reader(what string, p Prompter) func(context.Context) ([]byte, error) {
+	return func(ctx context.Context) ([]byte, error) { return s.Read(ctx, what, p) }
+}
+
+// PINPrompt names a token's PIN in prompts and errors.
+func PINPrompt(token string) string { return fmt.Sprintf("PIN for token %q", token) }
+
 // Terminal prompts on the controlling terminal (/dev/tty), so that a secret
 // is typed even when stdin and stdout are redirected, and never echoed.
 type Terminal struct{}

@@ -173,12 +173,11 @@ func openToken(ctx context.Context, cfg *config.Config, pinSrc secret.Source, p 
 	// Without a usable PIN source the token is still looked for; the PIN
 	// problem itself is already on the list.
 	errNoPIN := errors.New("no usable PIN source")
-	sess, err := hsm.Connect(ctx, cfg.HSM.Module, hsm.TokenSelector{Label: cfg.HSM.Token, Serial: cfg.HSM.Serial}, func(ctx context.Context) ([]byte, error) {
-		if !readPIN {
-			return nil, errNoPIN
-		}
-		return pinSrc.Read(ctx, fmt.Sprintf("PIN for token %q", cfg.HSM.Token), p)
-	})
+	pin := pinSrc.Reader(secret.PINPrompt(cfg.HSM.Token), p)
+	if !readPIN {
+		pin = func(context.Context) ([]byte, error) { return nil, errNoPIN }
+	}
+	sess, err := hsm.Connect(ctx, cfg.HSM.Module, hsm.TokenSelector{Label: cfg.HSM.Token, Serial: cfg.HSM.Serial}, pin)
 	if errors.Is(err, errNoPIN) {
 		return nil, nil, nil
 	}

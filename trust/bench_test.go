@@ -6,7 +6,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -52,13 +51,10 @@ func BenchmarkNotarySteps(b *testing.B) {
 	}
 	rootFile := filepath.Join(dir, "root.key")
 	os.WriteFile(rootFile, rootPEM, 0o600)
-	cfgJSON, _ := json.Marshal(map[string]any{
-		"trust_dir":     filepath.Join(dir, "cli-trust"),
-		"remote_server": map[string]any{"url": srv.URL, "root_ca": srv.CAFile},
-		"trust_pinning": map[string]any{"ca": map[string]string{"docker.io/bench/": o.caFile}, "disable_tofu": true},
-	})
 	cliCfg := filepath.Join(dir, "cli.json")
-	os.WriteFile(cliCfg, cfgJSON, 0o600)
+	if err := srv.WriteCLIConfig(cliCfg, filepath.Join(dir, "cli-trust"), "docker.io/bench/", o.caFile); err != nil {
+		b.Fatal(err)
+	}
 	cli := func(args ...string) {
 		cmd := exec.Command(cliBin, append([]string{"-c", cliCfg}, args...)...)
 		cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH"),

@@ -274,9 +274,7 @@ func OpenDelegateKey(ctx context.Context, key, passSource, pinSource string, p s
 	if err != nil {
 		return nil, nil, fmt.Errorf("delegate key PIN: %w", err)
 	}
-	sess, err := hsm.Connect(ctx, u.ModulePath, hsm.TokenSelector{Label: u.Token, Serial: u.Serial}, func(ctx context.Context) ([]byte, error) {
-		return src.Read(ctx, fmt.Sprintf("PIN for token %q", u.Token), p)
-	})
+	sess, err := hsm.Connect(ctx, u.ModulePath, hsm.TokenSelector{Label: u.Token, Serial: u.Serial}, src.Reader(secret.PINPrompt(u.Token), p))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"io"
 	"net/http"
@@ -176,16 +175,8 @@ type notaryCLI struct {
 func newNotaryCLI(t *testing.T, srv *testenv.NotaryServer, gun, pinCA string) *notaryCLI {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := map[string]any{
-		"remote_server": map[string]any{"url": srv.URL, "root_ca": srv.CAFile},
-		"trust_pinning": map[string]any{"ca": map[string]string{gun: pinCA}, "disable_tofu": true},
-	}
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cli := &notaryCLI{bin: testenv.Tool(t, "notary"), cfg: filepath.Join(dir, "config.json"), trustDir: filepath.Join(dir, "trust"), home: dir}
-	if err := os.WriteFile(cli.cfg, b, 0o600); err != nil {
+	if err := srv.WriteCLIConfig(cli.cfg, "", gun, pinCA); err != nil {
 		t.Fatal(err)
 	}
 	return cli

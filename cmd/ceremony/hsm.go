@@ -79,21 +79,17 @@ func hsmList(ctx context.Context, out io.Writer, module, token, pinSource string
 
 // tokenObjects lists a token's objects, logged in when login is set.
 func tokenObjects(ctx context.Context, mod *hsm.Module, t hsm.TokenInfo, src secret.Source, login bool) ([]hsm.Object, error) {
-	s, err := mod.OpenSession(ctx, hsm.TokenSelector{Label: t.Label, Serial: t.Serial})
+	sel := hsm.TokenSelector{Label: t.Label, Serial: t.Serial}
+	var s *hsm.Session
+	var err error
+	if login {
+		s, err = hsm.Connect(ctx, mod.Path(), sel, src.Reader(secret.PINPrompt(t.Label), secret.Terminal{}))
+	} else {
+		s, err = mod.OpenSession(ctx, sel)
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	if login {
-		pin, err := src.Read(ctx, fmt.Sprintf("PIN for token %q", t.Label), secret.Terminal{})
-		if err != nil {
-			return nil, err
-		}
-		err = s.Login(ctx, pin)
-		clear(pin)
-		if err != nil {
-			return nil, err
-		}
-	}
 	return s.Objects(ctx)
 }

@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -175,13 +174,8 @@ func cliLookup(ctx context.Context, say func(string, ...any), dir string, srv *s
 		say("\n(the notary CLI is not installed: make deps installs it; skipping its view)")
 		return nil
 	}
-	cfg, _ := json.Marshal(map[string]any{
-		"trust_dir":     filepath.Join(dir, "cli-trust"),
-		"remote_server": map[string]any{"url": srv.URL, "root_ca": srv.CAFile},
-		"trust_pinning": map[string]any{"ca": map[string]string{GUN: pinCA}, "disable_tofu": true},
-	})
 	path := filepath.Join(dir, "notary-cli.json")
-	if err := os.WriteFile(path, cfg, 0o600); err != nil {
+	if err := srv.WriteCLIConfig(path, filepath.Join(dir, "cli-trust"), GUN, pinCA); err != nil {
 		return err
 	}
 	for _, args := range [][]string{{"lookup", GUN, "latest"}, {"delegation", "list", GUN}} {

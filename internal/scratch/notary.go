@@ -331,3 +331,22 @@ func (s *NotaryServer) Get(ctx context.Context, path string) ([]byte, int, error
 	b, err := io.ReadAll(resp.Body)
 	return b, resp.StatusCode, err
 }
+
+// WriteCLIConfig writes a config for the official notary CLI at path that
+// knows only this server, its TLS CA and the pinned CA for gun (a GUN or a
+// GUN prefix), TOFU off: the independent client that reads what a ceremony
+// published. An empty trustDir leaves the CLI's default (or -d) in force.
+func (s *NotaryServer) WriteCLIConfig(path, trustDir, gun, pinCA string) error {
+	cfg := map[string]any{
+		"remote_server": map[string]any{"url": s.URL, "root_ca": s.CAFile},
+		"trust_pinning": map[string]any{"ca": map[string]string{gun: pinCA}, "disable_tofu": true},
+	}
+	if trustDir != "" {
+		cfg["trust_dir"] = trustDir
+	}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o600)
+}

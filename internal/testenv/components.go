@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,16 +50,8 @@ func NotaryCLI(tb testing.TB, srv *NotaryServer, pinCA, gun string) func(args ..
 	tb.Helper()
 	bin := Tool(tb, "notary")
 	dir := tb.TempDir()
-	b, err := json.Marshal(map[string]any{
-		"trust_dir":     filepath.Join(dir, "trust"),
-		"remote_server": map[string]any{"url": srv.URL, "root_ca": srv.CAFile},
-		"trust_pinning": map[string]any{"ca": map[string]string{gun: pinCA}, "disable_tofu": true},
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
 	cfg := filepath.Join(dir, "config.json")
-	if err := os.WriteFile(cfg, b, 0o600); err != nil {
+	if err := srv.WriteCLIConfig(cfg, filepath.Join(dir, "trust"), gun, pinCA); err != nil {
 		tb.Fatal(err)
 	}
 	return func(args ...string) string {

@@ -87,19 +87,12 @@ func NewToken(tb testing.TB) Token {
 // Session opens the token and logs in; the session closes with the test.
 func (t Token) Session(tb testing.TB) *hsm.Session {
 	tb.Helper()
-	mod, err := hsm.Open(t.Module)
+	s, err := hsm.Connect(context.Background(), t.Module, hsm.TokenSelector{Label: t.Label},
+		func(context.Context) ([]byte, error) { return []byte(t.PIN), nil })
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s, err := mod.OpenSession(context.Background(), hsm.TokenSelector{Label: t.Label})
-	if err != nil {
-		mod.Close()
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { s.Close(); mod.Close() })
-	if err := s.Login(context.Background(), []byte(t.PIN)); err != nil {
-		tb.Fatal(err)
-	}
+	tb.Cleanup(func() { s.Close() })
 	return s
 }
 
