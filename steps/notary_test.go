@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/internal/testenv"
 	"github.com/ceremony-dev/ceremony/steps"
 	"github.com/ceremony-dev/ceremony/transcript"
@@ -85,14 +86,22 @@ func TestRunWithNotary(t *testing.T) {
 
 	// The official CLI, configured with the server, its CA and the pinned
 	// ceremony CA only, sees the repository and the delegation.
-	cli := testenv.NotaryCLI(t, srv, filepath.Join(cfg.OutputDir(), "ca.pem"), gun)
-	out := cli("delegation", "list", gun)
-	if !strings.Contains(out, "targets/me") || !strings.Contains(out, "<all paths>") {
-		t.Fatalf("notary delegation list:\n%s", out)
-	}
+	cli := cliSeesDelegation(t, srv, cfg, gun)
 	if out := cli("list", gun); !strings.Contains(out, "No targets present") {
 		t.Fatalf("notary list:\n%s", out)
 	}
+}
+
+// cliSeesDelegation has the official notary CLI, knowing only the server,
+// its TLS CA and the ceremony's CA, list gun's delegations: targets/me must be
+// there with all paths. It returns the CLI runner for further checks.
+func cliSeesDelegation(t *testing.T, srv *testenv.NotaryServer, cfg *config.Config, gun string) func(...string) string {
+	t.Helper()
+	cli := testenv.NotaryCLI(t, srv, filepath.Join(cfg.OutputDir(), steps.CAFile), gun)
+	if out := cli("delegation", "list", gun); !strings.Contains(out, "targets/me") || !strings.Contains(out, "<all paths>") {
+		t.Fatalf("notary delegation list:\n%s", out)
+	}
+	return cli
 }
 
 // TestPreflightServerDown: an unreachable server is found before any key is
@@ -220,13 +229,7 @@ func TestRunWithTokenTargetsKey(t *testing.T) {
 			t.Fatalf("a targets key file was written: %s", k)
 		}
 	}
-	if _, err := os.Stat(cfg.Path(cfg.Notary.TrustDir)); err != nil {
-		t.Fatalf("trust_dir: %v", err)
-	}
-	cli := testenv.NotaryCLI(t, srv, filepath.Join(cfg.OutputDir(), "ca.pem"), gun)
-	if out := cli("delegation", "list", gun); !strings.Contains(out, "targets/me") {
-		t.Fatalf("notary delegation list:\n%s", out)
-	}
+	cliSeesDelegation(t, srv, cfg, gun)
 }
 
 // TestTranscriptRootJSON: the root.json each Notary step published is in the
@@ -333,10 +336,7 @@ func TestRunKeyTypes(t *testing.T) {
 			}
 			repoPath := filepath.Join(cfg.OutputDir(), steps.RepoBase(gun)+".pem")
 			openssl(t, "verify", "-CAfile", filepath.Join(cfg.OutputDir(), "ca.pem"), repoPath)
-			cli := testenv.NotaryCLI(t, srv, filepath.Join(cfg.OutputDir(), "ca.pem"), gun)
-			if out := cli("delegation", "list", gun); !strings.Contains(out, "targets/me") {
-				t.Fatalf("notary delegation list:\n%s", out)
-			}
+			cliSeesDelegation(t, srv, cfg, gun)
 		})
 	}
 }

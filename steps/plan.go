@@ -21,7 +21,8 @@ type Step struct {
 	Explain string   // for trainers: what happens and why
 	Seed    []string // the manual commands it replaces
 	Inputs  map[string]any
-	// Irreversible marks steps that change a token or a server.
+	// Irreversible marks steps that change a token or a server; the plan
+	// shows it to the witnesses.
 	Irreversible bool
 	// replay: a finished step is run again on resume, making nothing, to
 	// rebuild what later steps need (keys, certificates). Steps that only
@@ -86,7 +87,11 @@ func NewPlan(cfg *config.Config) *Plan {
 func (p *Plan) Describe() string {
 	var b strings.Builder
 	for i, s := range p.Steps {
-		fmt.Fprintf(&b, "%d. %s (%s)\n   %s\n", i, s.Title, s.ID, s.Explain)
+		mark := ""
+		if s.Irreversible {
+			mark = ", irreversible"
+		}
+		fmt.Fprintf(&b, "%d. %s (%s%s)\n   %s\n", i, s.Title, s.ID, mark, s.Explain)
 		for _, c := range s.Seed {
 			fmt.Fprintf(&b, "   replaces: %s\n", c)
 		}

@@ -44,8 +44,9 @@ func TestPlanShape(t *testing.T) {
 					t.Errorf("step %s lacks a title, explanation, seed commands or run", s.ID)
 				}
 			}
-			if d := p.Describe(); !strings.Contains(d, "replaces: openssl ca") {
-				t.Errorf("Describe lacks the seed commands:\n%s", d)
+			if d := p.Describe(); !strings.Contains(d, "replaces: openssl ca") || !strings.Contains(d, "(ca, irreversible)") ||
+				strings.Contains(d, "(repo:docker.io/a/x, irreversible)") {
+				t.Errorf("Describe lacks the seed commands or the irreversible marks:\n%s", d)
 			}
 		})
 	}
