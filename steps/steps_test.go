@@ -77,6 +77,30 @@ func stepIDs(events []steps.Event, kind steps.EventKind) []string {
 	return ids
 }
 
+// preflightRefuses runs cfg and requires preflight to refuse it with a
+// problem mentioning each of wants, having made nothing on the token.
+func preflightRefuses(t *testing.T, tok testenv.Token, cfg *config.Config, wants ...string) *steps.ProblemsError {
+	t.Helper()
+	_, err := run(t, cfg)
+	var pe *steps.ProblemsError
+	if !errors.As(err, &pe) {
+		t.Fatalf("preflight did not refuse: %v", err)
+	}
+	for _, w := range wants {
+		if !strings.Contains(err.Error(), w) {
+			t.Fatalf("preflight: %v; want a problem mentioning %q", err, w)
+		}
+	}
+	if objs := listToken(t, tok); len(objs) != 0 {
+		t.Fatalf("a refused preflight left %d objects on the token", len(objs))
+	}
+	return pe
+}
+
+// twoPairs is countClasses of a token holding exactly the CA and root key
+// pairs with their certificates.
+const twoPairs = "ca: private-key public-key certificate; root: private-key public-key certificate"
+
 func run(t *testing.T, cfg *config.Config) ([]steps.Event, error) {
 	t.Helper()
 	var events []steps.Event
@@ -155,7 +179,7 @@ func TestRunCertificateSteps(t *testing.T) {
 	// The token: exactly one CA and one root key pair, never extractable,
 	// with their certificates, as pkcs11-tool sees it.
 	objs := listToken(t, tok)
-	if got := countClasses(objs); got != "ca: private-key public-key certificate; root: private-key public-key certificate" {
+	if got := countClasses(objs); got != twoPairs {
 		t.Fatalf("token objects: %s", got)
 	}
 	tool := testenv.Tool(t, "pkcs11-tool")
@@ -384,7 +408,7 @@ func TestResumeAfterTornJournal(t *testing.T) {
 	if !torn {
 		t.Fatal("the torn tail is not recorded")
 	}
-	if got := countClasses(listToken(t, tok)); got != "ca: private-key public-key certificate; root: private-key public-key certificate" {
+	if got := countClasses(listToken(t, tok)); got != twoPairs {
 		t.Fatalf("token objects: %s", got)
 	}
 }
@@ -402,14 +426,7 @@ func TestPreflightDryRun(t *testing.T) {
 			t.Parallel()
 			tok := testenv.NewToken(t)
 			cfg := newConfig(t, tok, tc.extra, "docker.io/a/b")
-			_, err := run(t, cfg)
-			var pe *steps.ProblemsError
-			if !errors.As(err, &pe) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("preflight: %v; want a problem mentioning %q", err, tc.want)
-			}
-			if objs := listToken(t, tok); len(objs) != 0 {
-				t.Fatalf("a failed preflight left %d objects on the token", len(objs))
-			}
+			preflightRefuses(t, tok, cfg, tc.want)
 		})
 	}
 }
