@@ -12,12 +12,13 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ceremony-dev/ceremony/internal/testenv"
 )
 
 var (
@@ -196,25 +197,25 @@ func checkOpenSSL(t *testing.T, c chain) {
 	rootPEM := write("root.crt", CertPEM(c.root))
 	csrPEM := write("root.csr", CSRPEM(c.rootCSR.Raw))
 
-	if out := openssl(t, "verify", "-CAfile", caPEM, repoPEM); !strings.Contains(out, repoPEM+": OK") {
+	if out := testenv.OpenSSL(t, "verify", "-CAfile", caPEM, repoPEM); !strings.Contains(out, repoPEM+": OK") {
 		t.Errorf("openssl verify: %s", out)
 	}
-	if out := openssl(t, "req", "-verify", "-noout", "-in", csrPEM); !strings.Contains(out, "verify OK") {
+	if out := testenv.OpenSSL(t, "req", "-verify", "-noout", "-in", csrPEM); !strings.Contains(out, "verify OK") {
 		t.Errorf("openssl req -verify: %s", out)
 	}
-	caText := openssl(t, "x509", "-text", "-noout", "-in", caPEM)
+	caText := testenv.OpenSSL(t, "x509", "-text", "-noout", "-in", caPEM)
 	for _, want := range []string{"Basic Constraints: critical", "CA:TRUE", "Key Usage: critical", "Certificate Sign, CRL Sign", "Subject Key Identifier", "Authority Key Identifier"} {
 		if !strings.Contains(caText, want) {
 			t.Errorf("CA text lacks %q:\n%s", want, caText)
 		}
 	}
-	repoText := openssl(t, "x509", "-text", "-noout", "-in", repoPEM)
+	repoText := testenv.OpenSSL(t, "x509", "-text", "-noout", "-in", repoPEM)
 	for _, want := range []string{"Subject: CN = " + testGUN, "CA:FALSE", "Key Usage: critical", "Digital Signature"} {
 		if !strings.Contains(repoText, want) {
 			t.Errorf("repo text lacks %q:\n%s", want, repoText)
 		}
 	}
-	rootText := openssl(t, "x509", "-text", "-noout", "-in", rootPEM)
+	rootText := testenv.OpenSSL(t, "x509", "-text", "-noout", "-in", rootPEM)
 	if !strings.Contains(rootText, "Subject: CN = root") || !strings.Contains(rootText, "Issuer: CN = root") {
 		t.Errorf("root text:\n%s", rootText)
 	}
@@ -226,17 +227,6 @@ func checkOpenSSL(t *testing.T, c chain) {
 			t.Errorf("%s certificate mentions SHA-1:\n%s", name, text)
 		}
 	}
-}
-
-func openssl(t *testing.T, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "openssl", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
 }
 
 // A repository certificate with a codeSigning EKU (what notary's own

@@ -314,7 +314,7 @@ func TestRunKeyTypes(t *testing.T) {
 				t.Fatal(err)
 			}
 			repoPath := filepath.Join(cfg.OutputDir(), steps.RepoBase(gun)+".pem")
-			openssl(t, "verify", "-CAfile", filepath.Join(cfg.OutputDir(), "ca.pem"), repoPath)
+			testenv.OpenSSL(t, "verify", "-CAfile", filepath.Join(cfg.OutputDir(), "ca.pem"), repoPath)
 			cliSeesDelegation(t, srv, cfg, gun)
 		})
 	}

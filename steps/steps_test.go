@@ -128,7 +128,7 @@ func TestRunCertificateSteps(t *testing.T) {
 	for _, gun := range guns {
 		repoPath := filepath.Join(out, steps.RepoBase(gun)+".pem")
 		repo := readCert(t, repoPath)
-		openssl(t, "verify", "-CAfile", filepath.Join(out, "ca.pem"), repoPath)
+		testenv.OpenSSL(t, "verify", "-CAfile", filepath.Join(out, "ca.pem"), repoPath)
 		if repo.Subject.CommonName != gun || !repo.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(root.PublicKey) {
 			t.Fatalf("repo cert %s: CN %q, same key as root: false", gun, repo.Subject.CommonName)
 		}
@@ -139,13 +139,13 @@ func TestRunCertificateSteps(t *testing.T) {
 		if err := pki.VerifyCAPinning(repo, ca); err != nil {
 			t.Fatal(err)
 		}
-		text := openssl(t, "x509", "-noout", "-text", "-in", repoPath)
+		text := testenv.OpenSSL(t, "x509", "-noout", "-text", "-in", repoPath)
 		if strings.Contains(text, "Extended Key Usage") || !strings.Contains(text, "CA:FALSE") || !strings.Contains(text, "Digital Signature") {
 			t.Fatalf("repository profile:\n%s", text)
 		}
 	}
 	// The fingerprint witnesses read aloud is openssl's.
-	fp := openssl(t, "x509", "-noout", "-fingerprint", "-sha256", "-in", filepath.Join(out, "ca.pem"))
+	fp := testenv.OpenSSL(t, "x509", "-noout", "-fingerprint", "-sha256", "-in", filepath.Join(out, "ca.pem"))
 	_, fp, _ = strings.Cut(strings.TrimSpace(fp), "=")
 	for _, e := range events {
 		if e.Kind != steps.StepFinished || e.StepID != "ca" {
@@ -156,7 +156,7 @@ func TestRunCertificateSteps(t *testing.T) {
 			t.Fatalf("CA summary %q, openssl says %s", e.Result.Summary, fp)
 		}
 	}
-	caText := openssl(t, "x509", "-noout", "-text", "-in", filepath.Join(out, "ca.pem"))
+	caText := testenv.OpenSSL(t, "x509", "-noout", "-text", "-in", filepath.Join(out, "ca.pem"))
 	for _, want := range []string{"Issuer: CN = Docker Notary CA", "CA:TRUE", "Certificate Sign, CRL Sign", "ecdsa-with-SHA256"} {
 		if !strings.Contains(caText, want) {
 			t.Fatalf("CA certificate lacks %q:\n%s", want, caText)
@@ -167,12 +167,12 @@ func TestRunCertificateSteps(t *testing.T) {
 	}
 	// root.csr is the root key's CSR, openssl agrees, and root.crt is CN=root
 	// over the same public key.
-	openssl(t, "req", "-verify", "-noout", "-in", filepath.Join(out, "root.csr"))
-	rootText := openssl(t, "x509", "-noout", "-text", "-in", filepath.Join(out, "root.crt"))
+	testenv.OpenSSL(t, "req", "-verify", "-noout", "-in", filepath.Join(out, "root.csr"))
+	rootText := testenv.OpenSSL(t, "x509", "-noout", "-text", "-in", filepath.Join(out, "root.crt"))
 	if !strings.Contains(rootText, "Subject: CN = root") || !strings.Contains(rootText, "Issuer: CN = root") || !strings.Contains(rootText, "ecdsa-with-SHA256") {
 		t.Fatalf("root certificate:\n%s", rootText)
 	}
-	if a, b := openssl(t, "req", "-noout", "-pubkey", "-in", filepath.Join(out, "root.csr")), openssl(t, "x509", "-noout", "-pubkey", "-in", filepath.Join(out, "root.crt")); a != b {
+	if a, b := testenv.OpenSSL(t, "req", "-noout", "-pubkey", "-in", filepath.Join(out, "root.csr")), testenv.OpenSSL(t, "x509", "-noout", "-pubkey", "-in", filepath.Join(out, "root.crt")); a != b {
 		t.Fatalf("root.csr and root.crt hold different public keys:\n%s\n%s", a, b)
 	}
 
@@ -224,15 +224,6 @@ func readCert(t *testing.T, path string) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return c
-}
-
-func openssl(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(testenv.Tool(t, "openssl"), args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
 }
 
 func listToken(t *testing.T, tok testenv.Token) []hsm.Object {

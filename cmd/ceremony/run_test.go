@@ -47,7 +47,7 @@ func TestRunHeadless(t *testing.T) {
 		}
 	}
 	out := filepath.Join(filepath.Dir(cfg), "out")
-	openssl(t, "verify", "-CAfile", filepath.Join(out, "ca.pem"), filepath.Join(out, "repos", "docker.io_alice_nginx.pem"))
+	testenv.OpenSSL(t, "verify", "-CAfile", filepath.Join(out, "ca.pem"), filepath.Join(out, "repos", "docker.io_alice_nginx.pem"))
 	if strings.Contains(r.stdout+r.stderr, tok.PIN) || transcriptContains(t, filepath.Join(out, transcript.FileName), tok.PIN) {
 		t.Fatal("the PIN leaked into the output or the transcript")
 	}
@@ -132,7 +132,7 @@ func TestKillAndResume(t *testing.T) {
 				t.Fatalf("resume after kill at %s: exit %d\n%s\n%s", point, r.code, r.stdout, r.stderr)
 			}
 			outDir := filepath.Join(filepath.Dir(cfg), "out")
-			openssl(t, "verify", "-CAfile", filepath.Join(outDir, "ca.pem"), filepath.Join(outDir, "repos", "docker.io_alice_nginx.pem"))
+			testenv.OpenSSL(t, "verify", "-CAfile", filepath.Join(outDir, "ca.pem"), filepath.Join(outDir, "repos", "docker.io_alice_nginx.pem"))
 			objs, err := tok.Session(t).Objects(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -171,15 +171,6 @@ func TestKillAndResume(t *testing.T) {
 			}
 		})
 	}
-}
-
-func openssl(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(testenv.Tool(t, "openssl"), args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
 }
 
 // transcriptContains decodes every entry (payloads are base64) and searches
