@@ -17,7 +17,8 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/ceremony-dev/ceremony/hsm"
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
+
 	"github.com/ceremony-dev/ceremony/pki"
 	"github.com/ceremony-dev/ceremony/secret"
 	"go.yaml.in/yaml/v3"
@@ -25,9 +26,12 @@ import (
 
 // Config is the ceremony plan's input (design.md's YAML contract).
 type Config struct {
-	HSM          HSM          `yaml:"hsm" json:"hsm,omitempty"`
-	CA           Key          `yaml:"ca" json:"ca,omitempty"`
-	Root         Key          `yaml:"root" json:"root,omitempty"`
+	HSM  HSM `yaml:"hsm" json:"hsm,omitempty"`
+	CA   Key `yaml:"ca" json:"ca,omitempty"`
+	Root Key `yaml:"root" json:"root,omitempty"`
+	// Transcript is the key that signs every line of the transcript; the CA
+	// certifies it, so the CA certificate is an auditor's one trust anchor.
+	Transcript   Key          `yaml:"transcript" json:"transcript,omitempty"`
 	Repositories []Repository `yaml:"repositories" json:"repositories,omitempty"`
 	Notary       *Notary      `yaml:"notary,omitempty" json:"notary,omitempty"`
 	Delegations  []Delegation `yaml:"delegations,omitempty" json:"delegations,omitempty"`
@@ -56,10 +60,10 @@ type HSM struct {
 
 // Key describes one key pair made in the token and its certificate.
 type Key struct {
-	Label   string `yaml:"label" json:"label,omitempty"`
-	Key     string `yaml:"key" json:"key,omitempty"`
-	Subject string `yaml:"subject,omitempty" json:"subject,omitempty"`
-	Days    int    `yaml:"days" json:"days,omitempty"`
+	Label   string       `yaml:"label" json:"label,omitempty"`
+	Key     keyspec.Type `yaml:"key" json:"key,omitempty"`
+	Subject string       `yaml:"subject,omitempty" json:"subject,omitempty"`
+	Days    int          `yaml:"days" json:"days,omitempty"`
 }
 
 // Repository is one GUN whose root certificate the ceremony issues.
@@ -117,9 +121,14 @@ func (p Paths) MarshalYAML() (any, error) {
 
 // Defaults of the seed procedure.
 const (
+	// DefaultModule is SoftHSM2's library as Debian installs it, so a
+	// trainer's rehearsal needs no module setting.
+	DefaultModule = "/usr/lib/softhsm/libsofthsm2.so"
 	DefaultOutput = "./ceremony-out"
 	DefaultCA     = "ca"
 	DefaultRoot   = "root"
+	// DefaultTranscript labels the key that signs the transcript.
+	DefaultTranscript = "transcript"
 )
 
 // Load reads, decodes strictly, fills defaults and validates path.
@@ -217,13 +226,13 @@ func (c *Config) secretPath(source string) string {
 
 func (c *Config) defaults() {
 	if c.HSM.Module == "" {
-		c.HSM.Module = hsm.DefaultModule
+		c.HSM.Module = DefaultModule
 	}
 	if c.CA.Label == "" {
 		c.CA.Label = DefaultCA
 	}
 	if c.CA.Key == "" {
-		c.CA.Key = string(hsm.ECDSAP256)
+		c.CA.Key = keyspec.ECDSAP256
 	}
 	if c.CA.Subject == "" {
 		c.CA.Subject = pki.DefaultCASubject
@@ -235,10 +244,19 @@ func (c *Config) defaults() {
 		c.Root.Label = DefaultRoot
 	}
 	if c.Root.Key == "" {
-		c.Root.Key = string(hsm.ECDSAP256)
+		c.Root.Key = keyspec.ECDSAP256
 	}
 	if c.Root.Days == 0 {
 		c.Root.Days = pki.DefaultRootDays
+	}
+	if c.Transcript.Label == "" {
+		c.Transcript.Label = DefaultTranscript
+	}
+	if c.Transcript.Key == "" {
+		c.Transcript.Key = keyspec.ECDSAP256
+	}
+	if c.Transcript.Days == 0 {
+		c.Transcript.Days = pki.DefaultTranscriptDays
 	}
 	for i := range c.Repositories {
 		if c.Repositories[i].Days == 0 {
@@ -249,7 +267,7 @@ func (c *Config) defaults() {
 		c.Output = DefaultOutput
 	}
 	if c.Notary != nil && c.Notary.TargetsKey != nil && c.Notary.TargetsKey.Key == "" {
-		c.Notary.TargetsKey.Key = string(hsm.ECDSAP256)
+		c.Notary.TargetsKey.Key = keyspec.ECDSAP256
 	}
 }
 
@@ -276,20 +294,7 @@ func (c *Config) Validate() error {
 	if _, err := secret.Parse(c.HSM.PIN); err != nil {
 		add("hsm.pin: %v", err)
 	}
-	for _, k := range []struct {
-		name string
-		key  Key
-	}{{"ca", c.CA}, {"root", c.Root}} {
-		if strings.TrimSpace(k.key.Label) != k.key.Label || k.key.Label == "" {
-			add("%s.label: %q is not a usable label (no empty label, no surrounding spaces)", k.name, k.key.Label)
-		}
-		if _, err := hsm.ParseKeyType(k.key.Key); err != nil {
-			add("%s.key: %v", k.name, err)
-		}
-	}
-	if c.CA.Label == c.Root.Label {
-		add("root.label: %q is the CA's label too; the two keys need different labels", c.Root.Label)
-	}
+	errs = append(errs, c.checkKeys()...)
 	if c.Root.Subject != "" {
 		add("root.subject: the root certificate's subject is fixed (CN=root, as notary expects); remove the key")
 	}
@@ -303,6 +308,10 @@ func (c *Config) Validate() error {
 	}
 	checkDays("ca.days", c.CA.Days, pki.MaxDays)
 	checkDays("root.days", c.Root.Days, 3650)
+	checkDays("transcript.days", c.Transcript.Days, pki.MaxDays)
+	if c.Transcript.Subject != "" {
+		add("transcript.subject: the transcript certificate's subject follows the CA's; remove the key")
+	}
 	if len(c.Repositories) == 0 {
 		add("repositories: none: list at least one repository (gun) to certify")
 	}
@@ -368,15 +377,6 @@ func (n *Notary) validate(c *Config) []error {
 		add("notary.trust_dir: missing")
 	}
 	if k := n.TargetsKey; k != nil {
-		if strings.TrimSpace(k.Label) != k.Label || k.Label == "" {
-			add("notary.targets_key.label: %q is not a usable label", k.Label)
-		}
-		if k.Label == c.CA.Label || k.Label == c.Root.Label {
-			add("notary.targets_key.label: %q is also the CA's or root's label; every key needs its own", k.Label)
-		}
-		if _, err := hsm.ParseKeyType(k.Key); err != nil {
-			add("notary.targets_key.key: %v", err)
-		}
 		if k.Subject != "" || k.Days != 0 {
 			add("notary.targets_key: only label and key apply (no certificate is made for it)")
 		}
@@ -385,6 +385,42 @@ func (n *Notary) validate(c *Config) []error {
 		if _, err := secret.Parse(src); err != nil {
 			add("%s: %v", field, err)
 		}
+	}
+	return errs
+}
+
+// KeySection is one key the config asks the token for, named by its field.
+type KeySection struct {
+	Field string
+	Key   Key
+}
+
+// Keys lists the config's key sections: the CA, the root, the transcript
+// key and, when set, the notary targets key.
+func (c *Config) Keys() []KeySection {
+	keys := []KeySection{{"ca", c.CA}, {"root", c.Root}, {"transcript", c.Transcript}}
+	if c.Notary != nil && c.Notary.TargetsKey != nil {
+		keys = append(keys, KeySection{"notary.targets_key", *c.Notary.TargetsKey})
+	}
+	return keys
+}
+
+// checkKeys applies the label and type rules to every key section, and
+// refuses two sections that share a label: each key needs its own.
+func (c *Config) checkKeys() []error {
+	var errs []error
+	seen := map[string]string{}
+	for _, k := range c.Keys() {
+		if err := keyspec.CheckLabel(k.Key.Label); err != nil {
+			errs = append(errs, fmt.Errorf("%s.label: %w", k.Field, err))
+		}
+		if err := k.Key.Key.Check(); err != nil {
+			errs = append(errs, fmt.Errorf("%s.key: %w", k.Field, err))
+		}
+		if other, ok := seen[k.Key.Label]; ok {
+			errs = append(errs, fmt.Errorf("%s.label: %q is %s's label too; every key needs its own label", k.Field, k.Key.Label, other))
+		}
+		seen[k.Key.Label] = k.Field
 	}
 	return errs
 }
@@ -408,12 +444,6 @@ func ValidateRole(role string) error {
 		}
 	}
 	return nil
-}
-
-// KeyType of a key section (valid after Validate).
-func (k Key) KeyType() hsm.KeyType {
-	t, _ := hsm.ParseKeyType(k.Key)
-	return t
 }
 
 // secretWord finds a word that announces a secret: pin, pins, pw, pwd,

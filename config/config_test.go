@@ -39,7 +39,7 @@ func TestContract(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.HSM.Token != "ceremony" || c.CA.KeyType() != "ecdsa-p256" || c.CA.Days != 7300 || c.Root.Days != 365 ||
+	if c.HSM.Token != "ceremony" || c.CA.Key != "ecdsa-p256" || c.CA.Days != 7300 || c.Root.Days != 365 ||
 		len(c.Repositories) != 1 || c.Repositories[0].GUN != "docker.io/alice/nginx" || c.Notary == nil ||
 		!c.Delegations[0].Paths.All || c.Delegations[0].Role != "targets/me" {
 		t.Fatalf("parsed %+v", c)
@@ -75,7 +75,7 @@ func TestInvalid(t *testing.T) {
 		{"literal PIN", "hsm: {token: t, pin: '1234'}\nrepositories: [{gun: docker.io/a/b}]\n", []string{"hsm.pin"}},
 		{"everything wrong at once",
 			"hsm: {pin: env:P}\nca: {key: dsa-1024, days: 0}\nroot: {label: ca, days: 99999}\nrepositories: [{gun: 'Docker.io/a b'}, {gun: docker.io/x, days: -1}]\n",
-			[]string{"hsm.token: missing", "ca.key: unknown key type", "root.label: \"ca\" is the CA's label", "root.days: 99999", "repositories[0].gun", "repositories[1].days: -1"}},
+			[]string{"hsm.token: missing", "ca.key: unknown key type", "root.label: \"ca\" is ca's label too", "root.days: 99999", "repositories[0].gun", "repositories[1].days: -1"}},
 		{"no repositories", "hsm: {token: t, pin: env:P}\n", []string{"repositories: none"}},
 		{"duplicate gun", "hsm: {token: t, pin: env:P}\nrepositories: [{gun: docker.io/a/b}, {gun: docker.io/a/b}]\n", []string{"listed twice"}},
 		{"root subject", base + "root: {subject: CN=x}\n", []string{"root.subject"}},

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
+
 	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/internal/testenv"
 	"github.com/miekg/pkcs11"
@@ -20,7 +22,7 @@ func BenchmarkSign(b *testing.B) {
 	tok := testenv.NewToken(b)
 	s := tok.Session(b)
 	ctx := context.Background()
-	k, err := s.GenerateKey(ctx, hsm.KeySpec{Label: "bench", Type: hsm.ECDSAP256})
+	k, err := s.GenerateKey(ctx, hsm.KeySpec{Label: "bench", Type: keyspec.ECDSAP256})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
+
 	"github.com/miekg/pkcs11"
 )
 
@@ -81,7 +83,7 @@ func (s *Session) FindKey(ctx context.Context, sel KeySelector) (*Key, error) {
 // publicFor finds the public half of the key with this CKA_ID: the public key
 // object where there is one, else the certificate stored next to it. The
 // caller holds mu.
-func (s *Session) publicFor(id []byte) (crypto.PublicKey, KeyType, error) {
+func (s *Session) publicFor(id []byte) (crypto.PublicKey, keyspec.Type, error) {
 	if len(id) == 0 {
 		return nil, "", fmt.Errorf("private key has no CKA_ID to pair it with its public key")
 	}

@@ -8,13 +8,15 @@ import (
 	"crypto/sha256"
 	"fmt"
 
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
+
 	"github.com/miekg/pkcs11"
 )
 
 // KeySpec asks for one key pair.
 type KeySpec struct {
 	Label string
-	Type  KeyType
+	Type  keyspec.Type
 }
 
 // GenerateKey makes a key pair inside the token: private key on the token,
@@ -112,7 +114,7 @@ func templates(spec KeySpec, id []byte) (pub, priv []*pkcs11.Attribute, mech []*
 		pkcs11.NewAttribute(pkcs11.CKA_ID, id),
 	}
 	if spec.Type.IsEC() {
-		pub = append(pub, pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_EC), pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, spec.Type.ecParams()))
+		pub = append(pub, pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_EC), pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, ecParams(spec.Type)))
 		priv = append(priv, pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_EC))
 		return pub, priv, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_EC_KEY_PAIR_GEN, nil)}
 	}

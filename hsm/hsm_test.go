@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
+
 	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/internal/testenv"
 	"github.com/miekg/pkcs11"
@@ -253,7 +255,7 @@ func TestGenerateSameLabelConcurrently(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := s.GenerateKey(ctx, hsm.KeySpec{Label: "dup", Type: hsm.ECDSAP256})
+			_, err := s.GenerateKey(ctx, hsm.KeySpec{Label: "dup", Type: keyspec.ECDSAP256})
 			switch {
 			case err == nil:
 				made.Add(1)
@@ -293,7 +295,7 @@ func TestPINErrorFlags(t *testing.T) {
 
 func TestGenerateKey(t *testing.T) {
 	t.Parallel()
-	for _, kt := range hsm.KeyTypes() {
+	for _, kt := range keyspec.All() {
 		t.Run(string(kt), func(t *testing.T) {
 			t.Parallel()
 			s := testenv.NewToken(t).Session(t)
@@ -415,7 +417,7 @@ func TestCertificateObject(t *testing.T) {
 	t.Parallel()
 	s := testenv.NewToken(t).Session(t)
 	ctx := context.Background()
-	k, err := s.GenerateKey(ctx, hsm.KeySpec{Label: "root", Type: hsm.ECDSAP256})
+	k, err := s.GenerateKey(ctx, hsm.KeySpec{Label: "root", Type: keyspec.ECDSAP256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,7 +475,7 @@ func selfSigned(t *testing.T, k *hsm.Key, cn string) *x509.Certificate {
 func TestConcurrentSign(t *testing.T) {
 	t.Parallel()
 	s := testenv.NewToken(t).Session(t)
-	k, err := s.GenerateKey(context.Background(), hsm.KeySpec{Label: "k", Type: hsm.ECDSAP256})
+	k, err := s.GenerateKey(context.Background(), hsm.KeySpec{Label: "k", Type: keyspec.ECDSAP256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -540,7 +542,7 @@ func TestConnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GenerateKey(ctx, hsm.KeySpec{Label: "k", Type: hsm.ECDSAP256}); err != nil {
+	if _, err := s.GenerateKey(ctx, hsm.KeySpec{Label: "k", Type: keyspec.ECDSAP256}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {

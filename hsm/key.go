@@ -13,6 +13,8 @@ import (
 	"io"
 	"math/big"
 
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
+
 	"github.com/miekg/pkcs11"
 )
 
@@ -59,7 +61,7 @@ type Key struct {
 	priv   pkcs11.ObjectHandle
 	Label  string
 	ID     []byte
-	Type   KeyType
+	Type   keyspec.Type
 	Attrs  Attributes
 	public crypto.PublicKey
 }
@@ -191,7 +193,7 @@ func rawToASN1(raw []byte) ([]byte, error) {
 
 // readPublic reads the public key of an object (a public key or certificate
 // handle found next to the private key).
-func (s *Session) readPublic(h pkcs11.ObjectHandle) (crypto.PublicKey, KeyType, error) {
+func (s *Session) readPublic(h pkcs11.ObjectHandle) (crypto.PublicKey, keyspec.Type, error) {
 	a, err := s.attrs(h, pkcs11.CKA_KEY_TYPE, pkcs11.CKA_EC_PARAMS, pkcs11.CKA_EC_POINT, pkcs11.CKA_MODULUS, pkcs11.CKA_PUBLIC_EXPONENT)
 	if err != nil {
 		return nil, "", err
@@ -207,11 +209,11 @@ func (s *Session) readPublic(h pkcs11.ObjectHandle) (crypto.PublicKey, KeyType, 
 		if err != nil {
 			return nil, "", err
 		}
-		t := ECDSAP256
+		t := keyspec.ECDSAP256
 		if curve == elliptic.P384() {
-			t = ECDSAP384
+			t = keyspec.ECDSAP384
 		} else if curve != elliptic.P256() {
-			t = KeyType("ecdsa-" + curve.Params().Name)
+			t = keyspec.Type("ecdsa-" + curve.Params().Name)
 		}
 		return pub, t, nil
 	case pkcs11.CKK_RSA:
@@ -221,7 +223,7 @@ func (s *Session) readPublic(h pkcs11.ObjectHandle) (crypto.PublicKey, KeyType, 
 			return nil, "", errors.New("RSA public key has no usable modulus or exponent")
 		}
 		pub := &rsa.PublicKey{N: n, E: int(e.Int64())}
-		return pub, KeyType(fmt.Sprintf("rsa-%d", n.BitLen())), nil
+		return pub, keyspec.Type(fmt.Sprintf("rsa-%d", n.BitLen())), nil
 	}
 	return nil, "", fmt.Errorf("unsupported key type 0x%x", kt)
 }

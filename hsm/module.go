@@ -15,10 +15,6 @@ import (
 	"github.com/miekg/pkcs11"
 )
 
-// DefaultModule is SoftHSM2's library as Debian installs it; it is the module
-// used when none is named, so a trainer's rehearsal needs no flags.
-const DefaultModule = "/usr/lib/softhsm/libsofthsm2.so"
-
 // A PKCS#11 library is initialised once per process: a second C_Initialize
 // returns CKR_CRYPTOKI_ALREADY_INITIALIZED and C_Finalize pulls the ground from
 // under every other user. The registry below is therefore the one piece of
@@ -55,10 +51,10 @@ type Module struct {
 	closed bool
 }
 
-// Open loads the PKCS#11 library at path (DefaultModule when empty).
+// Open loads the PKCS#11 library at path.
 func Open(path string) (*Module, error) {
 	if path == "" {
-		path = DefaultModule
+		return nil, errors.New("no PKCS#11 module named: give the library's path")
 	}
 	registry.Lock()
 	defer registry.Unlock()

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
+
 	"github.com/miekg/pkcs11"
 )
 
@@ -78,7 +80,7 @@ func (s *Session) describeObject(h pkcs11.ObjectHandle) (Object, error) {
 	switch class {
 	case pkcs11.CKO_PUBLIC_KEY:
 		if _, t, err := s.readPublic(h); err == nil {
-			o.KeyType = t.describe()
+			o.KeyType = t.Describe()
 		}
 	case pkcs11.CKO_PRIVATE_KEY:
 		attrs, err := s.readAttributes(h)
@@ -92,7 +94,7 @@ func (s *Session) describeObject(h pkcs11.ObjectHandle) (Object, error) {
 		if err == nil {
 			if c, err := x509.ParseCertificate(v[pkcs11.CKA_VALUE]); err == nil {
 				o.Subject = c.Subject.String()
-				o.KeyType = keyTypeOf(c.PublicKey).describe()
+				o.KeyType = keyTypeOf(c.PublicKey).Describe()
 			}
 		}
 	}
@@ -122,30 +124,20 @@ func (s *Session) privateKeyType(h pkcs11.ObjectHandle) string {
 	return fmt.Sprintf("key-type-0x%x", kt)
 }
 
-func (t KeyType) describe() string {
-	switch {
-	case t.IsEC():
-		return "EC " + t.Curve().Params().Name
-	case t.Bits() > 0:
-		return fmt.Sprintf("RSA %d", t.Bits())
-	}
-	return string(t)
-}
-
-func keyTypeOf(pub crypto.PublicKey) KeyType {
+func keyTypeOf(pub crypto.PublicKey) keyspec.Type {
 	switch p := pub.(type) {
 	case *ecdsa.PublicKey:
 		switch p.Curve.Params().Name {
 		case "P-256":
-			return ECDSAP256
+			return keyspec.ECDSAP256
 		case "P-384":
-			return ECDSAP384
+			return keyspec.ECDSAP384
 		}
-		return KeyType("ecdsa-" + p.Curve.Params().Name)
+		return keyspec.Type("ecdsa-" + p.Curve.Params().Name)
 	case *rsa.PublicKey:
-		return KeyType(fmt.Sprintf("rsa-%d", p.N.BitLen()))
+		return keyspec.Type(fmt.Sprintf("rsa-%d", p.N.BitLen()))
 	}
-	return KeyType(fmt.Sprintf("%T", pub))
+	return keyspec.Type(fmt.Sprintf("%T", pub))
 }
 
 // StoreCertificate stores cert on the token next to key: same label, same

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
+
 	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/internal/testenv"
 	"github.com/miekg/pkcs11"
@@ -23,7 +25,7 @@ func TestPKCS11ToolWitness(t *testing.T) {
 	s := tok.Session(t)
 	ctx := context.Background()
 	keys := map[string]*hsm.Key{}
-	for label, kt := range map[string]hsm.KeyType{"ca": hsm.ECDSAP384, "root": hsm.ECDSAP256, "rsa": hsm.RSA2048} {
+	for label, kt := range map[string]keyspec.Type{"ca": keyspec.ECDSAP384, "root": keyspec.ECDSAP256, "rsa": keyspec.RSA2048} {
 		k, err := s.GenerateKey(ctx, hsm.KeySpec{Label: label, Type: kt})
 		if err != nil {
 			t.Fatal(err)

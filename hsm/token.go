@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
+
 	"github.com/miekg/pkcs11"
 )
 
@@ -193,7 +195,7 @@ func trim(s string) string { return strings.TrimRight(strings.TrimSpace(s), "\x0
 // on this token before anything is made: a write-protected token, a user PIN
 // that is not set, locked or must be changed first, and missing mechanisms
 // (key generation in the needed size, signing) for each key type.
-func (s *Session) CheckReady(ctx context.Context, types ...KeyType) []error {
+func (s *Session) CheckReady(ctx context.Context, types ...keyspec.Type) []error {
 	if err := ctx.Err(); err != nil {
 		return []error{err}
 	}

@@ -82,20 +82,6 @@ func TestParseECPoint(t *testing.T) {
 	}
 }
 
-func TestParseKeyType(t *testing.T) {
-	for _, kt := range KeyTypes() {
-		got, err := ParseKeyType(strings.ToUpper(string(kt)))
-		if err != nil || got != kt {
-			t.Errorf("ParseKeyType(%s) = %s, %v", kt, got, err)
-		}
-	}
-	for _, bad := range []string{"", "rsa-1024", "ed25519", "ecdsa-p521"} {
-		if _, err := ParseKeyType(bad); err == nil || !strings.Contains(err.Error(), "ecdsa-p256") {
-			t.Errorf("ParseKeyType(%q) = %v, want an error listing the types", bad, err)
-		}
-	}
-}
-
 func TestAttributesSafe(t *testing.T) {
 	good := Attributes{Token: true, Private: true, Sensitive: true, AlwaysSensitive: true, NeverExtractable: true, Local: true}
 	if err := good.Safe(); err != nil {

@@ -41,6 +41,9 @@ const (
 	DefaultCADays   = 7300 // seed: openssl req -x509 -days 7300
 	DefaultRootDays = 365  // seed: openssl x509 -req -days 365
 	DefaultRepoDays = 375  // seed: openssl ca -days 375
+	// DefaultTranscriptDays: the transcript certificate only has to be valid
+	// while the ceremony signs; auditors check signatures at the recorded time.
+	DefaultTranscriptDays = 3650
 	// MaxDays caps every profile at 25 years, boulder's cap for roots: a
 	// longer lifetime is a typo, not a plan.
 	MaxDays = 9132

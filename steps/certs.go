@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
+
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/pki"
@@ -34,7 +36,7 @@ func Fingerprint(der []byte) string {
 }
 
 // uclType is the seed's `ucl generate -t` word for a key type.
-func uclType(t hsm.KeyType) string {
+func uclType(t keyspec.Type) string {
 	if t.IsEC() {
 		return "ECC"
 	}
@@ -51,7 +53,7 @@ func caStep(cfg *config.Config) Step {
 		Explain: "Generate the CA key pair inside the token (it can never leave it), self-sign the CA " +
 			"certificate every Notary client will pin, and store the certificate on the token next to its key.",
 		Seed: []string{
-			"ucl generate -t " + uclType(cfg.CA.KeyType()) + " -n " + cfg.CA.Label, "ucl export --obfuscate (not needed: the key never leaves the token)",
+			"ucl generate -t " + uclType(cfg.CA.Key) + " -n " + cfg.CA.Label, "ucl export --obfuscate (not needed: the key never leaves the token)",
 			fmt.Sprintf("openssl req -x509 -days %d -sha256 -extensions v3_ca -subj %q", cfg.CA.Days, cfg.CA.Subject), "ucl import --name " + cfg.CA.Label,
 		},
 		Inputs:       map[string]any{"label": cfg.CA.Label, "key": cfg.CA.Key, "subject": cfg.CA.Subject, "days": cfg.CA.Days},
@@ -59,7 +61,7 @@ func caStep(cfg *config.Config) Step {
 		replay:       true,
 		check:        needSession,
 		run: func(ctx context.Context, st *State) (*Result, error) {
-			key, adopted, err := st.key(ctx, cfg.CA.Label, cfg.CA.KeyType())
+			key, adopted, err := st.key(ctx, cfg.CA.Label, cfg.CA.Key)
 			if err != nil {
 				return nil, err
 			}
@@ -95,7 +97,7 @@ func rootStep(cfg *config.Config) Step {
 		Explain: "Generate the Notary root key inside the token, make its CSR with subject CN=root and a " +
 			"self-signed root certificate, and store it on the token. This key signs every repository's root.json.",
 		Seed: []string{
-			"ucl generate -t " + uclType(cfg.Root.KeyType()) + " -n " + cfg.Root.Label, "ucl csr --subject CN=root -n " + cfg.Root.Label,
+			"ucl generate -t " + uclType(cfg.Root.Key) + " -n " + cfg.Root.Label, "ucl csr --subject CN=root -n " + cfg.Root.Label,
 			"ucl export -u <ROOT UID> --obfuscate (not needed: the key never leaves the token)",
 			fmt.Sprintf("openssl x509 -req -sha256 -days %d -signkey root.key", cfg.Root.Days), "ucl import --name " + cfg.Root.Label,
 		},
@@ -104,7 +106,7 @@ func rootStep(cfg *config.Config) Step {
 		replay:       true,
 		check:        needSession,
 		run: func(ctx context.Context, st *State) (*Result, error) {
-			key, adopted, err := st.key(ctx, cfg.Root.Label, cfg.Root.KeyType())
+			key, adopted, err := st.key(ctx, cfg.Root.Label, cfg.Root.Key)
 			if err != nil {
 				return nil, err
 			}

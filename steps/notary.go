@@ -27,7 +27,7 @@ func targetsKeyStep(cfg *config.Config) Step {
 		replay:       true,
 		check:        needSession,
 		run: func(ctx context.Context, st *State) (*Result, error) {
-			key, adopted, err := st.key(ctx, k.Label, k.KeyType())
+			key, adopted, err := st.key(ctx, k.Label, k.Key)
 			if err != nil {
 				return nil, err
 			}

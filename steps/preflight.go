@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
+
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/pki"
@@ -89,9 +91,9 @@ func runPreflight(ctx context.Context, st *State) (*Result, error) {
 	if sess != nil {
 		st.sess = sess
 		facts["token"] = tokenFacts
-		types := []hsm.KeyType{cfg.CA.KeyType(), cfg.Root.KeyType()}
+		types := []keyspec.Type{cfg.CA.Key, cfg.Root.Key}
 		if cfg.Notary != nil && cfg.Notary.TargetsKey != nil {
-			types = append(types, cfg.Notary.TargetsKey.KeyType())
+			types = append(types, cfg.Notary.TargetsKey.Key)
 		}
 		problems = append(problems, sess.CheckReady(ctx, types...)...)
 		objs, err := sess.Objects(ctx)
@@ -278,13 +280,13 @@ func fileSHA256(path string) string {
 // on the token, instead of after the CA key exists. The throwaway keys never
 // leave this function.
 func dryRun(ctx context.Context, cfg *config.Config, now time.Time) error {
-	caKey, err := throwaway(cfg.CA.KeyType())
+	caKey, err := throwaway(cfg.CA.Key)
 	if err != nil {
 		return err
 	}
 	rootKey := caKey
-	if cfg.Root.KeyType() != cfg.CA.KeyType() {
-		if rootKey, err = throwaway(cfg.Root.KeyType()); err != nil {
+	if cfg.Root.Key != cfg.CA.Key {
+		if rootKey, err = throwaway(cfg.Root.Key); err != nil {
 			return err
 		}
 	}
@@ -322,7 +324,7 @@ func dryRun(ctx context.Context, cfg *config.Config, now time.Time) error {
 	return nil
 }
 
-func throwaway(t hsm.KeyType) (crypto.Signer, error) {
+func throwaway(t keyspec.Type) (crypto.Signer, error) {
 	if t.IsEC() {
 		return ecdsa.GenerateKey(t.Curve(), rand.Reader)
 	}

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
+
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/secret"
@@ -72,7 +74,7 @@ var errRestore = errors.New("the journal records this step as finished, but")
 // journals an intent, so that if the process dies between C_GenerateKeyPair
 // and the step's entry, the next run adopts the key instead of tripping over
 // its label, and the token never holds two.
-func (st *State) key(ctx context.Context, label string, typ hsm.KeyType) (*hsm.Key, bool, error) {
+func (st *State) key(ctx context.Context, label string, typ keyspec.Type) (*hsm.Key, bool, error) {
 	k, err := st.sess.FindKey(ctx, hsm.KeySelector{Label: label})
 	switch {
 	case err == nil:

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
+
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/internal/testenv"
@@ -274,7 +276,7 @@ func TestPreflightListsEveryProblem(t *testing.T) {
 	tok := testenv.NewToken(t)
 	// A foreign key already holds the CA label.
 	s := tok.Session(t)
-	if _, err := s.GenerateKey(context.Background(), hsm.KeySpec{Label: "ca", Type: hsm.ECDSAP256}); err != nil {
+	if _, err := s.GenerateKey(context.Background(), hsm.KeySpec{Label: "ca", Type: keyspec.ECDSAP256}); err != nil {
 		t.Fatal(err)
 	}
 	cfg := newConfig(t, tok, "", "docker.io/a/b")

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
+
 	"github.com/sirupsen/logrus"
 	"github.com/theupdateframework/notary/tuf/data"
 	"github.com/theupdateframework/notary/tuf/utils"
@@ -64,7 +66,7 @@ func newOwner(t testing.TB, srv *testenv.NotaryServer, gun string) *owner {
 	tok := testenv.NewToken(t)
 	o := &owner{srv: srv, sess: tok.Session(t)}
 	var err error
-	if o.caKey, err = o.sess.GenerateKey(ctx, hsm.KeySpec{Label: "ca", Type: hsm.ECDSAP256}); err != nil {
+	if o.caKey, err = o.sess.GenerateKey(ctx, hsm.KeySpec{Label: "ca", Type: keyspec.ECDSAP256}); err != nil {
 		t.Fatal(err)
 	}
 	if o.ca, err = pki.IssueCA(ctx, o.caKey, pki.Request{Rand: o.sess.Rand(ctx)}); err != nil {
@@ -74,7 +76,7 @@ func newOwner(t testing.TB, srv *testenv.NotaryServer, gun string) *owner {
 	if err := os.WriteFile(o.caFile, pki.CertPEM(o.ca), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if o.rootKey, err = o.sess.GenerateKey(ctx, hsm.KeySpec{Label: "root", Type: hsm.ECDSAP256}); err != nil {
+	if o.rootKey, err = o.sess.GenerateKey(ctx, hsm.KeySpec{Label: "root", Type: keyspec.ECDSAP256}); err != nil {
 		t.Fatal(err)
 	}
 	o.repoCert = o.issueRepo(t, o.rootKey, gun)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
+
 	"github.com/theupdateframework/notary/cryptoservice"
 	"github.com/theupdateframework/notary/trustmanager"
 	"github.com/theupdateframework/notary/tuf/data"
@@ -28,16 +30,16 @@ func TestTokenKeySigns(t *testing.T) {
 	sess := testenv.NewToken(t).Session(t)
 	msg := []byte(`{"_type":"Root","version":1}`)
 	for _, tc := range []struct {
-		typ    hsm.KeyType
+		typ    keyspec.Type
 		pkcs1  bool
 		alg    data.SigAlgorithm
 		keyAlg string
 		sigLen int
 	}{
-		{hsm.ECDSAP256, false, data.ECDSASignature, data.ECDSAKey, 64},
-		{hsm.ECDSAP384, false, data.ECDSASignature, data.ECDSAKey, 96},
-		{hsm.RSA2048, false, data.RSAPSSSignature, data.RSAKey, 256},
-		{hsm.RSA2048, true, data.RSAPKCS1v15Signature, data.RSAKey, 256},
+		{keyspec.ECDSAP256, false, data.ECDSASignature, data.ECDSAKey, 64},
+		{keyspec.ECDSAP384, false, data.ECDSASignature, data.ECDSAKey, 96},
+		{keyspec.RSA2048, false, data.RSAPSSSignature, data.RSAKey, 256},
+		{keyspec.RSA2048, true, data.RSAPKCS1v15Signature, data.RSAKey, 256},
 	} {
 		t.Run(string(tc.alg)+"/"+string(tc.typ), func(t *testing.T) {
 			label := string(tc.typ) + "-" + string(tc.alg)
@@ -92,11 +94,11 @@ func TestTokenKeySigns(t *testing.T) {
 func TestKeyStoreInCryptoService(t *testing.T) {
 	ctx := context.Background()
 	sess := testenv.NewToken(t).Session(t)
-	root, err := sess.GenerateKey(ctx, hsm.KeySpec{Label: "root", Type: hsm.ECDSAP256})
+	root, err := sess.GenerateKey(ctx, hsm.KeySpec{Label: "root", Type: keyspec.ECDSAP256})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sess.GenerateKey(ctx, hsm.KeySpec{Label: "targets", Type: hsm.ECDSAP256}); err != nil {
+	if _, err := sess.GenerateKey(ctx, hsm.KeySpec{Label: "targets", Type: keyspec.ECDSAP256}); err != nil {
 		t.Fatal(err)
 	}
 	ks, err := NewKeyStore(ctx, sess, nil,
@@ -203,7 +205,7 @@ func TestKeyStoreWrongPIN(t *testing.T) {
 func TestKeyRefRoles(t *testing.T) {
 	ctx := context.Background()
 	sess := testenv.NewToken(t).Session(t)
-	if _, err := sess.GenerateKey(ctx, hsm.KeySpec{Label: "k", Type: hsm.ECDSAP256}); err != nil {
+	if _, err := sess.GenerateKey(ctx, hsm.KeySpec{Label: "k", Type: keyspec.ECDSAP256}); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {

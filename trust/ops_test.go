@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
+
 	"github.com/theupdateframework/notary/tuf/data"
 	"github.com/theupdateframework/notary/tuf/utils"
 
@@ -142,7 +144,7 @@ func TestInitResume(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "with this root key under another certificate") {
 			t.Errorf("Init with a re-issued certificate: %v", err)
 		}
-		root2, err := o.sess.GenerateKey(ctx, hsm.KeySpec{Label: "root2", Type: hsm.ECDSAP256})
+		root2, err := o.sess.GenerateKey(ctx, hsm.KeySpec{Label: "root2", Type: keyspec.ECDSAP256})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -344,7 +346,7 @@ func TestDelegateTokenKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	dsess := testenv.NewToken(t).Session(t)
-	dk, err := dsess.GenerateKey(ctx, hsm.KeySpec{Label: "ci", Type: hsm.ECDSAP256})
+	dk, err := dsess.GenerateKey(ctx, hsm.KeySpec{Label: "ci", Type: keyspec.ECDSAP256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -444,7 +446,7 @@ func TestTargetsKeyInToken(t *testing.T) {
 	const gun = "docker.io/alice/tokentargets"
 	srv := testenv.NotaryServerT(t)
 	o := newOwner(t, srv, gun)
-	if _, err := o.sess.GenerateKey(ctx, hsm.KeySpec{Label: "targets", Type: hsm.ECDSAP256}); err != nil {
+	if _, err := o.sess.GenerateKey(ctx, hsm.KeySpec{Label: "targets", Type: keyspec.ECDSAP256}); err != nil {
 		t.Fatal(err)
 	}
 	store, err := NewKeyStore(ctx, o.sess, nil,

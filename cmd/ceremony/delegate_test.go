@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
+
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/internal/testenv"
@@ -29,7 +31,7 @@ func ownerCeremony(t *testing.T, srv *testenv.NotaryServer, gun string) (cfgPath
 	dir := t.TempDir()
 	// A second delegate keeps its key in a token of its own (targets/hsm).
 	dtok := testenv.NewToken(t)
-	dkey, err := dtok.Session(t).GenerateKey(context.Background(), hsm.KeySpec{Label: "delegate", Type: hsm.ECDSAP256})
+	dkey, err := dtok.Session(t).GenerateKey(context.Background(), hsm.KeySpec{Label: "delegate", Type: keyspec.ECDSAP256})
 	if err != nil {
 		t.Fatal(err)
 	}

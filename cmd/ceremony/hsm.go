@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/secret"
 	"github.com/ceremony-dev/ceremony/ui"
@@ -24,7 +25,7 @@ func newHSMCmd() *cobra.Command {
 			return hsmList(cmd.Context(), cmd.OutOrStdout(), module, token, pin)
 		},
 	}
-	list.Flags().StringVar(&module, "module", hsm.DefaultModule, "PKCS#11 library")
+	list.Flags().StringVar(&module, "module", config.DefaultModule, "PKCS#11 library")
 	list.Flags().StringVar(&token, "token", "", "only this token (by label)")
 	list.Flags().StringVar(&pin, "pin", "", "log in with the PIN from SOURCE: env:NAME, file:PATH or prompt (needs --token)")
 	cmd.AddCommand(list)

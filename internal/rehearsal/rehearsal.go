@@ -58,7 +58,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	os.Setenv("SOFTHSM2_CONF", conf)
 	pin, soPIN := randomSecret(), randomSecret()
-	mod, err := hsm.Open(hsm.DefaultModule)
+	mod, err := hsm.Open(config.DefaultModule)
 	if err != nil {
 		return fmt.Errorf("%w (install Debian's softhsm2: make deps)", err)
 	}
@@ -118,7 +118,7 @@ notary:
 delegations:
   - {gun: %s, role: targets/me, cert: me.pub, paths: all}
 output: ./ceremony-out
-`, hsm.DefaultModule, GUN, srv.URL, srv.CAFile, GUN)
+`, config.DefaultModule, GUN, srv.URL, srv.CAFile, GUN)
 	if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
 		return err
 	}

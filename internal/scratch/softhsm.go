@@ -11,6 +11,10 @@ import (
 	"path/filepath"
 )
 
+// SoftHSMModule is SoftHSM2's library where Debian's softhsm2 installs it
+// (config.DefaultModule names the same file for operators).
+const SoftHSMModule = "/usr/lib/softhsm/libsofthsm2.so"
+
 // WriteSoftHSMConfig makes a SoftHSM2 configuration whose token directory
 // lives under dir, and returns the configuration's path. Point SOFTHSM2_CONF
 // at it before the module is loaded: SoftHSM2 reads it at C_Initialize only.

@@ -65,13 +65,13 @@ func NewToken(tb testing.TB) Token {
 	if os.Getenv("SOFTHSM2_CONF") == "" {
 		tb.Fatal("testenv.NewToken: SOFTHSM2_CONF is unset; call testenv.RunWithSoftHSM from TestMain")
 	}
-	mod, err := hsm.Open(hsm.DefaultModule)
+	mod, err := hsm.Open(scratch.SoftHSMModule)
 	if err != nil {
 		tb.Fatalf("testenv: %v (install Debian's softhsm2: make deps)", err)
 	}
 	tb.Cleanup(func() { mod.Close() })
 	tok := Token{
-		Module: hsm.DefaultModule,
+		Module: scratch.SoftHSMModule,
 		Label:  fmt.Sprintf("t%d-%s", tokenSeq.Add(1), randHex(3)),
 		PIN:    randHex(6),
 		SOPIN:  randHex(6),
