@@ -3,6 +3,7 @@ module github.com/ceremony-dev/ceremony
 go 1.26.0
 
 require (
+	github.com/distribution/reference v0.6.0
 	github.com/docker/cli v29.7.2+incompatible // indirect
 	github.com/docker/distribution v2.7.1+incompatible // indirect
 	github.com/docker/docker-credential-helpers v0.9.3 // indirect

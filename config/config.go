@@ -11,16 +11,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"unicode"
 
 	"github.com/ceremony-dev/ceremony/hsm/keyspec"
 
 	"github.com/ceremony-dev/ceremony/pki"
 	"github.com/ceremony-dev/ceremony/secret"
+	"github.com/ceremony-dev/ceremony/trust/names"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -218,10 +219,11 @@ func decode(raw []byte, dir string) (*Config, error) {
 // secretPath resolves a relative file: secret source against the config's
 // directory, like every other path in the file.
 func (c *Config) secretPath(source string) string {
-	if p, ok := strings.CutPrefix(source, "file:"); ok && p != "" && !filepath.IsAbs(p) {
-		return "file:" + filepath.Join(c.Dir, p)
+	src, err := secret.Parse(source)
+	if err != nil || src.IsPrompt() {
+		return source // Validate reports a bad source; a prompt stays as written
 	}
-	return source
+	return src.Under(c.Dir).String()
 }
 
 func (c *Config) defaults() {
@@ -256,7 +258,8 @@ func (c *Config) defaults() {
 		c.Transcript.Key = keyspec.ECDSAP256
 	}
 	if c.Transcript.Days == 0 {
-		c.Transcript.Days = pki.DefaultTranscriptDays
+		// Issued by the CA, it may not outlive it.
+		c.Transcript.Days = min(pki.DefaultTranscriptDays, c.CA.Days)
 	}
 	for i := range c.Repositories {
 		if c.Repositories[i].Days == 0 {
@@ -318,7 +321,7 @@ func (c *Config) Validate() error {
 	guns := map[string]bool{}
 	for i, r := range c.Repositories {
 		field := fmt.Sprintf("repositories[%d]", i)
-		if err := pki.ValidateGUN(r.GUN); err != nil {
+		if err := names.CheckGUN(r.GUN); err != nil {
 			add("%s.gun: %v", field, err)
 		}
 		if guns[r.GUN] {
@@ -338,7 +341,7 @@ func (c *Config) Validate() error {
 		if !guns[d.GUN] {
 			add("%s.gun: %q is not one of the repositories", field, d.GUN)
 		}
-		if err := ValidateRole(d.Role); err != nil {
+		if err := names.CheckDelegation(d.Role); err != nil {
 			add("%s.role: %v", field, err)
 		}
 		if d.Cert == "" {
@@ -359,14 +362,10 @@ func (c *Config) Validate() error {
 func (n *Notary) validate(c *Config) []error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	u, err := url.Parse(n.URL)
-	switch {
-	case n.URL == "":
-		add("notary.url: missing")
-	case err != nil:
+	if n.URL == "" {
+		add("notary.url: missing: give the server as https://HOST[:PORT]")
+	} else if err := names.CheckServerURL(n.URL); err != nil {
 		add("notary.url: %v", err)
-	case u.Scheme != "https" || u.Host == "":
-		add("notary.url: %q must be an https:// URL: the server's TLS is always verified", n.URL)
 	}
 	if n.TLSCA != "" {
 		if _, err := os.Stat(c.Path(n.TLSCA)); err != nil {
@@ -425,27 +424,6 @@ func (c *Config) checkKeys() []error {
 	return errs
 }
 
-// ValidateRole checks a delegation role name the way notary does: targets/
-// followed by a clean path of allowed characters.
-func ValidateRole(role string) error {
-	name, ok := strings.CutPrefix(role, "targets/")
-	if !ok || name == "" {
-		return fmt.Errorf("%q must start with \"targets/\" and name the delegate, like targets/releases", role)
-	}
-	if len(role) >= 256 {
-		return fmt.Errorf("%q is longer than 255 characters", role)
-	}
-	if filepath.Clean("/"+name) != "/"+name || strings.Contains(name, "//") {
-		return fmt.Errorf("%q is not a clean path", role)
-	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./", r)) {
-			return fmt.Errorf("%q contains %q; use letters, digits, '-', '_', '.' and '/'", role, r)
-		}
-	}
-	return nil
-}
-
 // secretWord finds a word that announces a secret: pin, pins, pw, pwd,
 // password, passphrase, passwd, secret (also glued to digits: "pin123456").
 var secretWord = regexp.MustCompile(`(?i)\b(pins?|pw|pwd|passwords?|passphrases?|passwd|secrets?)(\b|\d)`)
@@ -472,8 +450,12 @@ func commentHoldsSecret(c string) bool {
 		return true
 	}
 	for _, m := range assigned.FindAllStringSubmatch(c, -1) {
-		v := strings.TrimSpace(m[2])
-		if !strings.HasPrefix(v, "env:") && !strings.HasPrefix(v, "file:") && !strings.HasPrefix(v, "prompt") {
+		// The value's first word, punctuation aside, must be a source.
+		v := strings.FieldsFunc(m[2], func(r rune) bool { return unicode.IsSpace(r) || strings.ContainsRune(",;", r) })
+		if len(v) == 0 {
+			continue
+		}
+		if _, err := secret.Parse(v[0]); err != nil {
 			return true
 		}
 	}

@@ -82,3 +82,57 @@ func rawKey(b *testing.B, c *pkcs11.Ctx, label string, id []byte) (pkcs11.Sessio
 	b.Fatal("token not found")
 	return 0, 0
 }
+
+// passThrough is the cheapest wrapper: it only adds the seam's indirection.
+type passThrough struct{ hsm.PKCS11 }
+
+// BenchmarkSignSeam signs the same key through a plainly opened module and
+// through one opened with a pass-through WithPKCS11 wrapper, alternating, and
+// reports the ratio: the seam must cost signing nothing measurable.
+func BenchmarkSignSeam(b *testing.B) {
+	tok := testenv.NewToken(b)
+	ctx := context.Background()
+	if _, err := tok.Session(b).GenerateKey(ctx, hsm.KeySpec{Label: "bench", Type: keyspec.ECDSAP256}); err != nil {
+		b.Fatal(err)
+	}
+	// Both keys are found the same way, each through a session of its own.
+	find := func(opts ...hsm.Option) *hsm.Key {
+		s, err := hsm.Connect(ctx, tok.Module, hsm.TokenSelector{Label: tok.Label},
+			func(context.Context) ([]byte, error) { return []byte(tok.PIN), nil }, opts...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		k, err := s.FindKey(ctx, hsm.KeySelector{Label: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return k
+	}
+	k := find()
+	wk := find(hsm.WithPKCS11(func(p hsm.PKCS11) hsm.PKCS11 { return passThrough{p} }))
+	d := sha256.Sum256([]byte("benchmark"))
+	timed := func(k *hsm.Key) time.Duration {
+		start := time.Now()
+		if _, err := k.Sign(nil, d[:], crypto.SHA256); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+	// Each goes first every other iteration: the second signature of a pair
+	// runs warmer.
+	var tPlain, tWrapped time.Duration
+	first := false
+	for b.Loop() {
+		if first = !first; first {
+			tPlain += timed(k)
+			tWrapped += timed(wk)
+		} else {
+			tWrapped += timed(wk)
+			tPlain += timed(k)
+		}
+	}
+	b.ReportMetric(float64(tPlain.Nanoseconds())/float64(b.N), "plain-ns/sig")
+	b.ReportMetric(float64(tWrapped.Nanoseconds())/float64(b.N), "wrapped-ns/sig")
+	b.ReportMetric(float64(tWrapped)/float64(tPlain), "wrapped/plain")
+}

@@ -21,12 +21,47 @@ var (
 	ErrKeyNotFound    = errors.New("key not found")
 	ErrKeyAmbiguous   = errors.New("more than one key matches")
 	ErrKeyUnsafe      = errors.New("key attributes are not safe")
+	ErrSessionLost    = errors.New("session with the token lost")
 )
 
 // isCKR reports whether err is the PKCS#11 return value rv.
 func isCKR(err error, rv uint) bool {
 	var p11 pkcs11.Error
 	return errors.As(err, &p11) && uint(p11) == rv
+}
+
+// sessionLost reports whether err says the session is gone: closed by the
+// token or by another program of this process (C_CloseAllSessions), or the
+// token removed.
+func sessionLost(err error) bool {
+	for _, rv := range []uint{pkcs11.CKR_SESSION_HANDLE_INVALID, pkcs11.CKR_SESSION_CLOSED, pkcs11.CKR_DEVICE_REMOVED, pkcs11.CKR_TOKEN_NOT_PRESENT} {
+		if isCKR(err, rv) {
+			return true
+		}
+	}
+	return false
+}
+
+// failing reports whether err is about the session, device or library rather
+// than the object or attribute a call asked about.
+func failing(err error) bool {
+	for _, rv := range []uint{pkcs11.CKR_DEVICE_ERROR, pkcs11.CKR_DEVICE_MEMORY, pkcs11.CKR_GENERAL_ERROR, pkcs11.CKR_HOST_MEMORY, pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED} {
+		if isCKR(err, rv) {
+			return true
+		}
+	}
+	return sessionLost(err)
+}
+
+// lost adds to an error that says the session is gone what happened and what
+// to do. The session is not reopened here: its login went with it, a new
+// C_Login needs the PIN (only an HMAC of it is kept), and a token that was
+// removed or reset wants a person to look at it before a ceremony goes on.
+func (s *Session) lost(err error) error {
+	if !sessionLost(err) {
+		return err
+	}
+	return fmt.Errorf("%w (%w: token %q was removed, reset, or its sessions were closed; nothing was retried: reconnect it and run the command again, a ceremony resumes where it stopped)", err, ErrSessionLost, s.token.Label)
 }
 
 // PINError is a failed login. It names the token and what the token's own

@@ -64,11 +64,13 @@ func (s *Session) generate(ctx context.Context, spec KeySpec) (*Key, error) {
 	// meanwhile (an RSA-4096 generation is long), rather than destroy a good
 	// key because the operator pressed Ctrl-C a moment too late.
 	k, err := s.checkNew(context.WithoutCancel(ctx), spec, id, pubH, privH)
-	if err != nil {
-		s.destroy(pubH, privH)
-		return nil, fmt.Errorf("%w (the new pair was destroyed)", err)
+	if err == nil {
+		return k, nil
 	}
-	return k, nil
+	if derr := s.destroy(pubH, privH); derr != nil {
+		return nil, fmt.Errorf("%w; the new pair could not be destroyed (%v): objects labelled %q may remain on the token, `ceremony hsm list` shows them", err, derr, spec.Label)
+	}
+	return nil, fmt.Errorf("%w (the new pair was destroyed)", err)
 }
 
 // generatePair calls C_GenerateKeyPair, first with usage attributes that
@@ -89,7 +91,7 @@ func (s *Session) generatePair(spec KeySpec, id []byte) (pkcs11.ObjectHandle, pk
 		pubH, privH, err = s.c().GenerateKeyPair(s.sh, mech, pub, priv)
 	}
 	if err != nil {
-		return 0, 0, fmt.Errorf("C_GenerateKeyPair: %w", err)
+		return 0, 0, fmt.Errorf("C_GenerateKeyPair: %w", s.lost(err))
 	}
 	return pubH, privH, nil
 }
@@ -181,12 +183,19 @@ func SelfTest(ctx context.Context, k *Key) error {
 	return nil
 }
 
-func (s *Session) destroy(hs ...pkcs11.ObjectHandle) {
+// destroy destroys every object it can and returns the first failure: the
+// caller reports it after the error that led here, so that nobody is told
+// a pair is gone while it is still on the token.
+func (s *Session) destroy(hs ...pkcs11.ObjectHandle) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var first error
 	for _, h := range hs {
-		_ = s.c().DestroyObject(s.sh, h) // best effort: the error that led here is the one to report
+		if err := s.c().DestroyObject(s.sh, h); err != nil && first == nil {
+			first = fmt.Errorf("C_DestroyObject: %w", err)
+		}
 	}
+	return first
 }
 
 // labelUsed reports whether any object on the token carries the label.

@@ -173,11 +173,11 @@ func (s *Session) sign(h pkcs11.ObjectHandle, mech []*pkcs11.Mechanism, input []
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.c().SignInit(s.sh, mech, h); err != nil {
-		return nil, fmt.Errorf("C_SignInit: %w", err)
+		return nil, fmt.Errorf("C_SignInit: %w", s.lost(err))
 	}
 	sig, err := s.c().Sign(s.sh, input)
 	if err != nil {
-		return nil, fmt.Errorf("C_Sign: %w", err)
+		return nil, fmt.Errorf("C_Sign: %w", s.lost(err))
 	}
 	return sig, nil
 }
@@ -198,7 +198,11 @@ func (s *Session) readPublic(h pkcs11.ObjectHandle) (crypto.PublicKey, keyspec.T
 	if err != nil {
 		return nil, "", err
 	}
-	kt, _ := ulongAttr(a, pkcs11.CKA_KEY_TYPE)
+	// CKK_RSA is 0: an unanswered CKA_KEY_TYPE must not read as RSA.
+	kt, ok := ulongAttr(a, pkcs11.CKA_KEY_TYPE)
+	if !ok {
+		return nil, "", errors.New("the token does not tell the key's type (CKA_KEY_TYPE)")
+	}
 	switch kt {
 	case pkcs11.CKK_EC:
 		curve, err := curveFromParams(a[pkcs11.CKA_EC_PARAMS])

@@ -46,13 +46,31 @@ type library struct {
 // Module is an opened PKCS#11 library. Close it when done; the library is
 // finalised when its last user closes it.
 type Module struct {
-	lib    *library
+	lib *library
+	// p11 is what this handle calls: the library's own *pkcs11.Ctx, or a
+	// test's wrapper around it (WithPKCS11).
+	p11    PKCS11
 	once   sync.Once
 	closed bool
 }
 
-// Open loads the PKCS#11 library at path.
-func Open(path string) (*Module, error) {
+// Open loads the PKCS#11 library at path. Options apply to the returned
+// handle alone, never to the library other handles share.
+func Open(path string, opts ...Option) (*Module, error) {
+	lib, err := acquire(path)
+	if err != nil {
+		return nil, err
+	}
+	m := &Module{lib: lib, p11: lib.ctx}
+	for _, o := range opts {
+		o(m)
+	}
+	return m, nil
+}
+
+// acquire returns the initialised library at path, loading it on first use,
+// and counts one more user.
+func acquire(path string) (*library, error) {
 	if path == "" {
 		return nil, errors.New("no PKCS#11 module named: give the library's path")
 	}
@@ -60,7 +78,7 @@ func Open(path string) (*Module, error) {
 	defer registry.Unlock()
 	if lib, ok := registry.libs[path]; ok {
 		lib.refs++
-		return &Module{lib: lib}, nil
+		return lib, nil
 	}
 	st, err := os.Stat(path)
 	if err != nil {
@@ -87,7 +105,7 @@ func Open(path string) (*Module, error) {
 	}
 	lib := &library{path: path, ctx: ctx, refs: 1, loginKey: key, logins: map[string][]byte{}}
 	registry.libs[path] = lib
-	return &Module{lib: lib}, nil
+	return lib, nil
 }
 
 // Path is the library's file path.
@@ -123,7 +141,7 @@ type ModuleInfo struct {
 
 // Info reads the library's C_GetInfo.
 func (m *Module) Info() (ModuleInfo, error) {
-	in, err := m.lib.ctx.GetInfo()
+	in, err := m.p11.GetInfo()
 	if err != nil {
 		return ModuleInfo{}, fmt.Errorf("module %s: C_GetInfo: %w", m.lib.path, err)
 	}

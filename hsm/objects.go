@@ -108,7 +108,10 @@ func (s *Session) privateKeyType(h pkcs11.ObjectHandle) string {
 	if err != nil {
 		return ""
 	}
-	kt, _ := ulongAttr(a, pkcs11.CKA_KEY_TYPE)
+	kt, ok := ulongAttr(a, pkcs11.CKA_KEY_TYPE)
+	if !ok {
+		return "" // CKK_RSA is 0: unanswered must not read as RSA
+	}
 	switch kt {
 	case pkcs11.CKK_EC:
 		if c, err := curveFromParams(a[pkcs11.CKA_EC_PARAMS]); err == nil {
@@ -191,7 +194,7 @@ func (s *Session) StoreCertificate(ctx context.Context, key *Key, cert *x509.Cer
 		pkcs11.NewAttribute(pkcs11.CKA_VALUE, cert.Raw),
 	})
 	if err != nil {
-		return fmt.Errorf("store certificate %q: C_CreateObject: %w", key.Label, err)
+		return fmt.Errorf("store certificate %q: C_CreateObject: %w", key.Label, s.lost(err))
 	}
 	return nil
 }
@@ -265,7 +268,7 @@ func (s *Session) RemoveOrphanPublicKeys(ctx context.Context, label string) (int
 			continue
 		}
 		if err := s.c().DestroyObject(s.sh, h); err != nil {
-			return n, fmt.Errorf("orphan public keys %q: C_DestroyObject: %w", label, err)
+			return n, fmt.Errorf("orphan public keys %q: C_DestroyObject: %w", label, s.lost(err))
 		}
 		n++
 	}

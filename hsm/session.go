@@ -28,9 +28,9 @@ type Session struct {
 // Connect opens the module at path, opens a session on the token sel names
 // and logs in with the PIN pin returns (read only once the token is found,
 // so an operator is not asked for a PIN for a token that is not there). The
-// session owns the module: Close releases both.
-func Connect(ctx context.Context, path string, sel TokenSelector, pin func(context.Context) ([]byte, error)) (*Session, error) {
-	mod, err := Open(path)
+// session owns the module: Close releases both. Options are Open's.
+func Connect(ctx context.Context, path string, sel TokenSelector, pin func(context.Context) ([]byte, error), opts ...Option) (*Session, error) {
+	mod, err := Open(path, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +58,7 @@ func (m *Module) OpenSession(ctx context.Context, sel TokenSelector) (*Session, 
 	if err != nil {
 		return nil, err
 	}
-	sh, err := m.lib.ctx.OpenSession(t.SlotID, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+	sh, err := m.p11.OpenSession(t.SlotID, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
 	if err != nil {
 		return nil, fmt.Errorf("token %q: open session: %w", t.Label, err)
 	}
@@ -71,7 +71,7 @@ func (s *Session) Token() TokenInfo { return s.token }
 // Module is the module this session belongs to.
 func (s *Session) Module() *Module { return s.mod }
 
-func (s *Session) c() *pkcs11.Ctx { return s.mod.lib.ctx }
+func (s *Session) c() PKCS11 { return s.mod.p11 }
 
 // Close logs nothing out (login state is per application and other sessions
 // may share it) and closes the session, and the module if Connect opened it.
@@ -121,7 +121,7 @@ func (s *Session) Login(ctx context.Context, pin []byte) error {
 	case isCKR(err, pkcs11.CKR_PIN_LOCKED):
 		return &PINError{Token: s.token.Label, Flags: s.refreshFlags() | pkcs11.CKF_USER_PIN_LOCKED, Err: ErrPINLocked}
 	default:
-		return fmt.Errorf("token %q: login: %w", s.token.Label, err)
+		return fmt.Errorf("token %q: login: %w", s.token.Label, s.lost(err))
 	}
 }
 
@@ -146,7 +146,7 @@ func (s *Session) Random(ctx context.Context, n int) ([]byte, error) {
 	defer s.mu.Unlock()
 	b, err := s.c().GenerateRandom(s.sh, n)
 	if err != nil {
-		return nil, fmt.Errorf("token %q: C_GenerateRandom: %w", s.token.Label, err)
+		return nil, fmt.Errorf("token %q: C_GenerateRandom: %w", s.token.Label, s.lost(err))
 	}
 	if len(b) != n {
 		return nil, fmt.Errorf("token %q: C_GenerateRandom returned %d bytes, want %d", s.token.Label, len(b), n)
@@ -177,14 +177,14 @@ func (r tokenReader) Read(p []byte) (int, error) {
 func (s *Session) findObjects(tmpl []*pkcs11.Attribute) ([]pkcs11.ObjectHandle, error) {
 	c := s.c()
 	if err := c.FindObjectsInit(s.sh, tmpl); err != nil {
-		return nil, fmt.Errorf("C_FindObjectsInit: %w", err)
+		return nil, fmt.Errorf("C_FindObjectsInit: %w", s.lost(err))
 	}
 	var out []pkcs11.ObjectHandle
 	var ferr error
 	for {
 		hs, _, err := c.FindObjects(s.sh, 64)
 		if err != nil {
-			ferr = fmt.Errorf("C_FindObjects: %w", err)
+			ferr = fmt.Errorf("C_FindObjects: %w", s.lost(err))
 			break
 		}
 		if len(hs) == 0 {
@@ -193,7 +193,7 @@ func (s *Session) findObjects(tmpl []*pkcs11.Attribute) ([]pkcs11.ObjectHandle, 
 		out = append(out, hs...)
 	}
 	if err := c.FindObjectsFinal(s.sh); err != nil && ferr == nil {
-		ferr = fmt.Errorf("C_FindObjectsFinal: %w", err)
+		ferr = fmt.Errorf("C_FindObjectsFinal: %w", s.lost(err))
 	}
 	return out, ferr
 }
@@ -215,18 +215,21 @@ func (s *Session) attrs(h pkcs11.ObjectHandle, types ...uint) (map[uint][]byte, 
 		return out, nil
 	}
 	if !isCKR(err, pkcs11.CKR_ATTRIBUTE_SENSITIVE) && !isCKR(err, pkcs11.CKR_ATTRIBUTE_TYPE_INVALID) {
-		return nil, fmt.Errorf("C_GetAttributeValue: %w", err)
+		return nil, fmt.Errorf("C_GetAttributeValue: %w", s.lost(err))
 	}
-	// Ask one at a time to learn which ones the token answers.
+	// Ask one at a time to learn which ones the token answers. A token may
+	// refuse one attribute in its own words, but a failing session or device
+	// is not a refusal: taken for one, it would read as an absent attribute
+	// and report a sound key unsafe or its EC point malformed.
 	out := map[uint][]byte{}
 	for _, t := range types {
 		got, err := s.c().GetAttributeValue(s.sh, h, []*pkcs11.Attribute{pkcs11.NewAttribute(t, nil)})
 		if err != nil {
 			var p11 pkcs11.Error
-			if errors.As(err, &p11) {
+			if errors.As(err, &p11) && !failing(err) {
 				continue
 			}
-			return nil, fmt.Errorf("C_GetAttributeValue: %w", err)
+			return nil, fmt.Errorf("C_GetAttributeValue: %w", s.lost(err))
 		}
 		out[t] = got[0].Value
 	}

@@ -66,13 +66,13 @@ func (m *Module) Tokens(ctx context.Context) ([]TokenInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	slots, err := m.lib.ctx.GetSlotList(true)
+	slots, err := m.p11.GetSlotList(true)
 	if err != nil {
 		return nil, fmt.Errorf("module %s: C_GetSlotList: %w", m.lib.path, err)
 	}
 	out := make([]TokenInfo, 0, len(slots))
 	for _, slot := range slots {
-		ti, err := m.lib.ctx.GetTokenInfo(slot)
+		ti, err := m.p11.GetTokenInfo(slot)
 		if err != nil {
 			out = append(out, TokenInfo{SlotID: slot, Err: fmt.Errorf("slot %d: C_GetTokenInfo: %w", slot, err)})
 			continue
@@ -169,7 +169,7 @@ func (m *Module) InitToken(ctx context.Context, label string, soPIN, userPIN []b
 	if free == nil {
 		return TokenInfo{}, fmt.Errorf("init token %q: no uninitialised token in %s", label, m.lib.path)
 	}
-	c := m.lib.ctx
+	c := m.p11
 	if err := c.InitToken(free.SlotID, string(soPIN), label); err != nil {
 		return TokenInfo{}, fmt.Errorf("init token %q: C_InitToken: %w", label, err)
 	}
@@ -217,7 +217,7 @@ func (s *Session) CheckReady(ctx context.Context, types ...keyspec.Type) []error
 	defer s.mu.Unlock()
 	have, err := s.c().GetMechanismList(t.SlotID)
 	if err != nil {
-		add("C_GetMechanismList: %v", err)
+		add("C_GetMechanismList: %w", s.lost(err))
 		return problems
 	}
 	has := map[uint]bool{}

@@ -6,13 +6,16 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"testing"
+
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
+	"github.com/ceremony-dev/ceremony/internal/testenv"
 )
 
 // BenchmarkIssueRepo and BenchmarkCreateCertificateBare sign the same
 // repository certificate with the same P-256 CA key; their ratio is the cost
 // of the careful path (throwaway key, lint, sign, verify, compare, lint again).
 func BenchmarkIssueRepo(b *testing.B) {
-	caKey, rootKey := newKey(b, p256), newKey(b, p256)
+	caKey, rootKey := testenv.SoftKey(b, keyspec.ECDSAP256), testenv.SoftKey(b, keyspec.ECDSAP256)
 	ca, err := IssueCA(context.Background(), caKey, req(0))
 	if err != nil {
 		b.Fatal(err)
@@ -26,7 +29,7 @@ func BenchmarkIssueRepo(b *testing.B) {
 }
 
 func BenchmarkCreateCertificateBare(b *testing.B) {
-	caKey, rootKey := newKey(b, p256), newKey(b, p256)
+	caKey, rootKey := testenv.SoftKey(b, keyspec.ECDSAP256), testenv.SoftKey(b, keyspec.ECDSAP256)
 	ca, err := IssueCA(context.Background(), caKey, req(0))
 	if err != nil {
 		b.Fatal(err)

@@ -3,11 +3,9 @@ package pki
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"io"
 	"sync/atomic"
 	"testing"
@@ -18,28 +16,6 @@ const testGUN = "docker.io/alice/nginx"
 
 // testNow pins notBefore so validity assertions are exact.
 var testNow = time.Now().UTC().Truncate(time.Second)
-
-// keyGen makes a software key of one of the supported kinds.
-type keyGen struct {
-	name string
-	gen  func() (crypto.Signer, error)
-}
-
-var (
-	p256    = keyGen{"P-256", func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) }}
-	p384    = keyGen{"P-384", func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P384(), rand.Reader) }}
-	rsa2048 = keyGen{"RSA-2048", func() (crypto.Signer, error) { return rsa.GenerateKey(rand.Reader, 2048) }}
-	rsa3072 = keyGen{"RSA-3072", func() (crypto.Signer, error) { return rsa.GenerateKey(rand.Reader, 3072) }}
-)
-
-func newKey(t testing.TB, g keyGen) crypto.Signer {
-	t.Helper()
-	k, err := g.gen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
 
 // countingSigner counts Sign calls: the lint-first path must not reach the
 // real signer when the lint fails.
@@ -78,6 +54,19 @@ func req(days int) Request {
 func csrFor(t testing.TB, signer crypto.Signer, cn string) *x509.CertificateRequest {
 	t.Helper()
 	der, err := NewCSR(signer, cn)
+	return parsedCSR(t, der, err)
+}
+
+// rawCSR makes a CSR with x509 directly, for keys NewCSR refuses to sign with.
+func rawCSR(t testing.TB, key crypto.Signer, cn string) *x509.CertificateRequest {
+	t.Helper()
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn}}, key)
+	return parsedCSR(t, der, err)
+}
+
+// parsedCSR is ParseCSR of what a CSR maker returned; any error fails t.
+func parsedCSR(t testing.TB, der []byte, err error) *x509.CertificateRequest {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -116,11 +116,6 @@ func throwawayKey(pub crypto.PublicKey) (crypto.Signer, error) {
 	return nil, fmt.Errorf("unsupported signing key type %T", pub)
 }
 
-func samePublicKey(a, b crypto.PublicKey) bool {
-	k, ok := a.(interface{ Equal(crypto.PublicKey) bool })
-	return ok && k.Equal(b)
-}
-
 // failReader is the randomness given to x509.CreateCertificate(Request) for
 // the real signature. A token signer makes its own randomness and ignores it,
 // and Go 1.26's software ECDSA and RSA PKCS#1 v1.5 keys ignore it too; any

@@ -15,29 +15,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
+	"github.com/ceremony-dev/ceremony/internal/testenv"
 	zx509 "github.com/zmap/zcrypto/x509"
 	"github.com/zmap/zlint/v3"
 	"github.com/zmap/zlint/v3/lint"
 )
 
-// rawCSR makes a CSR with x509 directly, for keys NewCSR refuses to sign with.
-func rawCSR(t *testing.T, key crypto.Signer, cn string) *x509.CertificateRequest {
-	t.Helper()
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn}}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	csr, err := ParseCSR(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return csr
-}
-
 // A failing lint names the lint, and the real signer is never asked to sign.
 func TestLintStopsBeforeSigning(t *testing.T) {
 	ctx := context.Background()
-	caKey := &countingSigner{Signer: newKey(t, p256)}
+	caKey := &countingSigner{Signer: testenv.SoftKey(t, keyspec.ECDSAP256)}
 	ca, err := IssueCA(ctx, caKey, req(0))
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +93,7 @@ func TestLintStopsBeforeSigning(t *testing.T) {
 // otherwise zlint would take the CA for a subordinate and skip the root lints,
 // which would then only fail after the real signature.
 func TestLintSelfSignedAsRoot(t *testing.T) {
-	key := &countingSigner{Signer: newKey(t, p256)}
+	key := &countingSigner{Signer: testenv.SoftKey(t, keyspec.ECDSAP256)}
 	tmpl, err := baseTemplate(req(0), DefaultCADays, key.Public(), key.Public())
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +115,7 @@ func TestLintSelfSignedAsRoot(t *testing.T) {
 // Keys and signers that do not match, or lie, never yield a certificate.
 func TestSignerMismatch(t *testing.T) {
 	ctx := context.Background()
-	caKey, rootKey, other := newKey(t, p256), newKey(t, p256), newKey(t, p256)
+	caKey, rootKey, other := testenv.SoftKey(t, keyspec.ECDSAP256), testenv.SoftKey(t, keyspec.ECDSAP256), testenv.SoftKey(t, keyspec.ECDSAP256)
 	ca, err := IssueCA(ctx, caKey, req(0))
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +162,7 @@ func TestSignerMismatch(t *testing.T) {
 
 func TestRequestChecks(t *testing.T) {
 	ctx := context.Background()
-	caKey, rootKey := newKey(t, p256), newKey(t, p256)
+	caKey, rootKey := testenv.SoftKey(t, keyspec.ECDSAP256), testenv.SoftKey(t, keyspec.ECDSAP256)
 	ca, err := IssueCA(ctx, caKey, req(0))
 	if err != nil {
 		t.Fatal(err)
@@ -225,7 +213,7 @@ func TestRequestChecks(t *testing.T) {
 		{"bad GUN", func(s crypto.Signer) error {
 			_, err := IssueRepo(ctx, ca, s, repoCSR, "Docker.io/alice/nginx", req(0))
 			return err
-		}, "must be lowercase", nil},
+		}, "has uppercase letters", nil},
 		{"CA is not a CA", func(s crypto.Signer) error {
 			root, err := IssueRoot(ctx, rootKey, rootCSR, req(0))
 			if err != nil {
@@ -269,9 +257,9 @@ func TestRequestChecks(t *testing.T) {
 }
 
 func TestNewCSR(t *testing.T) {
-	for _, g := range []keyGen{p256, p384, rsa2048} {
-		t.Run(g.name, func(t *testing.T) {
-			key := newKey(t, g)
+	for _, g := range []keyspec.Type{keyspec.ECDSAP256, keyspec.ECDSAP384, keyspec.RSA2048} {
+		t.Run(string(g), func(t *testing.T) {
+			key := testenv.SoftKey(t, g)
 			der, err := NewCSR(key, testGUN)
 			if err != nil {
 				t.Fatal(err)
@@ -280,7 +268,7 @@ func TestNewCSR(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if csr.Subject.String() != "CN="+testGUN || !samePublicKey(csr.PublicKey, key.Public()) {
+			if csr.Subject.String() != "CN="+testGUN || !keyspec.SamePublic(csr.PublicKey, key.Public()) {
 				t.Errorf("subject %q", csr.Subject)
 			}
 			if csr.SignatureAlgorithm != wantSigAlg(key.Public()) {
@@ -292,7 +280,7 @@ func TestNewCSR(t *testing.T) {
 			}
 		})
 	}
-	if _, err := NewCSR(garbageSigner{newKey(t, p256).Public()}, "root"); err == nil {
+	if _, err := NewCSR(garbageSigner{testenv.SoftKey(t, keyspec.ECDSAP256).Public()}, "root"); err == nil {
 		t.Error("garbage signature accepted")
 	}
 }
@@ -338,7 +326,7 @@ func TestLintRegistry(t *testing.T) {
 // The excluded BR source really would refuse the repository certificate: the
 // reason it is excluded, kept honest.
 func TestExcludedBRLintsWouldFire(t *testing.T) {
-	c := issueChain(t, newKey(t, p256), newKey(t, p256), testNow)
+	c := issueChain(t, testenv.SoftKey(t, keyspec.ECDSAP256), testenv.SoftKey(t, keyspec.ECDSAP256), testNow)
 	zc, err := zx509.ParseCertificate(c.repo.Raw)
 	if err != nil {
 		t.Fatal(err)

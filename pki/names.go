@@ -4,9 +4,8 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
-	"unicode"
+	"unicode/utf8"
 )
 
 // subjectAttrs are the attributes ParseSubject accepts, each with where it
@@ -19,6 +18,11 @@ var subjectAttrs = map[string]func(*pkix.Name, string){
 	"ST": func(n *pkix.Name, v string) { n.Province = []string{v} },
 	"C":  func(n *pkix.Name, v string) { n.Country = []string{v} },
 }
+
+// subjectMax is RFC 5280's upper bound (ub-*) for each attribute, in
+// characters; zlint refuses a longer value (e_subject_*_max_length), and
+// ParseSubject refuses it first, before any key is made.
+var subjectMax = map[string]int{"CN": 64, "O": 64, "OU": 64, "L": 128, "ST": 128, "C": 2}
 
 const subjectAttrList = "CN, O, OU, L, ST, C"
 
@@ -57,6 +61,8 @@ func ParseSubject(s string) (pkix.Name, error) {
 			return name, fmt.Errorf("subject %q: %s is empty", s, attr)
 		case attr == "C" && !isCountryCode(value):
 			return name, fmt.Errorf("subject %q: C must be a two-letter ISO 3166 country code like US, got %q", s, value)
+		case utf8.RuneCountInString(value) > subjectMax[attr]:
+			return name, fmt.Errorf("subject %q: %s is %d characters; X.509 allows at most %d, so shorten it", s, attr, utf8.RuneCountInString(value), subjectMax[attr])
 		}
 		seen[attr] = true
 		set(&name, value)
@@ -88,64 +94,4 @@ func splitEscaped(s string) ([]string, error) {
 
 func isCountryCode(v string) bool {
 	return len(v) == 2 && 'A' <= v[0] && v[0] <= 'Z' && 'A' <= v[1] && v[1] <= 'Z'
-}
-
-// Docker reference grammar (github.com/distribution/reference), lowercase
-// only: a registry host[:port], then path components of lowercase
-// alphanumerics joined by single ".", "_", "__" or runs of "-".
-var (
-	gunHost      = regexp.MustCompile(`^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::[0-9]+)?$`)
-	gunComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
-)
-
-// maxGUN is docker's limit on a repository name.
-const maxGUN = 255
-
-// maxCN is RFC 5280's ub-common-name.
-const maxCN = 64
-
-// ValidateGUN checks a notary globally unique name as Docker Content Trust
-// uses them: a lowercase registry host then the repository path, like
-// "docker.io/alice/nginx". It becomes the repository certificate's CN, which
-// notary compares to the GUN exactly.
-func ValidateGUN(gun string) error {
-	const want = "want <registry host>/<path> like docker.io/alice/nginx"
-	switch {
-	case gun == "":
-		return fmt.Errorf("GUN is empty; %s", want)
-	case strings.ContainsFunc(gun, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }):
-		return fmt.Errorf("GUN %q contains spaces or control characters", gun)
-	case len(gun) > maxGUN:
-		return fmt.Errorf("GUN %q is %d characters long; docker allows %d", gun, len(gun), maxGUN)
-	case len(gun) > maxCN:
-		// The repository certificate's CN must equal the GUN, and RFC 5280
-		// caps a CN at 64 characters (zlint enforces it).
-		return fmt.Errorf("GUN %q is %d characters long; its certificate's CN can hold %d", gun, len(gun), maxCN)
-	case strings.ToLower(gun) != gun:
-		return fmt.Errorf("GUN %q must be lowercase: %q", gun, strings.ToLower(gun))
-	case strings.Contains(gun, "*"):
-		return fmt.Errorf("GUN %q contains \"*\", which notary reads as a wildcard", gun)
-	case strings.HasPrefix(gun, "/") || strings.HasSuffix(gun, "/"):
-		return fmt.Errorf("GUN %q must not start or end with \"/\"; %s", gun, want)
-	case strings.Contains(gun, ".."):
-		return fmt.Errorf("GUN %q must not contain \"..\"", gun)
-	case strings.Contains(gun, "//"):
-		return fmt.Errorf("GUN %q has an empty path component (\"//\")", gun)
-	}
-	host, path, ok := strings.Cut(gun, "/")
-	if !ok {
-		return fmt.Errorf("GUN %q has no repository path; %s", gun, want)
-	}
-	if !strings.ContainsAny(host, ".:") && host != "localhost" {
-		return fmt.Errorf("GUN %q must start with a registry host such as docker.io, not %q; %s", gun, host, want)
-	}
-	if !gunHost.MatchString(host) {
-		return fmt.Errorf("GUN %q: %q is not a valid registry host[:port]", gun, host)
-	}
-	for _, c := range strings.Split(path, "/") {
-		if !gunComponent.MatchString(c) {
-			return fmt.Errorf("GUN %q: path component %q must be lowercase letters and digits joined by single \".\", \"_\", \"__\" or \"-\"", gun, c)
-		}
-	}
-	return nil
 }

@@ -9,15 +9,17 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
+	"github.com/ceremony-dev/ceremony/internal/testenv"
 	"github.com/theupdateframework/notary/trustpinning"
 	"github.com/theupdateframework/notary/tuf/data"
 	"github.com/theupdateframework/notary/tuf/utils"
 )
 
 func TestNotaryAcceptsChain(t *testing.T) {
-	for _, tc := range []struct{ ca, root keyGen }{{p256, p256}, {p384, rsa2048}, {rsa3072, p384}} {
-		t.Run(tc.ca.name+"/"+tc.root.name, func(t *testing.T) {
-			c := issueChain(t, newKey(t, tc.ca), newKey(t, tc.root), testNow)
+	for _, tc := range []struct{ ca, root keyspec.Type }{{keyspec.ECDSAP256, keyspec.ECDSAP256}, {keyspec.ECDSAP384, keyspec.RSA2048}, {keyspec.RSA3072, keyspec.ECDSAP384}} {
+		t.Run(string(tc.ca)+"/"+string(tc.root), func(t *testing.T) {
+			c := issueChain(t, testenv.SoftKey(t, tc.ca), testenv.SoftKey(t, tc.root), testNow)
 			for name, cert := range map[string]*x509.Certificate{"CA": c.ca, "repo": c.repo, "root": c.root} {
 				if err := utils.ValidateCertificate(cert, true); err != nil {
 					t.Errorf("%s: ValidateCertificate: %v", name, err)

@@ -34,6 +34,9 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
+	"github.com/ceremony-dev/ceremony/trust/names"
 )
 
 // Profile defaults and limits.
@@ -130,7 +133,7 @@ func issueRoot(ctx context.Context, signer crypto.Signer, csr *x509.CertificateR
 	if err := checkCSR(csr, RootCommonName, req); err != nil {
 		return nil, err
 	}
-	if !samePublicKey(csr.PublicKey, signer.Public()) {
+	if !keyspec.SamePublic(csr.PublicKey, signer.Public()) {
 		return nil, errors.New("the CSR's public key is not the signer's: a root certificate is self-signed by the key it certifies")
 	}
 	tmpl, err := baseTemplate(req, DefaultRootDays, csr.PublicKey, signer.Public())
@@ -154,19 +157,26 @@ func IssueRepo(ctx context.Context, ca *x509.Certificate, caSigner crypto.Signer
 }
 
 func issueRepo(ctx context.Context, ca *x509.Certificate, caSigner crypto.Signer, csr *x509.CertificateRequest, gun string, req Request) (*x509.Certificate, error) {
-	if err := ValidateGUN(gun); err != nil {
+	if err := names.CheckGUN(gun); err != nil {
 		return nil, err
 	}
-	if err := checkCSR(csr, gun, req); err != nil {
+	return issueLeaf(ctx, ca, caSigner, csr, gun, DefaultRepoDays, req)
+}
+
+// issueLeaf makes a CA-issued signing leaf CN=cn over the CSR's key:
+// CA:FALSE, digitalSignature, no extended key usage, and no longer-lived
+// than its CA. It must pass notary's CA pinning check.
+func issueLeaf(ctx context.Context, ca *x509.Certificate, caSigner crypto.Signer, csr *x509.CertificateRequest, cn string, defaultDays int, req Request) (*x509.Certificate, error) {
+	if err := checkCSR(csr, cn, req); err != nil {
 		return nil, err
 	}
 	if ca == nil || !ca.IsCA || ca.KeyUsage&x509.KeyUsageCertSign == 0 || len(ca.SubjectKeyId) == 0 {
 		return nil, errors.New("the issuer is not a CA certificate (CA:TRUE, keyCertSign, subject key identifier)")
 	}
-	if !samePublicKey(ca.PublicKey, caSigner.Public()) {
+	if !keyspec.SamePublic(ca.PublicKey, caSigner.Public()) {
 		return nil, errors.New("the CA signer's public key is not the CA certificate's")
 	}
-	tmpl, err := baseTemplate(req, DefaultRepoDays, csr.PublicKey, caSigner.Public())
+	tmpl, err := baseTemplate(req, defaultDays, csr.PublicKey, caSigner.Public())
 	if err != nil {
 		return nil, err
 	}
@@ -174,8 +184,9 @@ func issueRepo(ctx context.Context, ca *x509.Certificate, caSigner crypto.Signer
 	if tmpl.NotAfter.After(ca.NotAfter) {
 		return nil, fmt.Errorf("it would outlive the CA certificate, which expires %s; issue it for fewer days", ca.NotAfter.Format(time.DateOnly))
 	}
-	// Only the CN: the GUN is the whole identity notary checks (CN == GUN).
-	tmpl.Subject = pkix.Name{CommonName: gun}
+	// Only the CN: for a repository the GUN is the whole identity notary
+	// checks (CN == GUN).
+	tmpl.Subject = pkix.Name{CommonName: cn}
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	tmpl.AuthorityKeyId = ca.SubjectKeyId
 	cert, err := issue(ctx, tmpl, ca, csr.PublicKey, caSigner)
@@ -184,6 +195,23 @@ func issueRepo(ctx context.Context, ca *x509.Certificate, caSigner crypto.Signer
 	}
 	if err := VerifyCAPinning(cert, ca); err != nil {
 		return nil, err
+	}
+	return cert, nil
+}
+
+// TranscriptCommonName is the subject of the transcript signer's
+// certificate: the key that signs every line of the ceremony's transcript.
+const TranscriptCommonName = "Ceremony transcript signer"
+
+// IssueTranscript makes the transcript signer's certificate, CN=Ceremony
+// transcript signer over the CSR's key, issued by the CA certificate ca
+// whose private key is caSigner. It is a plain signing leaf (CA:FALSE,
+// digitalSignature, no EKU): an auditor chains it to the CA, the one trust
+// anchor of the transcript.
+func IssueTranscript(ctx context.Context, ca *x509.Certificate, caSigner crypto.Signer, csr *x509.CertificateRequest, req Request) (*x509.Certificate, error) {
+	cert, err := issueLeaf(ctx, ca, caSigner, csr, TranscriptCommonName, DefaultTranscriptDays, req)
+	if err != nil {
+		return nil, fmt.Errorf("issue transcript certificate: %w", err)
 	}
 	return cert, nil
 }
@@ -238,7 +266,7 @@ func NewCSR(signer crypto.Signer, commonName string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CSR for %q: %w", commonName, err)
 	}
-	if !samePublicKey(csr.PublicKey, signer.Public()) {
+	if !keyspec.SamePublic(csr.PublicKey, signer.Public()) {
 		return nil, fmt.Errorf("CSR for %q: public key is not the signer's", commonName)
 	}
 	return der, nil

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
 	"github.com/ceremony-dev/ceremony/internal/testenv"
 )
 
@@ -88,7 +89,7 @@ func checkCommon(t *testing.T, c *x509.Certificate, days int, issuerKey, subject
 	if !bytes.Equal(c.SubjectKeyId, ski) || len(ski) != 20 {
 		t.Errorf("SKI %x, want %x", c.SubjectKeyId, ski)
 	}
-	if !samePublicKey(c.PublicKey, subjectKey) {
+	if !keyspec.SamePublic(c.PublicKey, subjectKey) {
 		t.Error("certificate public key is not the subject's")
 	}
 	// what notary's utils.ValidateCertificate(c, true) checks
@@ -104,15 +105,15 @@ func checkCommon(t *testing.T, c *x509.Certificate, days int, issuerKey, subject
 }
 
 func TestProfiles(t *testing.T) {
-	for _, tc := range []struct{ ca, root keyGen }{
-		{p256, p256},
-		{p384, rsa2048},
-		{rsa2048, p384},
-		{rsa3072, rsa3072},
+	for _, tc := range []struct{ ca, root keyspec.Type }{
+		{keyspec.ECDSAP256, keyspec.ECDSAP256},
+		{keyspec.ECDSAP384, keyspec.RSA2048},
+		{keyspec.RSA2048, keyspec.ECDSAP384},
+		{keyspec.RSA3072, keyspec.RSA3072},
 	} {
-		t.Run("CA "+tc.ca.name+" root "+tc.root.name, func(t *testing.T) {
+		t.Run("CA "+string(tc.ca)+" root "+string(tc.root), func(t *testing.T) {
 			t.Parallel()
-			c := issueChain(t, newKey(t, tc.ca), newKey(t, tc.root), testNow)
+			c := issueChain(t, testenv.SoftKey(t, tc.ca), testenv.SoftKey(t, tc.root), testNow)
 
 			t.Run("CA", func(t *testing.T) {
 				ca := c.ca
@@ -164,7 +165,7 @@ func TestProfiles(t *testing.T) {
 				if !bytes.Equal(repo.AuthorityKeyId, c.ca.SubjectKeyId) {
 					t.Errorf("AKI %x, want the CA's SKI %x", repo.AuthorityKeyId, c.ca.SubjectKeyId)
 				}
-				if !samePublicKey(repo.PublicKey, c.rootCSR.PublicKey) {
+				if !keyspec.SamePublic(repo.PublicKey, c.rootCSR.PublicKey) {
 					t.Error("repository certificate key is not the root CSR's key")
 				}
 				if err := repo.CheckSignatureFrom(c.ca); err != nil {
@@ -233,7 +234,7 @@ func checkOpenSSL(t *testing.T, c chain) {
 // certificates carry) fails the check notary's CA pinning makes: the reason
 // the repository profile has no EKU.
 func TestCAPinningRejectsCodeSigningEKU(t *testing.T) {
-	caKey, rootKey := newKey(t, p256), newKey(t, p256)
+	caKey, rootKey := testenv.SoftKey(t, keyspec.ECDSAP256), testenv.SoftKey(t, keyspec.ECDSAP256)
 	ca, err := IssueCA(context.Background(), caKey, req(0))
 	if err != nil {
 		t.Fatal(err)
@@ -276,7 +277,7 @@ func TestSerialFromRequestRand(t *testing.T) {
 	random := bytes.Repeat([]byte{0xab}, 16)
 	r := req(0)
 	r.Rand = bytes.NewReader(random)
-	ca, err := IssueCA(context.Background(), newKey(t, p256), r)
+	ca, err := IssueCA(context.Background(), testenv.SoftKey(t, keyspec.ECDSAP256), r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +285,7 @@ func TestSerialFromRequestRand(t *testing.T) {
 		t.Errorf("serial %x, want %x", ca.SerialNumber.Bytes(), want)
 	}
 	r.Rand = bytes.NewReader(random[:8]) // a token RNG that comes up short
-	if _, err := IssueCA(context.Background(), newKey(t, p256), r); err == nil || !strings.Contains(err.Error(), "serial") {
+	if _, err := IssueCA(context.Background(), testenv.SoftKey(t, keyspec.ECDSAP256), r); err == nil || !strings.Contains(err.Error(), "serial") {
 		t.Errorf("short random source: err %v", err)
 	}
 }
@@ -296,7 +297,7 @@ func TestCASubjectFromRequest(t *testing.T) {
 	}
 	r := req(3650)
 	r.Subject = subject
-	ca, err := IssueCA(context.Background(), newKey(t, p256), r)
+	ca, err := IssueCA(context.Background(), testenv.SoftKey(t, keyspec.ECDSAP256), r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,13 +319,13 @@ func TestLintAcrossDates(t *testing.T) {
 	} {
 		t.Run(now.Format("2006-01-02"), func(t *testing.T) {
 			t.Parallel()
-			issueChain(t, newKey(t, p256), newKey(t, p256), now)
+			issueChain(t, testenv.SoftKey(t, keyspec.ECDSAP256), testenv.SoftKey(t, keyspec.ECDSAP256), now)
 		})
 	}
 }
 
 func TestPEMRoundTrip(t *testing.T) {
-	c := issueChain(t, newKey(t, p256), newKey(t, p256), testNow)
+	c := issueChain(t, testenv.SoftKey(t, keyspec.ECDSAP256), testenv.SoftKey(t, keyspec.ECDSAP256), testNow)
 	got, err := ParseCertPEM(CertPEM(c.repo))
 	if err != nil || !got.Equal(c.repo) {
 		t.Fatalf("cert: %v", err)

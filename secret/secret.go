@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/term"
@@ -43,6 +44,15 @@ func (s Source) String() string {
 		return "prompt"
 	}
 	return s.kind + ":" + s.arg
+}
+
+// Under resolves a relative file: path against dir: a config means the same
+// file wherever the operator runs it from.
+func (s Source) Under(dir string) Source {
+	if s.kind == "file" && !filepath.IsAbs(s.arg) {
+		s.arg = filepath.Join(dir, s.arg)
+	}
+	return s
 }
 
 // IsPrompt reports whether reading the secret needs an operator at a terminal.

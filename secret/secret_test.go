@@ -95,6 +95,21 @@ func TestParseRefusesLiterals(t *testing.T) {
 	}
 }
 
+func TestUnder(t *testing.T) {
+	for in, want := range map[string]string{
+		"file:pin": "file:/cfg/pin", "file:sub/../pin": "file:/cfg/pin", "file:/abs/pin": "file:/abs/pin",
+		"env:PIN": "env:PIN", "prompt": "prompt", "": "prompt",
+	} {
+		src, err := Parse(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := src.Under("/cfg").String(); got != want {
+			t.Errorf("Parse(%q).Under(/cfg) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestCheck(t *testing.T) {
 	t.Setenv("CEREMONY_SECRET_SET", "x")
 	for src, ok := range map[string]bool{

@@ -24,7 +24,7 @@ type Event struct {
 	Kind    EventKind
 	Index   int // step number, 0 for preflight
 	Total   int // steps in the plan
-	StepID  string
+	StepID  ID
 	Title   string
 	Message string
 	Result  *Result

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"strings"
 
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/hsm"
@@ -14,63 +12,15 @@ import (
 	"github.com/ceremony-dev/ceremony/trust"
 )
 
-func targetsKeyStep(cfg *config.Config) Step {
-	k := cfg.Notary.TargetsKey
-	return Step{
-		ID:    "targets-key",
-		Title: "Create the targets key",
-		Explain: "Generate the Notary targets key inside the token as well, so that signing the repositories' " +
-			"targets (and adding delegations) needs the token, not a passphrase-protected file.",
-		Seed:         []string{"(notary init makes a targets key file in trust_dir; here it lives in the token)"},
-		Inputs:       map[string]any{"label": k.Label, "key": k.Key},
-		Irreversible: true,
-		replay:       true,
-		check:        needSession,
-		run: func(ctx context.Context, st *State) (*Result, error) {
-			key, adopted, err := st.key(ctx, k.Label, k.Key)
-			if err != nil {
-				return nil, err
-			}
-			return &Result{
-				Summary: fmt.Sprintf("targets key %q (id %s) in the token", key.Label, key.IDHex()),
-				Facts:   map[string]any{"key": keyFacts(key, adopted)},
-			}, nil
-		},
+// notarySecrets are the passphrase sources every notary step reads: the
+// snapshot key's, and the targets key's unless the token holds it.
+func notarySecrets(cfg *config.Config) []Secret {
+	n := cfg.Notary
+	s := []Secret{{Field: "notary.snapshot_passphrase", Source: n.SnapshotPassphrase}}
+	if n.TargetsKey == nil {
+		s = append(s, Secret{Field: "notary.targets_passphrase", Source: n.TargetsPassphrase})
 	}
-}
-
-func notaryInitStep(r config.Repository) Step {
-	return Step{
-		ID:    "notary-init:" + r.GUN,
-		Title: "Notary init " + r.GUN,
-		Explain: "Create the repository on the Notary server with the repository certificate as its root " +
-			"certificate; the token's root key signs root.json, new targets and snapshot keys are made in the trust directory.",
-		Seed:         []string{"notary init " + r.GUN + " --publish --rootcert " + RepoBase(r.GUN) + ".pem"},
-		Inputs:       map[string]any{"gun": r.GUN},
-		Irreversible: true,
-		check:        needDone("repo:" + r.GUN),
-		run: func(ctx context.Context, st *State) (*Result, error) {
-			cert := st.repoCerts[r.GUN]
-			if cert == nil {
-				return nil, fmt.Errorf("the repository certificate of %s has not been issued", r.GUN)
-			}
-			c, err := st.notary(ctx)
-			if err != nil {
-				return nil, err
-			}
-			st.progress("publishing %s to %s", r.GUN, st.cfg.Notary.URL)
-			res, err := c.Init(ctx, r.GUN, cert)
-			if err != nil {
-				return nil, err
-			}
-			st.point("after-publish")
-			summary := fmt.Sprintf("published root.json v%d, root key %s", res.RootVersion, short(res.RootKeyIDs))
-			if res.AlreadyInitialised {
-				summary = "the server already had it under this certificate: " + summary
-			}
-			return &Result{Summary: summary, Facts: map[string]any{"notary": res}, Subjects: rootJSON(r.GUN, res.RootJSON)}, nil
-		},
-	}
+	return s
 }
 
 // rootJSON is the published root.json as a transcript artifact.
@@ -79,73 +29,6 @@ func rootJSON(gun string, raw []byte) []transcript.Subject {
 		return nil
 	}
 	return []transcript.Subject{transcript.NewSubject("notary/"+gun+"/root.json", "application/json", raw)}
-}
-
-func snapshotStep(r config.Repository) Step {
-	return Step{
-		ID:    "snapshot:" + r.GUN,
-		Title: "Snapshot key to the server for " + r.GUN,
-		Explain: "Rotate the snapshot key to a key the Notary server holds, so delegates can publish " +
-			"without it; notary re-signs and publishes root.json with the token's root key at once.",
-		Seed:         []string{"notary key rotate " + r.GUN + " snapshot --server-managed"},
-		Inputs:       map[string]any{"gun": r.GUN},
-		Irreversible: true,
-		check:        needDone("notary-init:" + r.GUN),
-		run: func(ctx context.Context, st *State) (*Result, error) {
-			c, err := st.notary(ctx)
-			if err != nil {
-				return nil, err
-			}
-			res, err := c.RotateSnapshotToServer(ctx, r.GUN)
-			if err != nil {
-				return nil, err
-			}
-			st.point("after-publish")
-			summary := fmt.Sprintf("snapshot key %s is the server's; root.json v%d", shortID(res.ServerSnapshotKeyID), res.RootVersion)
-			if res.AlreadyServerManaged {
-				summary = "already server-managed: " + summary
-			}
-			return &Result{Summary: summary, Facts: map[string]any{"notary": res}, Subjects: rootJSON(r.GUN, res.RootJSON)}, nil
-		},
-	}
-}
-
-func delegationStep(d config.Delegation) Step {
-	paths := d.Paths.List
-	shown := any(paths)
-	flag := "--paths " + strings.Join(paths, ",")
-	if d.Paths.All {
-		paths, shown, flag = nil, "all", "--all-paths"
-	}
-	return Step{
-		ID:           "delegation:" + d.GUN + ":" + d.Role,
-		Title:        "Delegation " + d.Role + " of " + d.GUN,
-		Explain:      "Add the delegate's key as " + d.Role + " so its holder can sign targets, and publish targets.",
-		Seed:         []string{"notary delegation add " + d.GUN + " " + d.Role + " " + d.Cert + " " + flag + " -p"},
-		Inputs:       map[string]any{"gun": d.GUN, "role": d.Role, "cert": d.Cert, "paths": shown},
-		Irreversible: true,
-		check:        needDone("notary-init:"+d.GUN, "snapshot:"+d.GUN),
-		run: func(ctx context.Context, st *State) (*Result, error) {
-			pemBytes, err := os.ReadFile(st.cfg.Path(d.Cert))
-			if err != nil {
-				return nil, fmt.Errorf("delegate key: %w", err)
-			}
-			c, err := st.notary(ctx)
-			if err != nil {
-				return nil, err
-			}
-			res, err := c.AddDelegation(ctx, d.GUN, d.Role, pemBytes, paths)
-			if err != nil {
-				return nil, err
-			}
-			st.point("after-publish")
-			summary := fmt.Sprintf("%s holds key %s", d.Role, shortID(res.KeyID))
-			if res.AlreadyPresent {
-				summary = "already present: " + summary
-			}
-			return &Result{Summary: summary, Facts: map[string]any{"notary": res}}, nil
-		},
-	}
 }
 
 // notary returns the client for the Notary steps, made on first use: the

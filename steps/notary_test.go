@@ -60,7 +60,7 @@ func TestRunWithNotary(t *testing.T) {
 		t.Fatal(err)
 	}
 	finished := stepIDs(events, steps.StepFinished)
-	want := "preflight ca root repo:" + gun + " notary-init:" + gun + " snapshot:" + gun + " delegation:" + gun + ":targets/me"
+	want := "preflight ca transcript-key root repo:" + gun + " notary-init:" + gun + " snapshot:" + gun + " delegation:" + gun + ":targets/me"
 	if strings.Join(finished, " ") != want {
 		t.Fatalf("finished %q\nwant %q", strings.Join(finished, " "), want)
 	}
@@ -189,7 +189,7 @@ func TestResumeAfterServerOutage(t *testing.T) {
 	if got := strings.Join(finished, " "); got != "preflight notary-init:"+gun+" snapshot:"+gun+" delegation:"+gun+":targets/me" {
 		t.Fatalf("resumed run finished %q", got)
 	}
-	if got := countClasses(listToken(t, tok)); got != twoPairs {
+	if got := countClasses(listToken(t, tok)); got != threePairs {
 		t.Fatalf("token objects: %s", got)
 	}
 }
@@ -207,7 +207,7 @@ func TestRunWithTokenTargetsKey(t *testing.T) {
 	if _, err := run(t, cfg); err != nil {
 		t.Fatal(err)
 	}
-	if got := countClasses(listToken(t, tok)); got != "ca: private-key public-key certificate; root: private-key public-key certificate; targets: private-key public-key" {
+	if got := countClasses(listToken(t, tok)); got != "ca: private-key public-key certificate; root: private-key public-key certificate; targets: private-key public-key; transcript: private-key public-key certificate" {
 		t.Fatalf("token objects: %s", got)
 	}
 	// The snapshot key file was made at init and retired at the rotation;

@@ -3,37 +3,53 @@
 // each outcome in the journal (the transcript) as it finishes, reports events
 // to whoever shows the run, and resumes an interrupted ceremony where it
 // stopped. The UI never calls hsm, pki or trust itself: it watches events.
+//
+// A step declares what it needs and what it makes (keys, certificates, files,
+// secrets, publications); preflight, the dry run of the certificates and
+// resume are derived from those declarations, so a new step is one file.
 package steps
 
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/transcript"
 )
 
+// ID names a step in the plan, the journal and the events.
+type ID string
+
+// PreflightID is the first step of every plan.
+const PreflightID ID = "preflight"
+
 // Step is one unit of the ceremony: one seed section, one transcript entry.
 type Step struct {
-	ID      string
+	ID      ID
 	Title   string
 	Explain string   // for trainers: what happens and why
 	Seed    []string // the manual commands it replaces
 	Inputs  map[string]any
 	// Irreversible marks steps that change a token or a server; the plan
-	// shows it to the witnesses.
+	// shows it to the witnesses, and the wizard asks before them.
 	Irreversible bool
-	// replay: a finished step is run again on resume, making nothing, to
-	// rebuild what later steps need (keys, certificates). Steps that only
-	// publish have nothing to rebuild.
-	replay bool
 
-	// check is the step's precondition, tested just before it runs: what
-	// earlier steps must have produced. A failed check is journaled like a
-	// failed step, and nothing is attempted.
-	check func(st *State) error
-	run   func(ctx context.Context, st *State) (*Result, error)
+	// What the step makes and needs. Preflight checks them before anything
+	// is made, and resume finds them again for a finished step.
+	Keys      []Key    // key pairs it generates in the token
+	Certs     []Cert   // certificates it issues, each written to a file
+	Secrets   []Secret // secret sources it reads
+	Reads     []string // input files it reads (paths as the config gives them)
+	Publishes string   // the GUN it publishes to the Notary server, if any
+	Needs     []ID     // steps that must have finished first
+
+	// preflight is the step's own early check, for what its declarations
+	// cannot say (a delegate's key that must parse).
+	preflight func(ctx context.Context, st *State) []error
+	// run does the step. Steps that only make their declared keys and
+	// certificates leave it nil and give summary instead.
+	run     func(ctx context.Context, st *State) (*Result, error)
+	summary func(m *Made) string
 }
 
 // Result is what a finished step produced: facts for the transcript and the
@@ -44,59 +60,126 @@ type Result struct {
 	Subjects []transcript.Subject
 }
 
+// Kind is a kind of ceremony: each is a plan over the same runner, journal
+// and gates.
+type Kind string
+
+// KindRoot is the first ceremony: CA, root key, repository certificates and
+// their publication. Renewing repository certificates and rotating the root
+// key will be kinds of their own, built from the same step files.
+const KindRoot Kind = "root"
+
 // Plan is the ordered ceremony for one config.
 type Plan struct {
+	Kind   Kind
 	Config *config.Config
 	Steps  []Step
 }
 
+// NewPlan builds the first ceremony a config asks for.
+func NewPlan(cfg *config.Config) *Plan {
+	p, err := Build(KindRoot, cfg)
+	if err != nil {
+		panic(err) // KindRoot always builds
+	}
+	return p
+}
+
+// Build makes the plan of a ceremony kind. Every plan starts with preflight.
+func Build(kind Kind, cfg *config.Config) (*Plan, error) {
+	switch kind {
+	case KindRoot:
+		return &Plan{Kind: kind, Config: cfg, Steps: append([]Step{preflightStep(cfg)}, rootCeremony(cfg)...)}, nil
+	}
+	return nil, fmt.Errorf("unknown ceremony kind %q", kind)
+}
+
+// rootCeremony is the seed procedure: CA, transcript key, root key, one
+// repository certificate per GUN and, with a notary section, per GUN notary
+// init and the snapshot key's rotation to the server, then each delegation.
+func rootCeremony(cfg *config.Config) []Step {
+	s := []Step{caStep(cfg), transcriptKeyStep(cfg), rootStep(cfg)}
+	if cfg.Notary != nil && cfg.Notary.TargetsKey != nil {
+		s = append(s, targetsKeyStep(cfg))
+	}
+	for _, r := range cfg.Repositories {
+		s = append(s, repoStep(cfg, r))
+	}
+	if cfg.Notary == nil {
+		return s
+	}
+	for _, r := range cfg.Repositories {
+		s = append(s, notaryInitStep(cfg, r), snapshotStep(cfg, r))
+	}
+	for i, d := range cfg.Delegations {
+		s = append(s, delegationStep(cfg, i, d))
+	}
+	return s
+}
+
 // StepIDs lists the step IDs in order.
-func (p *Plan) StepIDs() []string {
-	ids := make([]string, len(p.Steps))
+func (p *Plan) StepIDs() []ID {
+	ids := make([]ID, len(p.Steps))
 	for i, s := range p.Steps {
 		ids[i] = s.ID
 	}
 	return ids
 }
 
-// NewPlan builds the plan a config asks for: preflight, CA, root key, one
-// repository certificate per GUN and, with a notary section, per GUN notary
-// init and the snapshot key's rotation to the server, then each delegation.
-func NewPlan(cfg *config.Config) *Plan {
-	p := &Plan{Config: cfg}
-	p.Steps = append(p.Steps, preflightStep(cfg), caStep(cfg), rootStep(cfg))
-	if cfg.Notary != nil && cfg.Notary.TargetsKey != nil {
-		p.Steps = append(p.Steps, targetsKeyStep(cfg))
+// step finds a step by ID.
+func (p *Plan) step(id ID) *Step {
+	for i := range p.Steps {
+		if p.Steps[i].ID == id {
+			return &p.Steps[i]
+		}
 	}
-	for _, r := range cfg.Repositories {
-		p.Steps = append(p.Steps, repoStep(r))
-	}
-	if cfg.Notary == nil {
-		return p
-	}
-	for _, r := range cfg.Repositories {
-		p.Steps = append(p.Steps, notaryInitStep(r), snapshotStep(r))
-	}
-	for _, d := range cfg.Delegations {
-		p.Steps = append(p.Steps, delegationStep(d))
-	}
-	return p
+	return nil
 }
 
-// Describe renders the plan as the proposed script a witness reads.
-func (p *Plan) Describe() string {
-	var b strings.Builder
-	for i, s := range p.Steps {
-		mark := ""
-		if s.Irreversible {
-			mark = ", irreversible"
-		}
-		fmt.Fprintf(&b, "%d. %s (%s%s)\n   %s\n", i, s.Title, s.ID, mark, s.Explain)
-		for _, c := range s.Seed {
-			fmt.Fprintf(&b, "   replaces: %s\n", c)
+// Keys lists every key the plan generates, in order.
+func (p *Plan) Keys() []Key {
+	var keys []Key
+	for _, s := range p.Steps {
+		keys = append(keys, s.Keys...)
+	}
+	return keys
+}
+
+// Certs lists every certificate the plan issues, in order.
+func (p *Plan) Certs() []Cert {
+	var certs []Cert
+	for _, s := range p.Steps {
+		certs = append(certs, s.Certs...)
+	}
+	return certs
+}
+
+// Secrets lists every secret source the plan's steps read, once each.
+func (p *Plan) Secrets() []Secret {
+	var out []Secret
+	seen := map[string]bool{}
+	for _, s := range p.Steps {
+		for _, sec := range s.Secrets {
+			if !seen[sec.Field] {
+				seen[sec.Field] = true
+				out = append(out, sec)
+			}
 		}
 	}
-	return b.String()
+	return out
+}
+
+// Published lists the GUNs the plan publishes, once each.
+func (p *Plan) Published() []string {
+	var guns []string
+	seen := map[string]bool{}
+	for _, s := range p.Steps {
+		if s.Publishes != "" && !seen[s.Publishes] {
+			seen[s.Publishes] = true
+			guns = append(guns, s.Publishes)
+		}
+	}
+	return guns
 }
 
 // planRecord is the plan as the transcript header records it.

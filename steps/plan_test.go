@@ -3,6 +3,7 @@ package steps
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,65 +21,96 @@ func planConfig(t *testing.T, extra string) *config.Config {
 	return cfg
 }
 
+const planNotary = "notary: {url: 'https://n', trust_dir: t, targets_passphrase: env:T, snapshot_passphrase: env:S}\n"
+
+func joinIDs(ids []ID) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = string(id)
+	}
+	return strings.Join(s, " ")
+}
+
 func TestPlanShape(t *testing.T) {
-	notary := "notary: {url: 'https://n', trust_dir: t, targets_passphrase: env:T, snapshot_passphrase: env:S}\n"
 	tests := []struct {
 		name, extra, want string
 	}{
-		{"certificates only", "", "preflight ca root repo:docker.io/a/x repo:docker.io/a/y"},
-		{"with notary", notary + "delegations: [{gun: docker.io/a/y, role: targets/me, cert: me.pub, paths: all}]\n",
-			"preflight ca root repo:docker.io/a/x repo:docker.io/a/y notary-init:docker.io/a/x snapshot:docker.io/a/x " +
+		{"certificates only", "", "preflight ca transcript-key root repo:docker.io/a/x repo:docker.io/a/y"},
+		{"with notary", planNotary + "delegations: [{gun: docker.io/a/y, role: targets/me, cert: me.pub, paths: all}]\n",
+			"preflight ca transcript-key root repo:docker.io/a/x repo:docker.io/a/y notary-init:docker.io/a/x snapshot:docker.io/a/x " +
 				"notary-init:docker.io/a/y snapshot:docker.io/a/y delegation:docker.io/a/y:targets/me"},
-		{"targets key in the token", strings.Replace(notary, "trust_dir: t,", "trust_dir: t, targets_key: {label: tk},", 1),
-			"preflight ca root targets-key repo:docker.io/a/x repo:docker.io/a/y notary-init:docker.io/a/x snapshot:docker.io/a/x " +
+		{"targets key in the token", strings.Replace(planNotary, "trust_dir: t,", "trust_dir: t, targets_key: {label: tk},", 1),
+			"preflight ca transcript-key root targets-key repo:docker.io/a/x repo:docker.io/a/y notary-init:docker.io/a/x snapshot:docker.io/a/x " +
 				"notary-init:docker.io/a/y snapshot:docker.io/a/y"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := NewPlan(planConfig(t, tc.extra))
-			if got := strings.Join(p.StepIDs(), " "); got != tc.want {
+			if got := joinIDs(p.StepIDs()); got != tc.want {
 				t.Fatalf("plan %q\nwant %q", got, tc.want)
 			}
-			for _, s := range p.Steps {
-				if s.Title == "" || s.Explain == "" || len(s.Seed) == 0 || s.run == nil {
-					t.Errorf("step %s lacks a title, explanation, seed commands or run", s.ID)
-				}
-			}
-			if d := p.Describe(); !strings.Contains(d, "replaces: openssl ca") || !strings.Contains(d, "(ca, irreversible)") ||
-				strings.Contains(d, "(repo:docker.io/a/x, irreversible)") {
-				t.Errorf("Describe lacks the seed commands or the irreversible marks:\n%s", d)
-			}
+			checkDeclarations(t, p)
 		})
+	}
+}
+
+// checkDeclarations holds every plan to what the runner relies on: each
+// step can be shown and run, needs only earlier steps, and certifies only
+// keys and issuers that an earlier step (or itself) declares.
+func checkDeclarations(t *testing.T, p *Plan) {
+	t.Helper()
+	seen := map[ID]bool{}
+	labels, files := map[string]bool{}, map[string]bool{}
+	for _, s := range p.Steps {
+		if s.Title == "" || s.Explain == "" || len(s.Seed) == 0 || (s.run == nil && s.summary == nil) {
+			t.Errorf("step %s lacks a title, explanation, seed commands, or a run or summary", s.ID)
+		}
+		if seen[s.ID] {
+			t.Errorf("step %s is in the plan twice", s.ID)
+		}
+		for _, n := range s.Needs {
+			if !seen[n] {
+				t.Errorf("step %s needs %s, which does not come before it", s.ID, n)
+			}
+		}
+		seen[s.ID] = true
+		for _, k := range s.Keys {
+			if labels[k.Label] || k.Type.Check() != nil || k.Role == "" {
+				t.Errorf("step %s: key %+v is declared twice or incompletely", s.ID, k)
+			}
+			labels[k.Label] = true
+		}
+		for _, c := range s.Certs {
+			if !labels[c.Key] || !labels[c.IssuerKey] || (c.Issuer != "" && !files[c.Issuer]) || c.Issue == nil || files[c.File] {
+				t.Errorf("step %s: certificate %s refers to a key or issuer not made before it, or is declared twice", s.ID, c.File)
+			}
+			files[c.File] = true
+		}
 	}
 }
 
 // TestPreconditions: each step that builds on others refuses to run before
 // they finished, and accepts once they have.
 func TestPreconditions(t *testing.T) {
-	cfg := planConfig(t, "notary: {url: 'https://n', trust_dir: t, targets_passphrase: env:T, snapshot_passphrase: env:S}\n"+
-		"delegations: [{gun: docker.io/a/y, role: targets/me, cert: me.pub, paths: all}]\n")
+	cfg := planConfig(t, planNotary+"delegations: [{gun: docker.io/a/y, role: targets/me, cert: me.pub, paths: all}]\n")
 	p := NewPlan(cfg)
-	st := &State{done: map[string]bool{}}
-	for _, s := range p.Steps {
-		if s.check == nil {
-			if s.ID != "preflight" {
-				t.Errorf("step %s has no precondition", s.ID)
-			}
+	st := &State{hist: newHistory()}
+	for _, s := range p.Steps[1:] {
+		if err := st.ready(&s); err == nil {
+			t.Errorf("step %s: precondition holds without a token session", s.ID)
+		}
+	}
+	for _, s := range p.Steps[1:] {
+		if len(s.Needs) == 0 {
 			continue
 		}
-		if err := s.check(st); err == nil {
-			t.Errorf("step %s: precondition holds on an empty state", s.ID)
+		for _, n := range s.Needs {
+			st.hist.done[n] = true
 		}
-	}
-	for _, s := range p.Steps {
-		st.done[s.ID] = true
-	}
-	for _, s := range p.Steps {
-		if s.check == nil || s.ID == "ca" || s.ID == "root" {
-			continue // these need a live session
-		}
-		if err := s.check(st); err != nil {
-			t.Errorf("step %s: precondition fails with everything done: %v", s.ID, err)
+		missing := s.Needs[len(s.Needs)-1]
+		delete(st.hist.done, missing)
+		if err := st.ready(&s); err == nil || !strings.Contains(err.Error(), string(missing)) {
+			t.Errorf("step %s: precondition with %s unfinished: %v", s.ID, missing, err)
 		}
 	}
 }
@@ -87,19 +119,57 @@ func TestPreconditions(t *testing.T) {
 // will do, not the seed's defaults.
 func TestPlanSeedFollowsConfig(t *testing.T) {
 	p := NewPlan(planConfig(t, "ca: {label: myca, key: rsa-3072, days: 4000, subject: \"CN=Acme Notary CA\"}\nroot: {days: 200}\n"+
-		"notary: {url: 'https://n', trust_dir: t, targets_passphrase: env:T, snapshot_passphrase: env:S}\n"+
-		"delegations: [{gun: docker.io/a/y, role: targets/me, cert: me.pub, paths: [releases/, beta/]}]\n"))
-	d := p.Describe()
+		planNotary+"delegations: [{gun: docker.io/a/y, role: targets/me, cert: me.pub, paths: [releases/, beta/]}]\n"))
+	var seed []string
+	for _, s := range p.Steps {
+		seed = append(seed, s.Seed...)
+	}
+	all := strings.Join(seed, "\n")
 	for _, want := range []string{"ucl generate -t RSA -n myca", "openssl req -x509 -days 4000", `-subj "CN=Acme Notary CA"`,
 		"ucl import --name myca", "openssl x509 -req -sha256 -days 200", "--paths releases/,beta/ -p"} {
-		if !strings.Contains(d, want) {
-			t.Errorf("plan lacks %q:\n%s", want, d)
+		if !strings.Contains(all, want) {
+			t.Errorf("plan lacks %q:\n%s", want, all)
 		}
 	}
 	for _, bad := range []string{"-t ECC -n myca", "-days 7300", "--all-paths"} {
-		if strings.Contains(d, bad) {
+		if strings.Contains(all, bad) {
 			t.Errorf("plan says %q, which this config does not do", bad)
 		}
+	}
+}
+
+// TestPlanDerivedLists: what preflight checks comes from the declarations.
+func TestPlanDerivedLists(t *testing.T) {
+	p := NewPlan(planConfig(t, strings.Replace(planNotary, "trust_dir: t,", "trust_dir: t, targets_key: {label: tk, key: rsa-3072},", 1)))
+	var labels []string
+	for _, k := range p.Keys() {
+		labels = append(labels, k.Label+"="+string(k.Type))
+	}
+	if got := strings.Join(labels, " "); got != "ca=ecdsa-p256 transcript=ecdsa-p256 root=ecdsa-p256 tk=rsa-3072" {
+		t.Errorf("keys %s", got)
+	}
+	var secrets []string
+	for _, s := range p.Secrets() {
+		secrets = append(secrets, s.Field)
+	}
+	if !slices.Equal(secrets, []string{"notary.snapshot_passphrase"}) {
+		t.Errorf("secrets %v: with the targets key in the token only the snapshot passphrase is read", secrets)
+	}
+	if got := strings.Join(p.Published(), " "); got != "docker.io/a/x docker.io/a/y" {
+		t.Errorf("published %s", got)
+	}
+	var certs []string
+	for _, c := range p.Certs() {
+		certs = append(certs, c.File)
+	}
+	if got := strings.Join(certs, " "); got != "ca.pem transcript.pem root.crt repos/docker.io_a_x.pem repos/docker.io_a_y.pem" {
+		t.Errorf("certificates %s", got)
+	}
+}
+
+func TestBuildUnknownKind(t *testing.T) {
+	if _, err := Build("renewal-of-everything", planConfig(t, "")); err == nil || !strings.Contains(err.Error(), "unknown ceremony kind") {
+		t.Fatalf("Build: %v", err)
 	}
 }
 

@@ -43,131 +43,157 @@ func (e *ProblemsError) Unwrap() []error { return e.Problems }
 
 func preflightStep(cfg *config.Config) Step {
 	return Step{
-		ID:    "preflight",
+		ID:    PreflightID,
 		Title: "Preflight",
 		Explain: "Check everything that can be checked before anything irreversible happens: the module loads, " +
 			"the token is there, the PIN is right, no key label clashes, the output directory is usable, the clock is sane.",
 		Seed:   []string{"(manual checks before the ceremony)"},
 		Inputs: map[string]any{"module": cfg.HSM.Module, "token": cfg.HSM.Token, "output": cfg.OutputDir()},
-		run:    runPreflight,
+		run:    func(ctx context.Context, st *State) (*Result, error) { return st.runPreflight(ctx, st.plan) },
 	}
 }
 
-// runPreflight opens the token session the later steps use. Problems that do
-// not depend on each other are all collected; a problem that makes later
-// checks meaningless (no module, wrong PIN) ends the token checks there.
-func runPreflight(ctx context.Context, st *State) (*Result, error) {
-	cfg := st.cfg
-	var problems []error
-	add := func(err error) { problems = append(problems, err) }
-	facts := map[string]any{}
+// preflightRun checks the whole plan before anything is made, and opens the
+// token session the later steps use. Every check is derived from what the
+// steps declare; independent problems are all listed at once.
+type preflightRun struct {
+	st       *State
+	plan     *Plan
+	problems []error
+	facts    map[string]any
+}
 
-	now := st.now()
-	facts["clock"] = now.UTC().Format("2006-01-02T15:04:05Z")
-	if now.Year() < 2025 || now.Year() > 2100 {
-		add(fmt.Errorf("clock: the system time %s is not plausible; set the clock before issuing certificates", now.UTC().Format("2006-01-02")))
-	}
-	if err := checkOutputDir(cfg.OutputDir(), st.journal != nil); err != nil {
-		add(err)
-	}
-	if err := dryRun(ctx, cfg, now); err != nil {
-		add(err)
-	}
-
-	pinSrc, pinErr := secret.Parse(cfg.HSM.PIN)
-	if pinErr == nil {
-		pinErr = pinSrc.Check()
-	}
-	if pinErr != nil {
-		add(fmt.Errorf("hsm.pin: %w", pinErr))
-	}
-
-	// Without a usable PIN source the token is still looked for, so that a
-	// missing token shows up in the same run.
-	sess, tokenFacts, err := openToken(ctx, cfg, pinSrc, st.prompter, pinErr == nil)
-	if err != nil {
-		add(err)
-	}
-	if sess != nil {
-		st.sess = sess
-		facts["token"] = tokenFacts
-		types := []keyspec.Type{cfg.CA.Key, cfg.Root.Key}
-		if cfg.Notary != nil && cfg.Notary.TargetsKey != nil {
-			types = append(types, cfg.Notary.TargetsKey.Key)
-		}
-		problems = append(problems, sess.CheckReady(ctx, types...)...)
-		objs, err := sess.Objects(ctx)
+func (p *preflightRun) add(errs ...error) {
+	for _, err := range errs {
 		if err != nil {
-			add(err)
-		}
-		labels := []string{cfg.CA.Label, cfg.Root.Label}
-		if cfg.Notary != nil && cfg.Notary.TargetsKey != nil {
-			labels = append(labels, cfg.Notary.TargetsKey.Label)
-		}
-		for _, label := range labels {
-			for _, o := range objs {
-				if o.Label == label && !st.intents[label] {
-					add(fmt.Errorf("label %q: %w: token %q holds a %s with that label that this output directory's journal did not make; if an interrupted ceremony made it, run again with that ceremony's output directory (--out) to resume it, otherwise choose another label", label, hsm.ErrLabelInUse, cfg.HSM.Token, o.Class))
-					break
-				}
-			}
+			p.problems = append(p.problems, err)
 		}
 	}
-	if n := cfg.Notary; n != nil {
-		sources := [][2]string{{"notary.snapshot_passphrase", n.SnapshotPassphrase}}
-		if n.TargetsKey == nil {
-			sources = append(sources, [2]string{"notary.targets_passphrase", n.TargetsPassphrase})
-		}
-		for _, p := range sources {
-			if src, err := secret.Parse(p[1]); err != nil {
-				add(fmt.Errorf("%s: %w", p[0], err))
-			} else if err := src.Check(); err != nil {
-				add(fmt.Errorf("%s: %w", p[0], err))
-			}
-		}
-		if err := checkDir(cfg.Path(n.TrustDir)); err != nil {
-			add(fmt.Errorf("notary.trust_dir: %w", err))
-		}
-		// A resumed ceremony may find the targets and snapshot key files an
-		// earlier run made: the passphrases must open them.
-		if st.journal != nil && len(problems) == 0 {
-			problems = append(problems, st.checkPassphrases(ctx)...)
-		}
-		for i, d := range cfg.Delegations {
-			b, err := os.ReadFile(cfg.Path(d.Cert))
-			if err == nil {
-				_, err = trust.DelegatePublicKeyID(b)
-			}
-			if err != nil {
-				add(fmt.Errorf("delegations[%d].cert %s: %w", i, d.Cert, err))
-			}
-		}
-		// The server must answer over verified TLS before any key is made:
-		// a ceremony that cannot publish should stop before it starts.
-		if err := trust.CheckServer(ctx, n.URL, cfg.Path(n.TLSCA)); err != nil {
-			add(err)
-		} else {
-			facts["notary"] = n.URL
-			// A new ceremony's repositories must be new on the server too.
-			for _, r := range cfg.Repositories {
-				if st.journal != nil {
-					break
-				}
-				if pub, err := trust.Published(ctx, n.URL, cfg.Path(n.TLSCA), r.GUN); err != nil {
-					add(err)
-				} else if pub {
-					add(fmt.Errorf("repository %s already has trust data on %s: a new root key cannot take it over; choose another GUN", r.GUN, n.URL))
-				}
-			}
+}
+
+// runPreflight is step 0's run.
+func (st *State) runPreflight(ctx context.Context, plan *Plan) (*Result, error) {
+	p := &preflightRun{st: st, plan: plan, facts: map[string]any{}}
+	p.clock()
+	p.add(checkOutputDir(st.cfg.OutputDir(), st.journal != nil))
+	p.add(dryRun(ctx, plan, st.now()))
+	p.secrets()
+	p.token(ctx)
+	p.server(ctx)
+	for i := range plan.Steps {
+		if f := plan.Steps[i].preflight; f != nil {
+			p.add(f(ctx, st)...)
 		}
 	}
-	if len(problems) > 0 {
-		return nil, &ProblemsError{Problems: problems}
+	if len(p.problems) > 0 {
+		return nil, &ProblemsError{Problems: p.problems}
 	}
+	tok := p.facts["token"].(map[string]any)
 	return &Result{
-		Summary: fmt.Sprintf("token %q (%s %s, serial %s) ready; output %s", cfg.HSM.Token, tokenFacts["manufacturer"], tokenFacts["model"], tokenFacts["serial"], cfg.OutputDir()),
-		Facts:   facts,
+		Summary: fmt.Sprintf("token %q (%s %s, serial %s) ready; output %s", st.cfg.HSM.Token, tok["manufacturer"], tok["model"], tok["serial"], st.cfg.OutputDir()),
+		Facts:   p.facts,
 	}, nil
+}
+
+func (p *preflightRun) clock() {
+	now := p.st.now()
+	p.facts["clock"] = now.UTC().Format("2006-01-02T15:04:05Z")
+	if now.Year() < 2025 || now.Year() > 2100 {
+		p.add(fmt.Errorf("clock: the system time %s is not plausible; set the clock before issuing certificates", now.UTC().Format("2006-01-02")))
+	}
+}
+
+// secrets checks every secret source a step declares, without reading it.
+func (p *preflightRun) secrets() {
+	for _, s := range p.plan.Secrets() {
+		p.add(checkSource(s.Field, s.Source))
+	}
+}
+
+func checkSource(field, source string) error {
+	src, err := secret.Parse(source)
+	if err == nil {
+		err = src.Check()
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", field, err)
+	}
+	return nil
+}
+
+// token opens the session, then checks the token can make every declared
+// key and that no declared label is taken. Without a usable PIN source the
+// token is still looked for, so that a missing token shows up in the same run.
+func (p *preflightRun) token(ctx context.Context) {
+	cfg := p.st.cfg
+	pinErr := checkSource("hsm.pin", cfg.HSM.PIN)
+	p.add(pinErr)
+	pinSrc, _ := secret.Parse(cfg.HSM.PIN)
+	sess, facts, err := openToken(ctx, cfg, pinSrc, p.st.prompter, pinErr == nil)
+	p.add(err)
+	if sess == nil {
+		return
+	}
+	p.st.sess = sess
+	p.facts["token"] = facts
+	keys := p.plan.Keys()
+	types := make([]keyspec.Type, len(keys))
+	for i, k := range keys {
+		types[i] = k.Type
+	}
+	p.add(sess.CheckReady(ctx, types...)...)
+	p.labels(ctx, keys)
+}
+
+// labels refuses a declared label that the token already uses for an
+// object this ceremony's journal did not make.
+func (p *preflightRun) labels(ctx context.Context, keys []Key) {
+	objs, err := p.st.sess.Objects(ctx)
+	p.add(err)
+	for _, k := range keys {
+		if p.st.hist.intents[k.Label] {
+			continue
+		}
+		for _, o := range objs {
+			if o.Label == k.Label {
+				p.add(fmt.Errorf("label %q: %w: token %q holds a %s with that label that this output directory's journal did not make; if an interrupted ceremony made it, run again with that ceremony's output directory (--out) to resume it, otherwise choose another label", k.Label, hsm.ErrLabelInUse, p.st.cfg.HSM.Token, o.Class))
+				break
+			}
+		}
+	}
+}
+
+// server checks, for a plan that publishes, the trust directory and the
+// Notary server over verified TLS; a new ceremony's repositories must be new
+// on it. A resumed ceremony's passphrases must open the key files an earlier
+// run made.
+func (p *preflightRun) server(ctx context.Context) {
+	guns := p.plan.Published()
+	n := p.st.cfg.Notary
+	if len(guns) == 0 || n == nil {
+		return
+	}
+	if err := checkDir(p.st.cfg.Path(n.TrustDir)); err != nil {
+		p.add(fmt.Errorf("notary.trust_dir: %w", err))
+	}
+	if p.st.journal != nil && len(p.problems) == 0 {
+		p.add(p.st.checkPassphrases(ctx)...)
+	}
+	if err := trust.CheckServer(ctx, n.URL, p.st.cfg.Path(n.TLSCA)); err != nil {
+		p.add(err)
+		return
+	}
+	p.facts["notary"] = n.URL
+	if p.st.journal != nil {
+		return
+	}
+	for _, gun := range guns {
+		pub, err := trust.Published(ctx, n.URL, p.st.cfg.Path(n.TLSCA), gun)
+		p.add(err)
+		if pub {
+			p.add(fmt.Errorf("repository %s already has trust data on %s: a new root key cannot take it over; choose another GUN", gun, n.URL))
+		}
+	}
 }
 
 // openToken loads the module, finds the token, reads the PIN and logs in.
@@ -274,54 +300,56 @@ func fileSHA256(path string) string {
 	return sha256Hex(b)
 }
 
-// dryRun issues every certificate of the plan with throwaway software keys of
-// the configured types, through the same lint-then-sign path: a profile that
-// zlint or a validity rule would reject is found now, before any key is made
-// on the token, instead of after the CA key exists. The throwaway keys never
-// leave this function.
-func dryRun(ctx context.Context, cfg *config.Config, now time.Time) error {
-	caKey, err := throwaway(cfg.CA.Key)
-	if err != nil {
-		return err
-	}
-	rootKey := caKey
-	if cfg.Root.Key != cfg.CA.Key {
-		if rootKey, err = throwaway(cfg.Root.Key); err != nil {
-			return err
+// dryRun issues every certificate the plan declares with throwaway software
+// keys of the declared types, through the same profiles and the same
+// lint-then-sign path the steps use: a profile that zlint or a validity
+// rule would reject is found now, before any key is made on the token. The
+// throwaway keys never leave this function.
+func dryRun(ctx context.Context, plan *Plan, now time.Time) error {
+	// One throwaway key per type: a 4096-bit RSA key takes seconds to make,
+	// and the profiles do not care whether two labels share one here.
+	byType := map[keyspec.Type]crypto.Signer{}
+	keys := map[string]crypto.Signer{}
+	for _, k := range plan.Keys() {
+		if byType[k.Type] == nil {
+			key, err := throwaway(k.Type)
+			if err != nil {
+				return fmt.Errorf("dry run: %w", err)
+			}
+			byType[k.Type] = key
 		}
+		keys[k.Label] = byType[k.Type]
 	}
-	subject, err := pki.ParseSubject(cfg.CA.Subject)
-	if err != nil {
-		return fmt.Errorf("ca.subject: %w", err)
+	certs := map[string]*x509.Certificate{}
+	for _, c := range plan.Certs() {
+		cert, err := dryIssue(ctx, c, keys, certs, now)
+		if err != nil {
+			return fmt.Errorf("dry run of the plan's certificates: %s: %w", c.File, err)
+		}
+		certs[c.File] = cert
 	}
-	ca, err := pki.IssueCA(ctx, caKey, pki.Request{Subject: subject, Days: cfg.CA.Days, Now: now, Rand: rand.Reader})
-	if err != nil {
-		return fmt.Errorf("dry run of the plan's certificates: %w", err)
+	return nil
+}
+
+func dryIssue(ctx context.Context, c Cert, keys map[string]crypto.Signer, certs map[string]*x509.Certificate, now time.Time) (*x509.Certificate, error) {
+	key, signer := keys[c.Key], keys[c.IssuerKey]
+	if key == nil || signer == nil {
+		return nil, fmt.Errorf("the plan makes no key %q or %q", c.Key, c.IssuerKey)
 	}
-	csrFor := func(cn string) (*x509.CertificateRequest, error) {
-		der, err := pki.NewCSR(rootKey, cn)
+	in := Issuance{Signer: signer, IssuerCert: certs[c.Issuer], Request: pki.Request{Now: now, Rand: rand.Reader}}
+	if c.Issuer != "" && in.IssuerCert == nil {
+		return nil, fmt.Errorf("its issuer %s comes later in the plan", c.Issuer)
+	}
+	if c.CSR.CN != "" {
+		der, err := pki.NewCSR(key, c.CSR.CN)
 		if err != nil {
 			return nil, err
 		}
-		return pki.ParseCSR(der)
-	}
-	csr, err := csrFor(pki.RootCommonName)
-	if err == nil {
-		_, err = pki.IssueRoot(ctx, rootKey, csr, pki.Request{Days: cfg.Root.Days, Now: now, Rand: rand.Reader})
-	}
-	if err != nil {
-		return fmt.Errorf("dry run of the plan's certificates: %w", err)
-	}
-	for _, r := range cfg.Repositories {
-		csr, err := csrFor(r.GUN)
-		if err == nil {
-			_, err = pki.IssueRepo(ctx, ca, caKey, csr, r.GUN, pki.Request{Days: r.Days, Now: now, Rand: rand.Reader})
-		}
-		if err != nil {
-			return fmt.Errorf("dry run of the plan's certificates: %w", err)
+		if in.CSR, err = pki.ParseCSR(der); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	return c.Issue(ctx, in)
 }
 
 func throwaway(t keyspec.Type) (crypto.Signer, error) {

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ceremony-dev/ceremony/config"
+	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/secret"
 	"github.com/ceremony-dev/ceremony/transcript"
 )
@@ -39,15 +42,7 @@ var ErrFinished = errors.New("the ceremony in this output directory has finished
 // preflight passes (so a failed preflight writes nothing); an existing journal
 // of the same config is resumed after its last finished step.
 func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Hook == nil {
-		opts.Hook = func(string) {}
-	}
-	if opts.Events == nil {
-		opts.Events = func(Event) {}
-	}
+	opts = opts.withDefaults()
 	defer func() {
 		// Ctrl-C surfaces as "context canceled" from wherever the run was;
 		// say what it means for the operator instead.
@@ -55,135 +50,174 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 			err = fmt.Errorf("interrupted (%v): the journal records how far the ceremony got; run the same command to continue", ctx.Err())
 		}
 	}()
-	cfg := plan.Config
-	unlock, err := lockConfig(cfg.File)
+	unlock, err := lockConfig(plan.Config.File)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	st := &State{cfg: cfg, now: opts.Now, hook: opts.Hook, emit: opts.Events, prompter: opts.Prompter,
-		intents: map[string]bool{}, done: map[string]bool{}, total: len(plan.Steps) - 1}
-	defer func() {
-		if st.trust != nil {
-			st.trust.Close()
-		}
-		if st.sess != nil {
-			st.sess.Close()
-		}
-	}()
-
-	path := filepath.Join(cfg.OutputDir(), transcript.FileName)
-	attempts := map[string]int{}
-	configChanged := false
-	if _, statErr := os.Stat(path); statErr == nil {
-		j, entries, err := transcript.Open(ctx, path, nil)
-		if err != nil {
+	st := newState(plan, opts)
+	defer st.close()
+	configChanged, err := st.openJournal(ctx, plan)
+	if err != nil {
+		return err
+	}
+	if err := st.preflight(ctx, plan, opts.Version, configChanged); err != nil {
+		return err
+	}
+	for i := 1; i < len(plan.Steps); i++ {
+		if err := st.runStep(ctx, i, &plan.Steps[i]); err != nil {
 			return err
-		}
-		defer j.Close()
-		changed, err := resumable(entries, plan, path)
-		if err != nil {
-			return err
-		}
-		configChanged = changed
-		st.journal = j
-		for _, e := range entries {
-			switch {
-			case e.Kind == transcript.KindIntent:
-				if g, ok := e.Inputs["generate"].(map[string]any); ok {
-					if label, ok := g["label"].(string); ok {
-						st.intents[label] = true
-					}
-				}
-			case e.Kind == transcript.KindStep && e.Step != nil:
-				st.done[e.Step.ID] = true
-			}
-			if e.Step != nil && (e.Kind == transcript.KindStep || e.Kind == transcript.KindFailure) {
-				attempts[e.Step.ID]++
-			}
 		}
 	}
+	return st.seal(ctx, plan)
+}
 
-	// Step 0: preflight, every run. Its failure is journaled only when a
-	// journal exists: a failed preflight of a new ceremony writes nothing.
+func (o Options) withDefaults() Options {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Hook == nil {
+		o.Hook = func(string) {}
+	}
+	if o.Events == nil {
+		o.Events = func(Event) {}
+	}
+	return o
+}
+
+func newState(plan *Plan, opts Options) *State {
+	return &State{plan: plan, cfg: plan.Config, now: opts.Now, hook: opts.Hook, emit: opts.Events, prompter: opts.Prompter,
+		hist: newHistory(), keys: map[string]*hsm.Key{}, certs: map[string]*x509.Certificate{}, total: len(plan.Steps) - 1}
+}
+
+func (st *State) close() {
+	if st.trust != nil {
+		st.trust.Close()
+	}
+	if st.sess != nil {
+		st.sess.Close()
+	}
+	if st.journal != nil {
+		st.journal.Close()
+	}
+}
+
+// journalPath is where the ceremony's journal (its transcript) lives.
+func journalPath(cfg *config.Config) string {
+	return filepath.Join(cfg.OutputDir(), transcript.FileName)
+}
+
+// openJournal opens an existing journal and reads its history; a new
+// ceremony has none until preflight passes. changed reports a config that
+// differs from the journal's where no finished step looked.
+func (st *State) openJournal(ctx context.Context, plan *Plan) (changed bool, err error) {
+	path := journalPath(st.cfg)
+	if _, err := os.Stat(path); err != nil {
+		return false, nil
+	}
+	j, entries, err := transcript.Open(ctx, path, nil)
+	if err != nil {
+		return false, err
+	}
+	st.journal = j
+	if st.hist, err = loadHistory(entries); err != nil {
+		return false, fmt.Errorf("%s: %w", path, err)
+	}
+	return resumable(st.hist, plan, path)
+}
+
+// preflight runs step 0 on every run. Its failure is journaled only when a
+// journal exists: a failed preflight of a new ceremony writes nothing. Once
+// it passes, a new ceremony gets its journal, a resumed one a resume entry.
+func (st *State) preflight(ctx context.Context, plan *Plan, version string, configChanged bool) error {
 	pre := &plan.Steps[0]
 	st.step, st.index = pre, 0
-	res, started, err := st.execute(ctx, pre, attempts[pre.ID]+1)
+	attempt := st.hist.attempts[pre.ID] + 1
+	res, started, err := st.execute(ctx, pre, attempt)
 	if err != nil {
 		return err
 	}
 	if st.journal == nil {
-		if err := os.MkdirAll(cfg.OutputDir(), 0o755); err != nil {
-			return fmt.Errorf("create output directory: %w", err)
-		}
-		if _, err := removeStaleTemps(cfg.OutputDir()); err != nil {
-			return err
-		}
-		j, err := transcript.Create(ctx, path, st.header(plan, opts.Version), nil)
-		if err != nil {
-			return err
-		}
-		defer j.Close()
-		st.journal = j
+		err = st.createJournal(ctx, plan, version)
 	} else {
-		removed, err := removeStaleTemps(cfg.OutputDir())
-		if err != nil {
-			return err
-		}
-		facts := map[string]any{"finishedSteps": len(st.done), "staleTempFilesRemoved": removed}
-		var subjects []transcript.Subject
-		if configChanged {
-			// The config changed only where no finished step looked: the
-			// new file is recorded, and from here on it is the one in force.
-			facts["configDigest"] = cfg.Digest
-			subjects = []transcript.Subject{transcript.NewSubject("config.yaml", "application/yaml", cfg.Raw)}
-		}
-		if _, err := st.journal.Append(ctx, transcript.Entry{Kind: transcript.KindResume, Started: started,
-			Results: mustJSON(facts), Subjects: subjects}); err != nil {
-			return err
-		}
+		err = st.recordResume(ctx, started, configChanged)
 	}
-	if err := st.finish(ctx, pre, attempts[pre.ID]+1, started, res); err != nil {
+	if err != nil {
 		return err
 	}
+	return st.finish(ctx, pre, attempt, started, res)
+}
 
-	for i := 1; i < len(plan.Steps); i++ {
-		step := &plan.Steps[i]
-		st.step, st.index = step, i
-		if st.done[step.ID] && !step.replay {
-			st.emitEvent(Event{Kind: StepSkipped, Message: "finished in an earlier run"})
-			continue
-		}
-		if st.done[step.ID] {
-			// Replay to rebuild state: find the keys and files, make nothing.
-			st.restoring = true
-			_, err := step.run(ctx, st)
-			st.restoring = false
-			if err != nil {
-				err = fmt.Errorf("resume step %s: %w", step.ID, err)
-				st.emitEvent(Event{Kind: StepFailed, Err: err})
-				return err
-			}
-			st.emitEvent(Event{Kind: StepSkipped, Message: "finished in an earlier run"})
-			continue
-		}
-		res, started, err := st.execute(ctx, step, attempts[step.ID]+1)
-		if err != nil {
-			return err
-		}
-		if err := st.finish(ctx, step, attempts[step.ID]+1, started, res); err != nil {
-			return err
-		}
+func (st *State) createJournal(ctx context.Context, plan *Plan, version string) error {
+	dir := st.cfg.OutputDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create output directory: %w", err)
 	}
+	if _, err := removeStaleTemps(dir); err != nil {
+		return err
+	}
+	j, err := transcript.Create(ctx, journalPath(st.cfg), st.header(plan, version), nil)
+	if err != nil {
+		return err
+	}
+	st.journal = j
+	return nil
+}
 
+// recordResume journals that an interrupted ceremony goes on, with the
+// temporaries it cleaned up and, if the config changed where no finished
+// step looked, the new file, which is the one in force from here on.
+func (st *State) recordResume(ctx context.Context, started time.Time, configChanged bool) error {
+	removed, err := removeStaleTemps(st.cfg.OutputDir())
+	if err != nil {
+		return err
+	}
+	facts := map[string]any{"finishedSteps": len(st.hist.done), "staleTempFilesRemoved": removed}
+	var subjects []transcript.Subject
+	if configChanged {
+		facts["configDigest"] = st.cfg.Digest
+		subjects = []transcript.Subject{transcript.NewSubject("config.yaml", "application/yaml", st.cfg.Raw)}
+	}
+	_, err = st.journal.Append(ctx, transcript.Entry{Kind: transcript.KindResume, Started: started,
+		Results: mustJSON(facts), Subjects: subjects})
+	return err
+}
+
+// runStep runs step i, or, when an earlier run finished it, finds again
+// what it made so the steps after it can use it.
+func (st *State) runStep(ctx context.Context, i int, step *Step) error {
+	st.step, st.index = step, i
+	if st.hist.done[step.ID] {
+		if err := st.restore(ctx, step); err != nil {
+			err = fmt.Errorf("resume step %s: %w", step.ID, err)
+			st.emitEvent(Event{Kind: StepFailed, Err: err})
+			return err
+		}
+		st.emitEvent(Event{Kind: StepSkipped, Message: "finished in an earlier run"})
+		return nil
+	}
+	attempt := st.hist.attempts[step.ID] + 1
+	res, started, err := st.execute(ctx, step, attempt)
+	if err != nil {
+		return err
+	}
+	return st.finish(ctx, step, attempt, started, res)
+}
+
+// seal ends the ceremony: after it, the journal is never run again.
+func (st *State) seal(ctx context.Context, plan *Plan) error {
+	ids := make([]string, len(plan.Steps))
+	for i, id := range plan.StepIDs() {
+		ids[i] = string(id)
+	}
 	if _, err := st.journal.Append(ctx, transcript.Entry{
 		Kind: transcript.KindSeal, Started: st.now().UTC(),
-		Results: mustJSON(map[string]any{"steps": plan.StepIDs(), "configDigest": cfg.Digest}),
+		Results: mustJSON(map[string]any{"steps": ids, "configDigest": st.cfg.Digest}),
 	}); err != nil {
 		return err
 	}
 	st.step = nil
-	st.emitEvent(Event{Kind: PlanFinished, Message: "ceremony finished; transcript " + path})
+	st.emitEvent(Event{Kind: PlanFinished, Message: "ceremony finished; transcript " + journalPath(st.cfg)})
 	return nil
 }
 
@@ -193,16 +227,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 func (st *State) execute(ctx context.Context, step *Step, attempt int) (*Result, time.Time, error) {
 	st.emitEvent(Event{Kind: StepStarted})
 	started := st.now().UTC()
-	var res *Result
-	var err error
-	if step.check != nil {
-		if cerr := step.check(st); cerr != nil {
-			err = fmt.Errorf("precondition: %w", cerr)
-		}
-	}
-	if err == nil {
-		res, err = step.run(ctx, st)
-	}
+	res, err := st.do(ctx, step)
 	if err == nil {
 		return res, started, nil
 	}
@@ -217,12 +242,42 @@ func (st *State) execute(ctx context.Context, step *Step, attempt int) (*Result,
 	return nil, started, err
 }
 
+// do checks the step's preconditions and runs it: its own run, or the
+// making of what it declares.
+func (st *State) do(ctx context.Context, step *Step) (*Result, error) {
+	if err := st.ready(step); err != nil {
+		return nil, fmt.Errorf("precondition: %w", err)
+	}
+	if step.run != nil {
+		return step.run(ctx, st)
+	}
+	m, err := st.make(ctx, step)
+	if err != nil {
+		return nil, err
+	}
+	return m.result(step.summary(m), step.Keys, step.Certs), nil
+}
+
+// ready is a step's precondition: the steps it needs have finished, and
+// one that uses the token has a session.
+func (st *State) ready(step *Step) error {
+	for _, id := range step.Needs {
+		if !st.hist.done[id] {
+			return fmt.Errorf("step %s has not finished", id)
+		}
+	}
+	if step.ID != PreflightID && st.sess == nil {
+		return fmt.Errorf("no logged-in token session: preflight has not run")
+	}
+	return nil
+}
+
 // finish journals a finished step and reports it.
 func (st *State) finish(ctx context.Context, step *Step, attempt int, started time.Time, res *Result) error {
 	if err := st.record(ctx, step, attempt, started, res); err != nil {
 		return err
 	}
-	st.done[step.ID] = true
+	st.hist.done[step.ID] = true
 	st.point("after-record")
 	st.emitEvent(Event{Kind: StepFinished, Result: res})
 	return nil
@@ -233,39 +288,24 @@ func (st *State) finish(ctx context.Context, step *Step, attempt int, started ti
 // resumed ceremony must not contradict them. A config that changed elsewhere
 // (a trust_dir that was wrong, a passphrase source) may resume; changed
 // reports that, and the run records the new config.
-func resumable(entries []transcript.Entry, plan *Plan, path string) (changed bool, err error) {
-	if len(entries) == 0 || entries[0].Kind != transcript.KindHeader {
-		return false, fmt.Errorf("%s has no ceremony header; it is not a journal this tool can resume", path)
+func resumable(h *history, plan *Plan, path string) (changed bool, err error) {
+	if h.sealed != nil {
+		return false, fmt.Errorf("%w (%s, sealed %s); a new ceremony needs a new output directory", ErrFinished, path, h.sealedAt())
 	}
-	current, _ := entries[0].Inputs["configDigest"].(string)
-	for _, e := range entries {
-		if e.Kind == transcript.KindSeal {
-			return false, fmt.Errorf("%w (%s, sealed %s); a new ceremony needs a new output directory", ErrFinished, path, e.Started.Format(time.RFC3339))
-		}
-		if e.Kind == transcript.KindResume {
-			var r struct{ ConfigDigest string }
-			if json.Unmarshal(e.Results, &r) == nil && r.ConfigDigest != "" {
-				current = r.ConfigDigest
-			}
-		}
-	}
-	if current == plan.Config.Digest {
+	if h.configDigest == plan.Config.Digest {
 		return false, nil
 	}
-	steps := map[string]*Step{}
-	for i := range plan.Steps {
-		steps[plan.Steps[i].ID] = &plan.Steps[i]
-	}
-	for _, e := range entries {
-		if e.Kind != transcript.KindStep || e.Step == nil || e.Step.ID == "preflight" {
+	for _, id := range h.order {
+		e := h.finished[id]
+		if id == PreflightID {
 			continue
 		}
-		s, ok := steps[e.Step.ID]
-		if !ok {
-			return false, fmt.Errorf("the config changed since step %s finished, and no longer has that step; resume with the config it was run with (%s)", e.Step.ID, current)
+		s := plan.step(id)
+		if s == nil {
+			return false, fmt.Errorf("the config changed since step %s finished, and no longer has that step; resume with the config it was run with (%s)", id, h.configDigest)
 		}
 		if was, now := canonicalJSON(e.Inputs), canonicalJSON(s.Inputs); was != now {
-			return false, fmt.Errorf("the config changed what finished step %s was run with (%s, now %s); a finished step cannot change: restore those values to resume", e.Step.ID, was, now)
+			return false, fmt.Errorf("the config changed what finished step %s was run with (%s, now %s); a finished step cannot change: restore those values to resume", id, was, now)
 		}
 	}
 	return true, nil
@@ -286,6 +326,7 @@ func (st *State) header(plan *Plan, version string) transcript.Entry {
 		"tool":         "ceremony",
 		"version":      version,
 		"configDigest": st.cfg.Digest,
+		"kind":         plan.Kind,
 		"config":       st.cfg,
 		"plan":         plan.planRecord(),
 	}
@@ -310,7 +351,7 @@ func (st *State) record(ctx context.Context, step *Step, attempt int, started ti
 	}
 	_, err := st.journal.Append(ctx, transcript.Entry{
 		Kind:     transcript.KindStep,
-		Step:     &transcript.StepRef{ID: step.ID, Title: step.Title, Attempt: attempt},
+		Step:     &transcript.StepRef{ID: string(step.ID), Title: step.Title, Attempt: attempt},
 		Started:  started,
 		Finished: st.now().UTC(),
 		Inputs:   step.Inputs,
@@ -326,7 +367,7 @@ func (st *State) recordFailure(ctx context.Context, step *Step, attempt int, sta
 	// An interrupted step (Ctrl-C cancels ctx) is recorded all the same.
 	_, _ = st.journal.Append(context.WithoutCancel(ctx), transcript.Entry{
 		Kind:     transcript.KindFailure,
-		Step:     &transcript.StepRef{ID: step.ID, Title: step.Title, Attempt: attempt},
+		Step:     &transcript.StepRef{ID: string(step.ID), Title: step.Title, Attempt: attempt},
 		Started:  started,
 		Finished: st.now().UTC(),
 		Inputs:   step.Inputs,

@@ -3,6 +3,7 @@ package steps
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -12,8 +13,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/ceremony-dev/ceremony/hsm/keyspec"
-
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/secret"
@@ -22,8 +21,10 @@ import (
 )
 
 // State is what the steps of one run share: the token session, the journal,
-// and what earlier steps produced.
+// what the journal says happened before, and the artifacts steps produced,
+// keyed by what they declared.
 type State struct {
+	plan     *Plan
 	cfg      *config.Config
 	sess     *hsm.Session
 	journal  *transcript.Journal
@@ -32,31 +33,21 @@ type State struct {
 	emit     func(Event)
 	prompter secret.Prompter
 
-	// restoring is true while a step the journal shows finished is replayed
-	// to rebuild state: then nothing may be created, only found.
-	restoring bool
-	step      *Step
-	index     int
-	total     int
+	step  *Step
+	index int
+	total int
 
-	// intents are the key labels the journal says this ceremony set out to
-	// generate; a key under such a label is ours to adopt, any other is a clash.
-	intents map[string]bool
-	// done holds the IDs of the steps the journal shows finished.
-	done map[string]bool
-
-	caKey, rootKey   *hsm.Key
-	caCert, rootCert *x509.Certificate
-	rootCSR          *x509.CertificateRequest
-	repoCerts        map[string]*x509.Certificate
-	trust            *trust.Client
+	hist  *history
+	keys  map[string]*hsm.Key          // by label
+	certs map[string]*x509.Certificate // by file
+	trust *trust.Client
 	// The notary key passphrases, read once per run.
 	targetsPass, snapshotPass []byte
 }
 
 func (st *State) progress(format string, a ...any) { st.event(StepProgress, fmt.Sprintf(format, a...)) }
 func (st *State) event(kind EventKind, msg string) { st.emitEvent(Event{Kind: kind, Message: msg}) }
-func (st *State) point(name string)                { st.hook(st.step.ID + ":" + name) }
+func (st *State) point(name string)                { st.hook(string(st.step.ID) + ":" + name) }
 func (st *State) outPath(rel string) string        { return filepath.Join(st.cfg.OutputDir(), rel) }
 func (st *State) emitEvent(e Event) {
 	e.Index, e.Total, e.Time = st.index, st.total, st.now()
@@ -64,73 +55,6 @@ func (st *State) emitEvent(e Event) {
 		e.StepID, e.Title = st.step.ID, st.step.Title
 	}
 	st.emit(e)
-}
-
-// errRestore is returned when the journal says a step finished but what it
-// made is gone: the ceremony cannot be resumed safely by guessing.
-var errRestore = errors.New("the journal records this step as finished, but")
-
-// key finds the key pair under label or generates it. Before generating it
-// journals an intent, so that if the process dies between C_GenerateKeyPair
-// and the step's entry, the next run adopts the key instead of tripping over
-// its label, and the token never holds two.
-func (st *State) key(ctx context.Context, label string, typ keyspec.Type) (*hsm.Key, bool, error) {
-	k, err := st.sess.FindKey(ctx, hsm.KeySelector{Label: label})
-	switch {
-	case err == nil:
-		if !st.intents[label] {
-			return nil, false, fmt.Errorf("%w: token %q already holds a key labelled %q that this ceremony did not make; choose another label", hsm.ErrLabelInUse, st.sess.Token().Label, label)
-		}
-		if k.Type != typ {
-			return nil, false, fmt.Errorf("key %q on the token is %s, the config asks for %s", label, k.Type, typ)
-		}
-		if err := k.Attrs.Safe(); err != nil {
-			return nil, false, fmt.Errorf("key %q: %w", label, err)
-		}
-		if err := hsm.SelfTest(ctx, k); err != nil {
-			return nil, false, fmt.Errorf("key %q: %w", label, err)
-		}
-		st.progress("found key %q (id %s) made by this ceremony before it was interrupted", label, k.IDHex())
-		return k, true, nil
-	case !errors.Is(err, hsm.ErrKeyNotFound):
-		return nil, false, err
-	}
-	if st.restoring {
-		return nil, false, fmt.Errorf("%w key %q is not on token %q", errRestore, label, st.sess.Token().Label)
-	}
-	if st.intents[label] {
-		// A crash inside C_GenerateKeyPair can leave a public half alone.
-		n, err := st.sess.RemoveOrphanPublicKeys(ctx, label)
-		if err != nil {
-			return nil, false, err
-		}
-		if n > 0 {
-			st.progress("removed %d public key object(s) labelled %q left without a private key by the interruption", n, label)
-		}
-	} else {
-		if _, err := st.journal.Append(ctx, transcript.Entry{
-			Kind:    transcript.KindIntent,
-			Step:    &transcript.StepRef{ID: st.step.ID, Title: st.step.Title},
-			Started: st.now().UTC(),
-			Inputs:  map[string]any{"generate": map[string]any{"label": label, "type": string(typ)}},
-		}); err != nil {
-			return nil, false, err
-		}
-		st.intents[label] = true
-	}
-	st.point("before-generate-" + label)
-	var key *hsm.Key
-	err = st.during(ctx, fmt.Sprintf("generating %s key %q inside token %q", typ, label, st.sess.Token().Label), func() error {
-		var err error
-		key, err = st.sess.GenerateKey(ctx, hsm.KeySpec{Label: label, Type: typ})
-		return err
-	})
-	if err != nil {
-		return nil, false, err
-	}
-	st.point("after-generate-" + label)
-	st.progress("key %q generated (id %s); the token reports it sensitive, never extractable, generated on the token", label, key.IDHex())
-	return key, false, nil
 }
 
 // during runs a long token operation and reports progress every second, so an
@@ -161,13 +85,13 @@ func (st *State) during(ctx context.Context, what string, fn func() error) error
 }
 
 // existing returns the content of an output file a previous run of this
-// ceremony wrote, or nil if it is absent.
+// ceremony wrote, or nil if it is absent (or not declared: rel is empty).
 func (st *State) existing(rel string) ([]byte, error) {
+	if rel == "" {
+		return nil, nil
+	}
 	b, err := os.ReadFile(st.outPath(rel))
 	if errors.Is(err, os.ErrNotExist) {
-		if st.restoring {
-			return nil, fmt.Errorf("%w %s is missing from %s", errRestore, rel, st.cfg.OutputDir())
-		}
 		return nil, nil
 	}
 	return b, err
@@ -258,22 +182,7 @@ func certFacts(c *x509.Certificate) map[string]any {
 	}
 }
 
-// needSession is the precondition of steps that use the token.
-func needSession(st *State) error {
-	if st.sess == nil {
-		return fmt.Errorf("no logged-in token session: preflight has not run")
-	}
-	return nil
-}
-
-// needDone is the precondition of a step that follows another.
-func needDone(ids ...string) func(st *State) error {
-	return func(st *State) error {
-		for _, id := range ids {
-			if !st.done[id] {
-				return fmt.Errorf("step %s has not finished", id)
-			}
-		}
-		return nil
-	}
+func samePublic(a, b crypto.PublicKey) bool {
+	e, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && e.Equal(b)
 }

@@ -73,7 +73,7 @@ func stepIDs(events []steps.Event, kind steps.EventKind) []string {
 	var ids []string
 	for _, e := range events {
 		if e.Kind == kind {
-			ids = append(ids, e.StepID)
+			ids = append(ids, string(e.StepID))
 		}
 	}
 	return ids
@@ -99,9 +99,9 @@ func preflightRefuses(t *testing.T, tok testenv.Token, cfg *config.Config, wants
 	return pe
 }
 
-// twoPairs is countClasses of a token holding exactly the CA and root key
-// pairs with their certificates.
-const twoPairs = "ca: private-key public-key certificate; root: private-key public-key certificate"
+// threePairs is countClasses of a token holding exactly the CA, root and
+// transcript key pairs with their certificates.
+const threePairs = "ca: private-key public-key certificate; root: private-key public-key certificate; transcript: private-key public-key certificate"
 
 func run(t *testing.T, cfg *config.Config) ([]steps.Event, error) {
 	t.Helper()
@@ -120,7 +120,7 @@ func TestRunCertificateSteps(t *testing.T) {
 		t.Fatal(err)
 	}
 	finished := stepIDs(events, steps.StepFinished)
-	if want := "preflight ca root repo:docker.io/alice/nginx repo:docker.io/alice/redis"; strings.Join(finished, " ") != want {
+	if want := "preflight ca transcript-key root repo:docker.io/alice/nginx repo:docker.io/alice/redis"; strings.Join(finished, " ") != want {
 		t.Fatalf("finished steps %q, want %q", finished, want)
 	}
 
@@ -178,10 +178,10 @@ func TestRunCertificateSteps(t *testing.T) {
 		t.Fatalf("root.csr and root.crt hold different public keys:\n%s\n%s", a, b)
 	}
 
-	// The token: exactly one CA and one root key pair, never extractable,
+	// The token: exactly one CA, root and transcript key pair, never extractable,
 	// with their certificates, as pkcs11-tool sees it.
 	objs := listToken(t, tok)
-	if got := countClasses(objs); got != twoPairs {
+	if got := countClasses(objs); got != threePairs {
 		t.Fatalf("token objects: %s", got)
 	}
 	tool := testenv.Tool(t, "pkcs11-tool")
@@ -189,7 +189,7 @@ func TestRunCertificateSteps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Count(string(pt), "never extractable") != 2 || strings.Count(string(pt), "Private Key Object") != 2 {
+	if strings.Count(string(pt), "never extractable") != 3 || strings.Count(string(pt), "Private Key Object") != 3 {
 		t.Fatalf("pkcs11-tool:\n%s", pt)
 	}
 
@@ -207,7 +207,7 @@ func TestRunCertificateSteps(t *testing.T) {
 		kinds = append(kinds, k)
 	}
 	if got := strings.Join(kinds, " "); !strings.HasPrefix(got, "header ") || !strings.HasSuffix(got, "step:repo:docker.io/alice/redis seal") ||
-		strings.Count(got, "intent") != 2 {
+		strings.Count(got, "intent") != 3 {
 		t.Fatalf("journal: %s", got)
 	}
 	if _, err := run(t, cfg); !errors.Is(err, steps.ErrFinished) {
@@ -385,7 +385,7 @@ func TestResumeAfterTornJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	skipped, finished := stepIDs(events, steps.StepSkipped), stepIDs(events, steps.StepFinished)
-	if strings.Join(skipped, " ") != "ca root" || strings.Join(finished, " ") != "preflight repo:docker.io/a/b" {
+	if strings.Join(skipped, " ") != "ca transcript-key root" || strings.Join(finished, " ") != "preflight repo:docker.io/a/b" {
 		t.Fatalf("skipped %v, finished %v", skipped, finished)
 	}
 	entries, err := transcript.Read(path)
@@ -401,7 +401,7 @@ func TestResumeAfterTornJournal(t *testing.T) {
 	if !torn {
 		t.Fatal("the torn tail is not recorded")
 	}
-	if got := countClasses(listToken(t, tok)); got != twoPairs {
+	if got := countClasses(listToken(t, tok)); got != threePairs {
 		t.Fatalf("token objects: %s", got)
 	}
 }

@@ -8,11 +8,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ceremony-dev/ceremony/internal/newfile"
 )
 
 // Journal is an open transcript holding its exclusive lock. Its methods are
@@ -46,29 +47,25 @@ func Create(ctx context.Context, path string, header Entry, signer Signer) (*Jou
 	if _, err := os.Stat(path); err == nil {
 		return nil, fmt.Errorf("transcript: %s: %w", path, fs.ErrExist)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	tmp, err := newfile.Create(path, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("transcript: %w", err)
 	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	j := &Journal{path: path, signer: signer, f: f}
+	defer tmp.Remove()
+	j := &Journal{path: path, signer: signer, f: tmp.File}
 	fail := func(err error) (*Journal, error) {
-		f.Close()
+		tmp.Close()
 		return nil, err
 	}
-	if err := lock(f); err != nil {
+	if err := lock(tmp.File); err != nil {
 		return fail(fmt.Errorf("transcript %s: %w", path, err))
 	}
 	if _, err := j.Append(ctx, header); err != nil {
 		return fail(err)
 	}
-	if err := os.Link(tmp, path); err != nil {
+	// The lock and the file stay with the journal under its final name.
+	if err := tmp.Link(); err != nil {
 		return fail(fmt.Errorf("transcript: %w", err))
-	}
-	// The header is durable only once the directory entry naming it is.
-	if err := syncDir(filepath.Dir(path)); err != nil {
-		return fail(fmt.Errorf("transcript %s: %w", path, err))
 	}
 	return j, nil
 }
@@ -262,13 +259,4 @@ func lock(f *os.File) error {
 		return fmt.Errorf("lock: %w", err)
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

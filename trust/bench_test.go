@@ -3,12 +3,9 @@ package trust
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -16,6 +13,7 @@ import (
 	"github.com/theupdateframework/notary/tuf/data"
 	"github.com/theupdateframework/notary/tuf/utils"
 
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
 	"github.com/ceremony-dev/ceremony/internal/testenv"
 	"github.com/ceremony-dev/ceremony/pki"
 )
@@ -28,7 +26,6 @@ import (
 // both in ms per repository and their ratio, cli/ceremony.
 func BenchmarkNotarySteps(b *testing.B) {
 	srv := testenv.NotaryServerT(b)
-	cliBin := testenv.Tool(b, "notary")
 	o := newOwner(b, srv, "docker.io/bench/seed")
 	_, pubPEM := delegateKeys(b, "targets/me")
 	dir := b.TempDir()
@@ -37,10 +34,7 @@ func BenchmarkNotarySteps(b *testing.B) {
 
 	// The CLI's side: a software root key (encrypted file) and a config that
 	// pins the ceremony CA for every bench repository by prefix.
-	soft, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
+	soft := testenv.SoftKey(b, keyspec.ECDSAP256).(*ecdsa.PrivateKey)
 	softKey, err := utils.ECDSAToPrivateKey(soft)
 	if err != nil {
 		b.Fatal(err)
@@ -51,18 +45,8 @@ func BenchmarkNotarySteps(b *testing.B) {
 	}
 	rootFile := filepath.Join(dir, "root.key")
 	os.WriteFile(rootFile, rootPEM, 0o600)
-	cliCfg := filepath.Join(dir, "cli.json")
-	if err := srv.WriteCLIConfig(cliCfg, filepath.Join(dir, "cli-trust"), "docker.io/bench/", o.caFile); err != nil {
-		b.Fatal(err)
-	}
-	cli := func(args ...string) {
-		cmd := exec.Command(cliBin, append([]string{"-c", cliCfg}, args...)...)
-		cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH"),
-			"NOTARY_ROOT_PASSPHRASE=root-pass", "NOTARY_TARGETS_PASSPHRASE=t-pass", "NOTARY_SNAPSHOT_PASSPHRASE=s-pass"}
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("notary %v: %v\n%s", args, err, out)
-		}
-	}
+	cli := testenv.NotaryCLI(b, srv, o.caFile, "docker.io/bench/",
+		"NOTARY_ROOT_PASSPHRASE=root-pass", "NOTARY_TARGETS_PASSPHRASE=t-pass", "NOTARY_SNAPSHOT_PASSPHRASE=s-pass")
 
 	ctx := context.Background()
 	iter := 0

@@ -168,24 +168,24 @@ func TestCeremony(t *testing.T) {
 	}
 
 	// Interop: the official CLI, from an empty trust dir, pinned to the CA.
-	cli := newNotaryCLI(t, srv, gun, o.caFile)
+	cli := testenv.NotaryCLI(t, srv, o.caFile, gun)
 	hexDigest := strings.TrimPrefix(digest, "sha256:")
-	if out := cli.mustRun(t, "", "lookup", gun, tag); strings.TrimSpace(out) != fmt.Sprintf("%s sha256:%s %d", tag, hexDigest, size) {
+	if out := cli("lookup", gun, tag); strings.TrimSpace(out) != fmt.Sprintf("%s sha256:%s %d", tag, hexDigest, size) {
 		t.Errorf("notary lookup printed %q, the registry serves %s %d", out, digest, size)
 	}
-	if out := cli.mustRun(t, "", "list", gun); !strings.Contains(out, tag) || !strings.Contains(out, hexDigest) || !strings.Contains(out, fmt.Sprint(size)) || !strings.Contains(out, role) {
+	if out := cli("list", gun); !strings.Contains(out, tag) || !strings.Contains(out, hexDigest) || !strings.Contains(out, fmt.Sprint(size)) || !strings.Contains(out, role) {
 		t.Errorf("notary list:\n%s", out)
 	}
-	if out := cli.mustRun(t, "", "delegation", "list", gun); !strings.Contains(out, role) || !strings.Contains(out, del.KeyID) {
+	if out := cli("delegation", "list", gun); !strings.Contains(out, role) || !strings.Contains(out, del.KeyID) {
 		t.Errorf("notary delegation list:\n%s", out)
 	}
 	// The owner's trust dir is the CLI's layout: it lists the targets key.
-	if out := cli.mustRun(t, o.cfg.TrustDir, "key", "list"); !strings.Contains(out, targets.KeyIDs[0]) || !strings.Contains(out, gun) {
+	if out := cli("-d", o.cfg.TrustDir, "key", "list"); !strings.Contains(out, targets.KeyIDs[0]) || !strings.Contains(out, gun) {
 		t.Errorf("notary key list on the owner's trust dir:\n%s", out)
 	}
 	// Pinned to another CA, the CLI refuses the repository.
 	otherCA := newOwner(t, srv, gun).caFile
-	if out, err := newNotaryCLI(t, srv, gun, otherCA).run(t, "", "list", gun); err == nil {
+	if out, err := testenv.NotaryCLIMayFail(t, srv, otherCA, gun)("list", gun); err == nil {
 		t.Errorf("the CLI pinned to another CA listed the repository:\n%s", out)
 	}
 }
@@ -194,9 +194,9 @@ func TestCeremony(t *testing.T) {
 // the one the facts describe, with the repository certificate's key as root.
 func checkRootJSON(t *testing.T, srv *testenv.NotaryServer, gun string, f Facts, certKeyID string) {
 	t.Helper()
-	raw, code := serverGet(t, srv, "/v2/"+gun+"/_trust/tuf/root.json")
-	if code != 200 {
-		t.Fatalf("GET root.json: %d", code)
+	raw, code, err := srv.Get(context.Background(), "/v2/"+gun+"/_trust/tuf/root.json")
+	if err != nil || code != 200 {
+		t.Fatalf("GET root.json: %d, %v", code, err)
 	}
 	if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != f.RootSHA256 {
 		t.Errorf("server's root.json hashes to %x, facts say %s", sum, f.RootSHA256)
@@ -221,9 +221,9 @@ func checkRootJSON(t *testing.T, srv *testenv.NotaryServer, gun string, f Facts,
 
 func serverKeyID(t *testing.T, srv *testenv.NotaryServer, gun, role string) string {
 	t.Helper()
-	raw, code := serverGet(t, srv, "/v2/"+gun+"/_trust/tuf/"+role+".key")
-	if code != 200 {
-		t.Fatalf("GET %s.key: %d", role, code)
+	raw, code, err := srv.Get(context.Background(), "/v2/"+gun+"/_trust/tuf/"+role+".key")
+	if err != nil || code != 200 {
+		t.Fatalf("GET %s.key: %d, %v", role, code, err)
 	}
 	k, err := data.UnmarshalPublicKey(raw)
 	if err != nil {

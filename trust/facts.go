@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -18,6 +17,8 @@ import (
 	"github.com/theupdateframework/notary/trustpinning"
 	"github.com/theupdateframework/notary/tuf/data"
 	"github.com/theupdateframework/notary/tuf/utils"
+
+	"github.com/ceremony-dev/ceremony/trust/names"
 )
 
 // Role is one published role.
@@ -161,25 +162,22 @@ func parseRoot(raw []byte) (*data.SignedRoot, error) {
 	return root, nil
 }
 
-// checkGUN refuses GUNs that notary would turn into paths outside the
-// trust dir, or that no registry could name.
+// checkGUN applies notary's repository naming rule (names.CheckGUN) and
+// types the name for notary's API.
 func checkGUN(gun string) (data.GUN, error) {
-	switch {
-	case gun == "":
-		return "", errors.New("empty GUN")
-	case strings.ContainsAny(gun, " \t\r\n\\"), path.Clean(gun) != gun, strings.HasPrefix(gun, "/"),
-		gun == "..", strings.HasPrefix(gun, "../"):
-		return "", fmt.Errorf("GUN %q is not a repository name like docker.io/alice/nginx", gun)
+	if err := names.CheckGUN(gun); err != nil {
+		return "", err
 	}
 	return data.GUN(gun), nil
 }
 
+// checkDelegationRole applies notary's delegation naming rule
+// (names.CheckRole) and types the role for notary's API.
 func checkDelegationRole(role string) (data.RoleName, error) {
-	r := data.RoleName(role)
-	if !data.IsDelegation(r) {
-		return "", fmt.Errorf("role %q is not a delegation role: name it targets/NAME (letters, digits, - _ . /)", role)
+	if err := names.CheckRole(role); err != nil {
+		return "", err
 	}
-	return r, nil
+	return data.RoleName(role), nil
 }
 
 // parseDigest accepts sha256:<hex> or the bare hex skopeo | sha256sum prints.

@@ -2,28 +2,17 @@ package trust
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"io"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
-
-	"github.com/ceremony-dev/ceremony/hsm/keyspec"
 
 	"github.com/sirupsen/logrus"
 	"github.com/theupdateframework/notary/tuf/data"
-	"github.com/theupdateframework/notary/tuf/utils"
 
 	"github.com/ceremony-dev/ceremony/hsm"
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
 	"github.com/ceremony-dev/ceremony/internal/testenv"
 	"github.com/ceremony-dev/ceremony/pki"
 )
@@ -121,92 +110,16 @@ func newClient(t testing.TB, cfg Config) *Client {
 	return c
 }
 
-// delegateKeys is what `docker trust key generate` leaves a delegate: an
-// encrypted PKCS#8 private key and the PUBLIC KEY PEM handed to the owner.
+// delegateKeys is what `docker trust key generate` leaves a delegate, under
+// testDelegatePass: an encrypted PKCS#8 private key and the PUBLIC KEY PEM
+// handed to the owner.
 func delegateKeys(t testing.TB, role string) (privPEM, pubPEM []byte) {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	privPEM, pubPEM, err := GenerateDelegateKey(role, testDelegatePass)
 	if err != nil {
 		t.Fatal(err)
 	}
-	priv, err := utils.ECDSAToPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	privPEM, err = utils.ConvertPrivateKeyToPKCS8(priv, data.RoleName(role), "", string(testDelegatePass))
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(k.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return privPEM, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Headers: map[string]string{"role": role}, Bytes: der})
-}
-
-// serverGet fetches a path from the notary server directly, over TLS
-// verified with its CA: an independent read of what was published.
-func serverGet(t *testing.T, srv *testenv.NotaryServer, p string) ([]byte, int) {
-	t.Helper()
-	caPEM, err := os.ReadFile(srv.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
-	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(srv.URL + p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b, resp.StatusCode
-}
-
-// notaryCLI runs the Debian notary CLI 0.7.0 with a fresh trust dir and a
-// config holding only the server, its TLS CA and the seed's trust pinning.
-type notaryCLI struct {
-	bin, cfg, trustDir, home string
-}
-
-func newNotaryCLI(t *testing.T, srv *testenv.NotaryServer, gun, pinCA string) *notaryCLI {
-	t.Helper()
-	dir := t.TempDir()
-	cli := &notaryCLI{bin: testenv.Tool(t, "notary"), cfg: filepath.Join(dir, "config.json"), trustDir: filepath.Join(dir, "trust"), home: dir}
-	if err := srv.WriteCLIConfig(cli.cfg, "", gun, pinCA); err != nil {
-		t.Fatal(err)
-	}
-	return cli
-}
-
-// run runs `notary -c CFG -d TRUSTDIR args...`; trustDir overrides the fresh
-// one when set (to read the owner's).
-func (n *notaryCLI) run(t *testing.T, trustDir string, args ...string) (string, error) {
-	t.Helper()
-	if trustDir == "" {
-		trustDir = n.trustDir
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, n.bin, append([]string{"-c", n.cfg, "-d", trustDir}, args...)...)
-	cmd.Env = []string{"HOME=" + n.home, "PATH=" + os.Getenv("PATH")}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-func (n *notaryCLI) mustRun(t *testing.T, trustDir string, args ...string) string {
-	t.Helper()
-	out, err := n.run(t, trustDir, args...)
-	if err != nil {
-		t.Fatalf("notary %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	t.Logf("notary %s:\n%s", strings.Join(args, " "), out)
-	return out
+	return privPEM, pubPEM
 }
 
 // files lists the regular files under dir, relative to it.

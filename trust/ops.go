@@ -8,6 +8,8 @@ import (
 	"github.com/theupdateframework/notary/storage"
 	"github.com/theupdateframework/notary/tuf/data"
 	"github.com/theupdateframework/notary/tuf/utils"
+
+	"github.com/ceremony-dev/ceremony/trust/names"
 )
 
 // RotateResult is the outcome of RotateSnapshotToServer.
@@ -114,10 +116,11 @@ func (c *Client) addDelegation(ctx context.Context, gun, role string, pemBytes [
 	if err != nil {
 		return nil, err
 	}
-	r, err := checkDelegationRole(role)
-	if err != nil {
+	// Only a role directly under targets: the targets key signs it in.
+	if err := names.CheckDelegation(role); err != nil {
 		return nil, err
 	}
+	r := data.RoleName(role)
 	pub, keyID, err := parseDelegatePublicKey(pemBytes)
 	if err != nil {
 		return nil, err

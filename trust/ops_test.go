@@ -71,8 +71,8 @@ func TestInitUnusableServer(t *testing.T) {
 			t.Errorf("the cancelled init left %v", f)
 		}
 	})
-	if _, code := serverGet(t, srv, "/v2/"+gun+"/_trust/tuf/root.json"); code != 404 {
-		t.Errorf("server has root.json for %s after the failed inits: %d", gun, code)
+	if _, code, err := srv.Get(ctx, "/v2/"+gun+"/_trust/tuf/root.json"); err != nil || code != 404 {
+		t.Errorf("server has root.json for %s after the failed inits: %d, %v", gun, code, err)
 	}
 	if _, err := o.client.published(ctx, gun); !errors.Is(err, ErrNotPublished) {
 		t.Errorf("published: %v", err)
@@ -266,7 +266,7 @@ func TestBadInput(t *testing.T) {
 		{"malformed GUN", func() error {
 			_, err := o.client.Init(ctx, "../etc", o.repoCert)
 			return err
-		}, `GUN "../etc" is not a repository name`},
+		}, `GUN "../etc" is not a docker repository name`},
 		{"digest malformed", func() error {
 			_, err := o.client.AddTarget(ctx, gun, role, "v1", "sha256:abc", 10, key)
 			return err

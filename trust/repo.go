@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +26,8 @@ import (
 	"github.com/theupdateframework/notary/trustpinning"
 	"github.com/theupdateframework/notary/tuf/data"
 	"github.com/theupdateframework/notary/tuf/utils"
+
+	"github.com/ceremony-dev/ceremony/trust/names"
 )
 
 // Config says where the notary server is, how to trust it and where the
@@ -68,12 +69,10 @@ type Client struct {
 // New checks the configuration and builds the TLS transport. It does not
 // contact the server.
 func New(cfg Config) (*Client, error) {
-	u, err := url.Parse(cfg.URL)
+	if err := names.CheckServerURL(cfg.URL); err != nil {
+		return nil, err
+	}
 	switch {
-	case err != nil:
-		return nil, fmt.Errorf("notary url %q: %w", cfg.URL, err)
-	case u.Scheme != "https" || u.Host == "":
-		return nil, fmt.Errorf("notary url %q: give https://HOST[:PORT]; TLS to the server is always verified", cfg.URL)
 	case cfg.TrustDir == "":
 		return nil, errors.New("notary trust_dir is empty")
 	case cfg.PinCA == "":
@@ -83,9 +82,11 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("pinned CA: %w", err)
 	}
 	cfg.URL = strings.TrimRight(cfg.URL, "/")
-	if cfg.PinCA, err = filepath.Abs(cfg.PinCA); err != nil {
+	pinCA, err := filepath.Abs(cfg.PinCA)
+	if err != nil {
 		return nil, err
 	}
+	cfg.PinCA = pinCA
 	base, err := newTransport(cfg.TLSCA)
 	if err != nil {
 		return nil, err
@@ -108,9 +109,8 @@ func SetNotaryLog(w io.Writer, debug bool) {
 // probe is a Client for checks made before New can be: no CA to pin yet,
 // only the server and the CA of its TLS certificate.
 func probe(serverURL, tlsCA string) (*Client, error) {
-	u, err := url.Parse(serverURL)
-	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("notary url %q: give https://HOST[:PORT]; TLS to the server is always verified", serverURL)
+	if err := names.CheckServerURL(serverURL); err != nil {
+		return nil, err
 	}
 	base, err := newTransport(tlsCA)
 	if err != nil {
@@ -134,6 +134,9 @@ func CheckServer(ctx context.Context, serverURL, tlsCA string) error {
 // a new ceremony must not find its repositories there, or it would make its
 // keys only to fail at notary init.
 func Published(ctx context.Context, serverURL, tlsCA, gun string) (bool, error) {
+	if err := names.CheckGUN(gun); err != nil {
+		return false, err
+	}
 	c, err := probe(serverURL, tlsCA)
 	if err != nil {
 		return false, err

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/steps"
 )
 
@@ -39,17 +38,5 @@ func TestPrinter(t *testing.T) {
 		if strings.Count(b.String(), "\n") != 1 {
 			t.Errorf("%v: not one line", tc.ev.Kind)
 		}
-	}
-}
-
-func TestAccess(t *testing.T) {
-	safe := hsm.Attributes{Token: true, Private: true, Sensitive: true, AlwaysSensitive: true, NeverExtractable: true, Local: true}
-	if got := Access(safe); got != "sensitive, always sensitive, never extractable, local" {
-		t.Errorf("safe key: %q", got)
-	}
-	leaky := safe
-	leaky.Extractable, leaky.NeverExtractable = true, false
-	if got := Access(leaky); !strings.Contains(got, "EXTRACTABLE") || !strings.HasSuffix(got, "UNSAFE") {
-		t.Errorf("extractable key: %q", got)
 	}
 }

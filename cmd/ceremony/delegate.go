@@ -8,6 +8,7 @@ import (
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/secret"
 	"github.com/ceremony-dev/ceremony/trust"
+	"github.com/ceremony-dev/ceremony/trust/names"
 	"github.com/spf13/cobra"
 )
 
@@ -68,6 +69,9 @@ func newSignCmd() *cobra.Command {
 			if (image == "") == (manifest == "") {
 				return &exitError{code: 2, err: fmt.Errorf("give exactly one of --image REF and --manifest FILE")}
 			}
+			if err := checkSignFlags(gun, role, keyPass, pin); err != nil {
+				return &exitError{code: 2, err: err}
+			}
 			ctx := cmd.Context()
 			c, err := srv.client()
 			if err != nil {
@@ -118,6 +122,28 @@ func newSignCmd() *cobra.Command {
 	return cmd
 }
 
+// checkSignFlags refuses a GUN, role or secret source that notary or the
+// key would refuse later, before the registry, a token or the server is
+// touched.
+func checkSignFlags(gun, role, keyPass, pin string) error {
+	if err := names.CheckGUN(gun); err != nil {
+		return fmt.Errorf("--gun: %w", err)
+	}
+	if err := names.CheckRole(role); err != nil {
+		return fmt.Errorf("--role: %w", err)
+	}
+	if _, err := secret.Parse(keyPass); err != nil {
+		return fmt.Errorf("--key-passphrase: %w", err)
+	}
+	if pin == "" {
+		return nil // the pkcs11: URI's pin-source, checked when the URI is read
+	}
+	if _, err := secret.Parse(pin); err != nil {
+		return fmt.Errorf("--pin: %w", err)
+	}
+	return nil
+}
+
 func newValidateCmd() *cobra.Command {
 	var srv server
 	var gun, tag, image string
@@ -128,6 +154,9 @@ func newValidateCmd() *cobra.Command {
 			"--image (skopeo inspect --raw | sha256sum, wc -c). Exit 0 only when both agree.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := names.CheckGUN(gun); err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("--gun: %w", err)}
+			}
 			c, err := srv.client()
 			if err != nil {
 				return err

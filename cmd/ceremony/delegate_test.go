@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -27,15 +25,10 @@ import (
 // the delegate's key file and passphrase file.
 func ownerCeremony(t *testing.T, srv *testenv.NotaryServer, gun string) (cfgPath, keyFile, passFile, tokenKeyURI string) {
 	t.Helper()
-	tok := testenv.NewToken(t)
 	dir := t.TempDir()
 	// A second delegate keeps its key in a token of its own (targets/hsm).
 	dtok := testenv.NewToken(t)
 	dkey, err := dtok.Session(t).GenerateKey(context.Background(), hsm.KeySpec{Label: "delegate", Type: keyspec.ECDSAP256})
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(dkey.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,16 +45,10 @@ func ownerCeremony(t *testing.T, srv *testenv.NotaryServer, gun string) (cfgPath
 		return p
 	}
 	keyFile, passFile = write("me.key", priv), write("me.pass", []byte("delegate-pass\n"))
-	write("me.pub", pub)
-	write("hsm.pub", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
-	write("targets.pass", []byte("t-pass"))
-	write("snapshot.pass", []byte("s-pass"))
-	cfgPath = write("ceremony.yaml", []byte(fmt.Sprintf(`hsm: {module: %s, token: %s, pin: %q}
-repositories: [{gun: %s}]
-notary: {url: %q, tls_ca: %q, trust_dir: trust, targets_passphrase: file:targets.pass, snapshot_passphrase: file:snapshot.pass}
-delegations: [{gun: %s, role: targets/me, cert: me.pub, paths: all}, {gun: %s, role: targets/hsm, cert: hsm.pub, paths: [releases/]}]
-output: out
-`, tok.Module, tok.Label, tok.PINSource(), gun, srv.URL, srv.CAFile, gun, gun)))
+	cfgPath = testenv.Ceremony{Token: testenv.NewToken(t), GUNs: []string{gun}, Notary: srv, Delegations: []testenv.Delegation{
+		{Role: "targets/me", Cert: write("me.pub", pub)},
+		{Role: "targets/hsm", Cert: write("hsm.pub", testenv.PublicKeyPEM(t, dkey.Public())), Paths: "[releases/]"},
+	}}.Write(t)
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +157,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, b)
 	}
-	for _, want := range []string{"[6/6] Delegation targets/me of docker.io/demo/nginx done", "they agree", "latest sha256:", "targets/me"} {
+	for _, want := range []string{"[7/7] Delegation targets/me of docker.io/demo/nginx done", "they agree", "latest sha256:", "targets/me"} {
 		if !strings.Contains(string(b), want) {
 			t.Fatalf("demo output lacks %q:\n%s", want, b)
 		}

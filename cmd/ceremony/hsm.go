@@ -52,30 +52,83 @@ func hsmList(ctx context.Context, out io.Writer, module, token, pinSource string
 	if err != nil {
 		return err
 	}
-	ui.Module(out, mod.Path(), info)
-	var tokens []hsm.TokenInfo
-	if token != "" {
-		t, err := mod.FindToken(ctx, hsm.TokenSelector{Label: token})
-		if err != nil {
-			return err
-		}
-		tokens = []hsm.TokenInfo{t}
-	} else if tokens, err = mod.Tokens(ctx); err != nil {
-		return err
+	inv := ui.Inventory{Module: ui.ModuleView{Path: mod.Path(), Manufacturer: info.Manufacturer,
+		Description: info.Description, LibraryVersion: info.LibraryVersion, Cryptoki: info.Cryptoki}}
+	inv.Tokens, err = tokenViews(ctx, mod, token, src, pinSource != "")
+	// What was read before a failure is printed too: a wrong-PIN error speaks
+	// of the token's flags, which the token's header just above it shows.
+	if perr := ui.PrintInventory(out, inv); err == nil {
+		err = perr
 	}
+	return err
+}
+
+// tokenViews reads the tokens (every one, or the one labelled label) and
+// their objects. After an error it returns the views read so far, the failing
+// token's header included.
+func tokenViews(ctx context.Context, mod *hsm.Module, label string, src secret.Source, login bool) ([]ui.TokenView, error) {
+	tokens, err := selectTokens(ctx, mod, label)
+	if err != nil {
+		return nil, err
+	}
+	views := make([]ui.TokenView, 0, len(tokens))
 	for _, t := range tokens {
-		if !ui.Token(out, t) {
-			continue
+		v := tokenView(t)
+		// An unreadable or uninitialised token has no objects to ask for.
+		if t.Initialized() {
+			v.Objects, err = objectsView(ctx, mod, t, src, login)
 		}
-		objs, err := tokenObjects(ctx, mod, t, src, pinSource != "")
+		views = append(views, v)
 		if err != nil {
-			return err
-		}
-		if err := ui.Objects(out, objs, pinSource != ""); err != nil {
-			return err
+			return views, err
 		}
 	}
-	return nil
+	return views, nil
+}
+
+func selectTokens(ctx context.Context, mod *hsm.Module, label string) ([]hsm.TokenInfo, error) {
+	if label == "" {
+		return mod.Tokens(ctx)
+	}
+	t, err := mod.FindToken(ctx, hsm.TokenSelector{Label: label})
+	if err != nil {
+		return nil, err
+	}
+	return []hsm.TokenInfo{t}, nil
+}
+
+func tokenView(t hsm.TokenInfo) ui.TokenView {
+	switch {
+	case t.Err != nil:
+		return ui.TokenView{Slot: t.SlotID, Unreadable: t.Err.Error()}
+	case !t.Initialized():
+		return ui.TokenView{Slot: t.SlotID, Uninitialised: true}
+	}
+	return ui.TokenView{Slot: t.SlotID, Label: t.Label, Manufacturer: t.Manufacturer, Model: t.Model,
+		Serial: t.Serial, Firmware: t.Firmware, Flags: t.FlagNames()}
+}
+
+func objectsView(ctx context.Context, mod *hsm.Module, t hsm.TokenInfo, src secret.Source, login bool) (*ui.ObjectsView, error) {
+	objs, err := tokenObjects(ctx, mod, t, src, login)
+	if err != nil {
+		return nil, err
+	}
+	v := &ui.ObjectsView{LoggedIn: login, List: make([]ui.ObjectView, len(objs))}
+	for i, o := range objs {
+		v.List[i] = objectView(o)
+	}
+	return v, nil
+}
+
+func objectView(o hsm.Object) ui.ObjectView {
+	v := ui.ObjectView{Class: o.Class, Label: o.Label, ID: o.IDHex(), KeyType: o.KeyType, Subject: o.Subject}
+	if a := o.Attrs; a != nil {
+		// The verdict is hsm's, the same check a ceremony applies before it
+		// uses a key.
+		v.Access = &ui.AccessView{Sensitive: a.Sensitive, AlwaysSensitive: a.AlwaysSensitive,
+			NeverExtractable: a.NeverExtractable, Extractable: a.Extractable, Local: a.Local, Unsafe: a.Safe() != nil}
+	}
+	return v
 }
 
 // tokenObjects lists a token's objects, logged in when login is set.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -64,9 +63,9 @@ func TestRunPrompts(t *testing.T) {
 	t.Parallel()
 	tmux := testenv.Tool(t, "tmux")
 	tok := testenv.NewToken(t)
-	cfg := ceremonyConfig(t, tok, "")
-	body, _ := os.ReadFile(cfg)
-	os.WriteFile(cfg, []byte(strings.Replace(string(body), "pin: env:CEREMONY_TEST_PIN", "pin: prompt", 1)), 0o600)
+	c := headless(tok)
+	c.PIN = "prompt"
+	cfg := c.Write(t)
 	sock := "ceremony-run-" + tok.Label
 	tm := func(args ...string) string {
 		out, err := exec.Command(tmux, append([]string{"-L", sock}, args...)...).CombinedOutput()

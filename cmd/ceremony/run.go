@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/secret"
@@ -12,7 +13,7 @@ import (
 )
 
 func newRunCmd() *cobra.Command {
-	var cfgPath, out string
+	var cfgPath, out, format string
 	var nonInteractive, showPlan bool
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -36,8 +37,7 @@ func newRunCmd() *cobra.Command {
 			}
 			plan := steps.NewPlan(cfg)
 			if showPlan {
-				fmt.Fprint(cmd.OutOrStdout(), plan.Describe())
-				return nil
+				return ui.WritePlan(cmd.OutOrStdout(), plan, format)
 			}
 			// Until the wizard exists, an interactive run is the headless run
 			// with masked prompts for "prompt" secret sources.
@@ -57,5 +57,6 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().StringVar(&out, "out", "", "output directory (overrides the config's output)")
 	cmd.Flags().BoolVar(&nonInteractive, "non-interactive", false, "no prompts: secrets from env: and file: sources only")
 	cmd.Flags().BoolVar(&showPlan, "plan", false, "print the plan (the script witnesses follow) and exit")
+	cmd.Flags().StringVar(&format, "format", "text", "with --plan: "+strings.Join(ui.PlanFormats, ", "))
 	return cmd
 }

@@ -11,23 +11,15 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ceremony-dev/ceremony/internal/newfile"
 	"github.com/ceremony-dev/ceremony/internal/testenv"
 	"github.com/ceremony-dev/ceremony/transcript"
-	"github.com/ceremony-dev/ceremony/trust"
 )
 
-// ceremonyConfig writes a headless config for tok into a fresh directory and
-// returns its path; the output directory is "out" beside it.
-func ceremonyConfig(t *testing.T, tok testenv.Token, extra string) string {
-	t.Helper()
-	dir := t.TempDir()
-	body := fmt.Sprintf("hsm: {module: %s, token: %s, pin: env:CEREMONY_TEST_PIN}\nrepositories:\n  - {gun: docker.io/alice/nginx}\n%soutput: out\n",
-		tok.Module, tok.Label, extra)
-	path := filepath.Join(dir, "ceremony.yaml")
-	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+// headless is the cmd tests' ceremony: tok's PIN from CEREMONY_TEST_PIN
+// (pinEnv), one repository.
+func headless(tok testenv.Token) testenv.Ceremony {
+	return testenv.Ceremony{Token: tok, PIN: "env:CEREMONY_TEST_PIN", GUNs: []string{"docker.io/alice/nginx"}}
 }
 
 func pinEnv(tok testenv.Token) []string { return []string{"CEREMONY_TEST_PIN=" + tok.PIN} }
@@ -35,13 +27,13 @@ func pinEnv(tok testenv.Token) []string { return []string{"CEREMONY_TEST_PIN=" +
 func TestRunHeadless(t *testing.T) {
 	t.Parallel()
 	tok := testenv.NewToken(t)
-	cfg := ceremonyConfig(t, tok, "")
+	cfg := headless(tok).Write(t)
 	r := ceremony(t, pinEnv(tok), "run", "--config", cfg, "--non-interactive")
 	if r.code != 0 {
 		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	for _, want := range []string{"[0/3] Preflight done", "[1/3] Create the CA done", "[2/3] Create the root key done",
-		"[3/3] Repository certificate for docker.io/alice/nginx done", "ceremony finished"} {
+	for _, want := range []string{"[0/4] Preflight done", "[1/4] Create the CA done", "[2/4] Create the transcript key done",
+		"[3/4] Create the root key done", "[4/4] Repository certificate for docker.io/alice/nginx done", "ceremony finished"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)
 		}
@@ -78,13 +70,14 @@ func TestRunBadInput(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			cfg := ceremonyConfig(t, tok, tc.extra)
+			c := headless(tok)
+			c.Extra = tc.extra
 			want := tc.want
 			if tc.name == "unknown token" {
-				body, _ := os.ReadFile(cfg)
-				os.WriteFile(cfg, []byte(strings.Replace(string(body), "token: "+tok.Label, "token: nosuchtoken", 1)), 0o600)
+				c.Token.Label = "nosuchtoken"
 				want = "no token labelled \"nosuchtoken\""
 			}
+			cfg := c.Write(t)
 			r := ceremony(t, tc.env, "run", "--config", cfg, "--non-interactive")
 			if r.code != 1 || !strings.Contains(r.stderr, want) {
 				t.Fatalf("exit %d, stderr %q; want 1 and %q", r.code, r.stderr, want)
@@ -110,6 +103,8 @@ func TestKillAndResume(t *testing.T) {
 	repo := "repo:docker.io/alice/nginx"
 	points := []string{
 		"ca:before-generate-ca", "ca:after-generate-ca", "ca:before-issue-ca.pem", "ca:tmp-written-ca.pem", "ca:after-write-ca.pem", "ca:after-store-ca", "ca:after-record",
+		"transcript-key:before-generate-transcript", "transcript-key:after-generate-transcript", "transcript-key:before-issue-transcript.pem",
+		"transcript-key:after-write-transcript.pem", "transcript-key:after-store-transcript", "transcript-key:after-record",
 		"root:before-generate-root", "root:after-generate-root", "root:after-write-root.csr", "root:before-issue-root.crt",
 		"root:after-write-root.crt", "root:after-store-root", "root:after-record",
 		repo + ":after-write-repos/docker.io_alice_nginx.csr", repo + ":before-issue-repos/docker.io_alice_nginx.pem",
@@ -120,7 +115,7 @@ func TestKillAndResume(t *testing.T) {
 		t.Run(point, func(t *testing.T) {
 			t.Parallel()
 			tok := testenv.NewToken(t)
-			cfg := ceremonyConfig(t, tok, "")
+			cfg := headless(tok).Write(t)
 			cmd := exec.Command(killer, "run", "--config", cfg, "--non-interactive")
 			cmd.Env = append(append(os.Environ(), pinEnv(tok)...), "CEREMONY_KILL_AT="+point)
 			out, err := cmd.CombinedOutput()
@@ -141,7 +136,7 @@ func TestKillAndResume(t *testing.T) {
 			for _, o := range objs {
 				count[o.Label+"/"+o.Class]++
 			}
-			for _, label := range []string{"ca", "root"} {
+			for _, label := range []string{"ca", "transcript", "root"} {
 				for _, class := range []string{"private-key", "public-key", "certificate"} {
 					if count[label+"/"+class] != 1 {
 						t.Fatalf("after kill at %s the token holds %d %s %s objects: %v", point, count[label+"/"+class], label, class, count)
@@ -149,7 +144,7 @@ func TestKillAndResume(t *testing.T) {
 				}
 			}
 			filepath.WalkDir(outDir, func(p string, d os.DirEntry, err error) error {
-				if err == nil && strings.HasPrefix(d.Name(), ".tmp-") {
+				if err == nil && strings.HasPrefix(d.Name(), newfile.TempPrefix) {
 					t.Fatalf("half-written file left: %s", p)
 				}
 				return nil
@@ -166,7 +161,7 @@ func TestKillAndResume(t *testing.T) {
 					intents++
 				}
 			}
-			if intents != 2 || entries[len(entries)-1].Kind != transcript.KindSeal {
+			if intents != 3 || entries[len(entries)-1].Kind != transcript.KindSeal {
 				t.Fatalf("journal after kill at %s: %d intents, last entry %s", point, intents, entries[len(entries)-1].Kind)
 			}
 		})
@@ -217,18 +212,9 @@ func TestKillAndResumeNotary(t *testing.T) {
 			t.Parallel()
 			g := fmt.Sprintf("docker.io/alice/nginx%d", i)
 			tok := testenv.NewToken(t)
-			dir := t.TempDir()
-			_, pub, err := trust.GenerateDelegateKey("targets/me", []byte("x"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			os.WriteFile(filepath.Join(dir, "me.pub"), pub, 0o600)
-			os.WriteFile(filepath.Join(dir, "pass"), []byte("p4ss"), 0o600)
-			cfg := ceremonyConfig(t, tok, fmt.Sprintf("notary: {url: %q, tls_ca: %q, trust_dir: %q, targets_passphrase: file:%s, snapshot_passphrase: file:%s}\n"+
-				"delegations: [{gun: %s, role: targets/me, cert: %s, paths: all}]\n",
-				srv.URL, srv.CAFile, filepath.Join(dir, "trust"), filepath.Join(dir, "pass"), filepath.Join(dir, "pass"), g, filepath.Join(dir, "me.pub")))
-			body, _ := os.ReadFile(cfg)
-			os.WriteFile(cfg, []byte(strings.Replace(string(body), "docker.io/alice/nginx}", g+"}", 1)), 0o600)
+			c := headless(tok)
+			c.GUNs, c.Notary, c.Delegations = []string{g}, srv, []testenv.Delegation{{}}
+			cfg := c.Write(t)
 			killAt := strings.Replace(point, gun, g, 1)
 
 			cmd := exec.Command(killer, "run", "--config", cfg, "--non-interactive")

@@ -4,7 +4,11 @@
 package keyspec
 
 import (
+	"crypto"
+	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"fmt"
 	"strings"
 	"unicode"
@@ -85,6 +89,25 @@ func (t Type) Describe() string {
 		return fmt.Sprintf("RSA %d", t.Bits())
 	}
 	return string(t)
+}
+
+// Throwaway makes a software key of type t, for dry runs and tests. Host
+// randomness is fine here: such a key signs nothing anyone will trust.
+func (t Type) Throwaway() (crypto.Signer, error) {
+	switch {
+	case t.IsEC():
+		return ecdsa.GenerateKey(t.Curve(), rand.Reader)
+	case t.Bits() > 0:
+		return rsa.GenerateKey(rand.Reader, t.Bits())
+	}
+	return nil, fmt.Errorf("throwaway key: %w", t.Check())
+}
+
+// SamePublic reports whether a and b are the same public key. The standard
+// library's key types all have Equal; a key without it is never the same.
+func SamePublic(a, b crypto.PublicKey) bool {
+	e, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && e.Equal(b)
 }
 
 // UnmarshalText takes the word as written in any case; Check then says

@@ -22,6 +22,7 @@ import (
 	"github.com/ceremony-dev/ceremony/steps"
 	"github.com/ceremony-dev/ceremony/transcript"
 	"github.com/ceremony-dev/ceremony/trust"
+	"github.com/ceremony-dev/ceremony/ui"
 )
 
 // GUN is the rehearsal's repository.
@@ -127,7 +128,10 @@ output: ./ceremony-out
 		return err
 	}
 	plan := steps.NewPlan(cfg)
-	say("\n== the plan (%s)\n%s", cfgPath, plan.Describe())
+	say("\n== the plan (%s)", cfgPath)
+	if err := ui.WritePlan(o.Out, plan, "text"); err != nil {
+		return err
+	}
 	if err := steps.Run(ctx, plan, steps.Options{Events: o.Events, Version: o.Version}); err != nil {
 		return err
 	}

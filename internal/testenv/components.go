@@ -45,8 +45,25 @@ func NotaryServerT(tb testing.TB) *NotaryServer {
 // trust dir and a config that knows only the server, its TLS CA and the
 // pinned CA for gun (a GUN or a GUN prefix), TOFU off: the independent
 // client the interop tests read published data with. A failing command
-// fails the test.
-func NotaryCLI(tb testing.TB, srv *NotaryServer, pinCA, gun string) func(args ...string) string {
+// fails the test. Global flags go first: ("-d", dir, "key", "list") reads
+// another trust dir. env adds NAME=value pairs to the CLI's environment,
+// for the passphrases of the commands that write.
+func NotaryCLI(tb testing.TB, srv *NotaryServer, pinCA, gun string, env ...string) func(args ...string) string {
+	tb.Helper()
+	try := NotaryCLIMayFail(tb, srv, pinCA, gun, env...)
+	return func(args ...string) string {
+		tb.Helper()
+		out, err := try(args...)
+		if err != nil {
+			tb.Fatalf("notary %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+}
+
+// NotaryCLIMayFail is NotaryCLI for a test that expects a refusal: the
+// runner returns what the command printed and how it ended.
+func NotaryCLIMayFail(tb testing.TB, srv *NotaryServer, pinCA, gun string, env ...string) func(args ...string) (string, error) {
 	tb.Helper()
 	bin := Tool(tb, "notary")
 	dir := tb.TempDir()
@@ -54,15 +71,13 @@ func NotaryCLI(tb testing.TB, srv *NotaryServer, pinCA, gun string) func(args ..
 	if err := srv.WriteCLIConfig(cfg, filepath.Join(dir, "trust"), gun, pinCA); err != nil {
 		tb.Fatal(err)
 	}
-	return func(args ...string) string {
-		tb.Helper()
-		cmd := exec.Command(bin, append([]string{"-c", cfg}, args...)...)
-		cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH")}
+	return func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, append([]string{"-c", cfg}, args...)...)
+		cmd.Env = append([]string{"HOME=" + dir, "PATH=" + os.Getenv("PATH")}, env...)
 		out, err := cmd.CombinedOutput()
-		if err != nil {
-			tb.Fatalf("notary %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
+		return string(out), err
 	}
 }
 

@@ -1,0 +1,126 @@
+package steps
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/ceremony-dev/ceremony/transcript"
+)
+
+// history is what an existing journal says about the ceremony: read once,
+// typed, before the run goes on.
+type history struct {
+	// intents are the key labels the ceremony set out to generate; a key
+	// under such a label is ours to adopt, any other is a clash.
+	intents map[string]bool
+	// done holds the steps that finished.
+	done map[ID]bool
+	// attempts counts each step's finished and failed tries.
+	attempts map[ID]int
+	// configDigest is the config in force: the header's, or the last
+	// resume's that recorded a changed config.
+	configDigest string
+	// finished holds the journal entries of finished steps, by ID.
+	finished map[ID]transcript.Entry
+	order    []ID // finished steps in journal order
+	sealed   *transcript.Entry
+}
+
+func newHistory() *history {
+	return &history{intents: map[string]bool{}, done: map[ID]bool{}, attempts: map[ID]int{}, finished: map[ID]transcript.Entry{}}
+}
+
+// intentRecord is an intent entry's inputs: the key about to be generated.
+type intentRecord struct {
+	Generate generateIntent `json:"generate"`
+}
+
+type generateIntent struct {
+	Label string `json:"label"`
+	Type  string `json:"type"`
+}
+
+func (r intentRecord) inputs() map[string]any {
+	return map[string]any{"generate": map[string]any{"label": r.Generate.Label, "type": r.Generate.Type}}
+}
+
+// headerRecord is the part of the header's inputs a resume reads.
+type headerRecord struct {
+	ConfigDigest string `json:"configDigest"`
+}
+
+// resumeRecord is the part of a resume entry's results a resume reads.
+type resumeRecord struct {
+	ConfigDigest string `json:"configDigest"`
+}
+
+// loadHistory reads a journal's entries into a history.
+func loadHistory(entries []transcript.Entry) (*history, error) {
+	if len(entries) == 0 || entries[0].Kind != transcript.KindHeader {
+		return nil, fmt.Errorf("it has no ceremony header; it is not a journal this tool can resume")
+	}
+	h := newHistory()
+	var head headerRecord
+	if err := decode(entries[0].Inputs, &head); err != nil {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	h.configDigest = head.ConfigDigest
+	for i, e := range entries[1:] {
+		if err := h.add(e); err != nil {
+			return nil, fmt.Errorf("entry %d (%s): %w", i+1, e.Kind, err)
+		}
+	}
+	return h, nil
+}
+
+func (h *history) add(e transcript.Entry) error {
+	switch e.Kind {
+	case transcript.KindIntent:
+		var in intentRecord
+		if err := decode(e.Inputs, &in); err != nil {
+			return err
+		}
+		h.intents[in.Generate.Label] = true
+	case transcript.KindStep, transcript.KindFailure:
+		if e.Step == nil {
+			return fmt.Errorf("no step named")
+		}
+	}
+	switch e.Kind {
+	case transcript.KindStep:
+		id := ID(e.Step.ID)
+		if !h.done[id] {
+			h.order = append(h.order, id)
+		}
+		h.done[id], h.finished[id] = true, e
+		h.attempts[id]++
+	case transcript.KindFailure:
+		h.attempts[ID(e.Step.ID)]++
+	case transcript.KindResume:
+		var r resumeRecord
+		if len(e.Results) > 0 {
+			if err := json.Unmarshal(e.Results, &r); err != nil {
+				return err
+			}
+		}
+		if r.ConfigDigest != "" {
+			h.configDigest = r.ConfigDigest
+		}
+	case transcript.KindSeal:
+		h.sealed = &e
+	}
+	return nil
+}
+
+// sealedAt says when a finished ceremony was sealed.
+func (h *history) sealedAt() string { return h.sealed.Started.Format(time.RFC3339) }
+
+// decode reads a journal map into a typed record.
+func decode(m map[string]any, into any) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, into)
+}

@@ -1,0 +1,46 @@
+package steps
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+
+	"github.com/ceremony-dev/ceremony/config"
+	"github.com/ceremony-dev/ceremony/pki"
+)
+
+// TranscriptKeyID is the step that makes the transcript signer.
+const TranscriptKeyID ID = "transcript-key"
+
+// TranscriptCertFile is the transcript signer's certificate, issued by the
+// CA: with it, the CA certificate is all an auditor needs to verify the
+// transcript.
+const TranscriptCertFile = "transcript.pem"
+
+// transcriptKeyStep makes the key that signs the transcript, in the token
+// like every other key, and has the CA certify it as soon as the CA exists.
+func transcriptKeyStep(cfg *config.Config) Step {
+	k := cfg.Transcript
+	return Step{
+		ID:    TranscriptKeyID,
+		Title: "Create the transcript key",
+		Explain: "Generate the key that signs the ceremony's transcript inside the token, and have the CA certify it, " +
+			"so that an auditor holding only the CA certificate can check every line of the record, years from now.",
+		Seed:         []string{"(none: the manual procedure kept no signed record)"},
+		Inputs:       map[string]any{"label": k.Label, "key": k.Key, "days": k.Days},
+		Irreversible: true,
+		Needs:        []ID{CAID},
+		Keys:         []Key{{Label: k.Label, Type: k.Key, Role: "transcript signer"}},
+		Certs: []Cert{{File: TranscriptCertFile, Key: k.Label, IssuerKey: cfg.CA.Label, Issuer: CAFile, Store: true,
+			CSR: CSR{CN: pki.TranscriptCommonName},
+			Issue: func(ctx context.Context, in Issuance) (*x509.Certificate, error) {
+				in.Request.Days = k.Days
+				return pki.IssueTranscript(ctx, in.IssuerCert, in.Signer, in.CSR, in.Request)
+			}}},
+		summary: func(m *Made) string {
+			key, cert := m.Key(k.Label), m.Cert(TranscriptCertFile)
+			return fmt.Sprintf("transcript key %q (id %s) in the token, certified by the CA until %s; public key SHA-256 %s",
+				key.Label, key.IDHex(), cert.NotAfter.Format("2006-01-02"), Fingerprint(cert.RawSubjectPublicKeyInfo))
+		},
+	}
+}
