@@ -340,7 +340,7 @@ func TestGenerateKey(t *testing.T) {
 				if err != nil {
 					t.Fatalf("find by %s: %v", name, err)
 				}
-				if !got.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(k.Public()) || string(got.ID) != string(k.ID) || got.Attrs != k.Attrs {
+				if !keyspec.SamePublic(got.Public(), k.Public()) || string(got.ID) != string(k.ID) || got.Attrs != k.Attrs {
 					t.Fatalf("find by %s returned another key", name)
 				}
 			}

@@ -152,7 +152,7 @@ func (s *Session) StoreCertificate(ctx context.Context, key *Key, cert *x509.Cer
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if !publicEqual(key.Public(), cert.PublicKey) {
+	if !keyspec.SamePublic(key.Public(), cert.PublicKey) {
 		return fmt.Errorf("store certificate %q: its public key is not the key's", key.Label)
 	}
 	s.mu.Lock()
@@ -230,13 +230,6 @@ func (s *Session) certificateFor(id []byte) (*x509.Certificate, error) {
 		return nil, err
 	}
 	return x509.ParseCertificate(v[pkcs11.CKA_VALUE])
-}
-
-// publicEqual compares two public keys of the kinds a token holds.
-func publicEqual(a, b crypto.PublicKey) bool {
-	type equaler interface{ Equal(crypto.PublicKey) bool }
-	e, ok := a.(equaler)
-	return ok && e.Equal(b)
 }
 
 // RemoveOrphanPublicKeys destroys public key objects under label that have no

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
+
 	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/pki"
 	"github.com/ceremony-dev/ceremony/transcript"
@@ -218,7 +220,7 @@ func (st *State) existingCert(c Cert) (*x509.Certificate, []byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s from the interrupted run: %w", c.File, err)
 	}
-	if key := st.keys[c.Key]; key == nil || !samePublic(cert.PublicKey, key.Public()) {
+	if key := st.keys[c.Key]; key == nil || !keyspec.SamePublic(cert.PublicKey, key.Public()) {
 		return nil, nil, fmt.Errorf("%s from the interrupted run certifies another key than %q", c.File, c.Key)
 	}
 	return cert, old, nil
@@ -237,7 +239,7 @@ func (st *State) csr(ctx context.Context, c Cert, m *Made) (*x509.CertificateReq
 		if err != nil {
 			return nil, fmt.Errorf("%s from the interrupted run: %w", c.CSR.File, err)
 		}
-		if csr.Subject.CommonName != c.CSR.CN || !samePublic(csr.PublicKey, key.Public()) {
+		if csr.Subject.CommonName != c.CSR.CN || !keyspec.SamePublic(csr.PublicKey, key.Public()) {
 			return nil, fmt.Errorf("%s from the interrupted run is not CN=%s over key %q", c.CSR.File, c.CSR.CN, key.Label)
 		}
 		m.keepCSR(c, csr, old)

@@ -2,12 +2,7 @@ package steps_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -27,26 +22,6 @@ import (
 	"github.com/theupdateframework/notary/tuf/utils"
 )
 
-// notaryExtra is the notary and delegation part of a config for srv, with a
-// delegate public key and passphrase files written into dir.
-func notaryExtra(t *testing.T, srv *testenv.NotaryServer, url string, gun string) string {
-	t.Helper()
-	dir := t.TempDir()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
-	me := filepath.Join(dir, "me.pub")
-	os.WriteFile(me, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644)
-	for _, f := range []string{"targets", "snapshot"} {
-		os.WriteFile(filepath.Join(dir, f), []byte("pass-"+f), 0o600)
-	}
-	return fmt.Sprintf("notary:\n  url: %s\n  tls_ca: %s\n  trust_dir: %s\n  targets_passphrase: file:%s\n  snapshot_passphrase: file:%s\n"+
-		"delegations:\n  - {gun: %s, role: targets/me, cert: %s, paths: all}\n",
-		url, srv.CAFile, filepath.Join(dir, "trust"), filepath.Join(dir, "targets"), filepath.Join(dir, "snapshot"), gun, me)
-}
-
 // TestRunWithNotary runs the whole owner side (steps 0–6) against the real
 // notary-server, then has the Debian notary CLI read what was published.
 func TestRunWithNotary(t *testing.T) {
@@ -54,7 +29,7 @@ func TestRunWithNotary(t *testing.T) {
 	srv := testenv.NotaryServerT(t)
 	tok := testenv.NewToken(t)
 	gun := "docker.io/alice/nginx"
-	cfg := newConfig(t, tok, notaryExtra(t, srv, srv.URL, gun), gun)
+	cfg := load(t, testenv.Ceremony{Token: tok, GUNs: []string{gun}, Notary: srv, Delegations: []testenv.Delegation{{}}})
 	events, err := run(t, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +86,7 @@ func TestPreflightServerDown(t *testing.T) {
 	srv := testenv.NotaryServerT(t)
 	tok := testenv.NewToken(t)
 	gun := "docker.io/a/b"
-	cfg := newConfig(t, tok, notaryExtra(t, srv, "https://127.0.0.1:1", gun), gun)
+	cfg := load(t, testenv.Ceremony{Token: tok, GUNs: []string{gun}, Notary: srv, URL: "https://127.0.0.1:1", Delegations: []testenv.Delegation{{}}})
 	preflightRefuses(t, tok, cfg, "https://127.0.0.1:1 is unreachable")
 	if _, err := os.Stat(cfg.OutputDir()); !errors.Is(err, os.ErrNotExist) {
 		t.Fatal("preflight created the output directory")
@@ -165,7 +140,7 @@ func TestResumeAfterServerOutage(t *testing.T) {
 	proxy := newSwitchProxy(t, strings.TrimPrefix(srv.URL, "https://"))
 	tok := testenv.NewToken(t)
 	gun := "docker.io/a/b"
-	cfg := newConfig(t, tok, notaryExtra(t, srv, "https://"+proxy.addr, gun), gun)
+	cfg := load(t, testenv.Ceremony{Token: tok, GUNs: []string{gun}, Notary: srv, URL: "https://" + proxy.addr, Delegations: []testenv.Delegation{{}}})
 	err := steps.Run(context.Background(), steps.NewPlan(cfg), steps.Options{Hook: func(p string) {
 		if p == "repo:"+gun+":after-record" {
 			proxy.up.Store(false)
@@ -202,8 +177,7 @@ func TestRunWithTokenTargetsKey(t *testing.T) {
 	srv := testenv.NotaryServerT(t)
 	tok := testenv.NewToken(t)
 	gun := "docker.io/alice/tokentargets"
-	extra := strings.Replace(notaryExtra(t, srv, srv.URL, gun), "  targets_passphrase:", "  targets_key: {label: targets, key: ecdsa-p256}\n  targets_passphrase:", 1)
-	cfg := newConfig(t, tok, extra, gun)
+	cfg := load(t, testenv.Ceremony{Token: tok, GUNs: []string{gun}, Notary: srv, TargetsKey: "{label: targets, key: ecdsa-p256}", Delegations: []testenv.Delegation{{}}})
 	if _, err := run(t, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +207,7 @@ func TestTranscriptRootJSON(t *testing.T) {
 	srv := testenv.NotaryServerT(t)
 	tok := testenv.NewToken(t)
 	gun := "docker.io/alice/audit"
-	cfg := newConfig(t, tok, notaryExtra(t, srv, srv.URL, gun), gun)
+	cfg := load(t, testenv.Ceremony{Token: tok, GUNs: []string{gun}, Notary: srv, Delegations: []testenv.Delegation{{}}})
 	if _, err := run(t, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -274,11 +248,9 @@ func TestPreflightBadDelegateKey(t *testing.T) {
 	srv := testenv.NotaryServerT(t)
 	tok := testenv.NewToken(t)
 	gun := "docker.io/a/b"
-	extra := notaryExtra(t, srv, srv.URL, gun)
-	i := strings.Index(extra, "cert: ") + len("cert: ")
-	certPath := extra[i : i+strings.Index(extra[i:], ",")]
+	certPath := filepath.Join(t.TempDir(), "me.pub")
 	os.WriteFile(certPath, []byte("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n"), 0o644)
-	cfg := newConfig(t, tok, extra, gun)
+	cfg := load(t, testenv.Ceremony{Token: tok, GUNs: []string{gun}, Notary: srv, Delegations: []testenv.Delegation{{Cert: certPath}}})
 	preflightRefuses(t, tok, cfg, "delegations[0].cert")
 }
 
@@ -288,12 +260,12 @@ func TestPreflightGUNTaken(t *testing.T) {
 	t.Parallel()
 	srv := testenv.NotaryServerT(t)
 	gun := "docker.io/alice/taken"
-	first := newConfig(t, testenv.NewToken(t), notaryExtra(t, srv, srv.URL, gun), gun)
+	first := load(t, testenv.Ceremony{Token: testenv.NewToken(t), GUNs: []string{gun}, Notary: srv, Delegations: []testenv.Delegation{{}}})
 	if _, err := run(t, first); err != nil {
 		t.Fatal(err)
 	}
 	tok := testenv.NewToken(t)
-	second := newConfig(t, tok, notaryExtra(t, srv, srv.URL, gun), gun)
+	second := load(t, testenv.Ceremony{Token: tok, GUNs: []string{gun}, Notary: srv, Delegations: []testenv.Delegation{{}}})
 	preflightRefuses(t, tok, second, "already has trust data")
 }
 
@@ -308,8 +280,8 @@ func TestRunKeyTypes(t *testing.T) {
 			t.Parallel()
 			tok := testenv.NewToken(t)
 			gun := "docker.io/keytypes/" + strings.ReplaceAll(tc.ca+"-"+tc.root, "ecdsa-", "")
-			extra := fmt.Sprintf("ca: {key: %s}\nroot: {key: %s}\n", tc.ca, tc.root) + notaryExtra(t, srv, srv.URL, gun)
-			cfg := newConfig(t, tok, extra, gun)
+			extra := fmt.Sprintf("ca: {key: %s}\nroot: {key: %s}\n", tc.ca, tc.root)
+			cfg := load(t, testenv.Ceremony{Token: tok, GUNs: []string{gun}, Notary: srv, Delegations: []testenv.Delegation{{}}, Extra: extra})
 			if _, err := run(t, cfg); err != nil {
 				t.Fatal(err)
 			}
@@ -330,10 +302,7 @@ func TestPreflightTrustDir(t *testing.T) {
 	gun := "docker.io/a/trustdir"
 	blocker := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(blocker, []byte("x"), 0o600)
-	extra := notaryExtra(t, srv, srv.URL, gun)
-	i := strings.Index(extra, "trust_dir: ") + len("trust_dir: ")
-	extra = extra[:i] + filepath.Join(blocker, "trust") + extra[i+strings.Index(extra[i:], "\n"):]
-	cfg := newConfig(t, tok, extra, gun)
+	cfg := load(t, testenv.Ceremony{Token: tok, GUNs: []string{gun}, Notary: srv, TrustDir: filepath.Join(blocker, "trust"), Delegations: []testenv.Delegation{{}}})
 	os.MkdirAll(cfg.OutputDir(), 0o755)
 	os.WriteFile(filepath.Join(cfg.OutputDir(), ".tmp-transcript.intoto.jsonl-123"), []byte("{"), 0o600)
 	if pe := preflightRefuses(t, tok, cfg, "notary.trust_dir"); len(pe.Problems) != 1 {
@@ -349,7 +318,7 @@ func TestResumeWrongPassphrase(t *testing.T) {
 	srv := testenv.NotaryServerT(t)
 	tok := testenv.NewToken(t)
 	gun := "docker.io/alice/passphrase"
-	cfg := newConfig(t, tok, notaryExtra(t, srv, srv.URL, gun), gun)
+	cfg := load(t, testenv.Ceremony{Token: tok, GUNs: []string{gun}, Notary: srv, Delegations: []testenv.Delegation{{}}})
 	runUntil(t, cfg, "notary-init:"+gun+":after-record")
 	targetsFile := strings.TrimPrefix(cfg.Notary.TargetsPassphrase, "file:")
 	os.WriteFile(targetsFile, []byte("another-passphrase"), 0o600)

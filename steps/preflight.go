@@ -3,9 +3,7 @@ package steps
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -14,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ceremony-dev/ceremony/internal/newfile"
 
 	"github.com/ceremony-dev/ceremony/hsm/keyspec"
 
@@ -250,7 +250,7 @@ func checkOutputDir(dir string, resuming bool) error {
 	}
 	// A journal interrupted before its header was linked into place leaves
 	// only a temporary file: that is a ceremony that never started.
-	entries = slices.DeleteFunc(entries, func(e os.DirEntry) bool { return strings.HasPrefix(e.Name(), ".tmp-") })
+	entries = slices.DeleteFunc(entries, func(e os.DirEntry) bool { return strings.HasPrefix(e.Name(), newfile.TempPrefix) })
 	if len(entries) > 0 {
 		return fmt.Errorf("output: %s exists and holds files but no ceremony journal; choose a new output directory (outputs are never overwritten)", dir)
 	}
@@ -312,7 +312,7 @@ func dryRun(ctx context.Context, plan *Plan, now time.Time) error {
 	keys := map[string]crypto.Signer{}
 	for _, k := range plan.Keys() {
 		if byType[k.Type] == nil {
-			key, err := throwaway(k.Type)
+			key, err := k.Type.Throwaway()
 			if err != nil {
 				return fmt.Errorf("dry run: %w", err)
 			}
@@ -350,11 +350,4 @@ func dryIssue(ctx context.Context, c Cert, keys map[string]crypto.Signer, certs 
 		}
 	}
 	return c.Issue(ctx, in)
-}
-
-func throwaway(t keyspec.Type) (crypto.Signer, error) {
-	if t.IsEC() {
-		return ecdsa.GenerateKey(t.Curve(), rand.Reader)
-	}
-	return rsa.GenerateKey(rand.Reader, t.Bits())
 }

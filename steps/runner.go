@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ceremony-dev/ceremony/internal/newfile"
+
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/secret"
@@ -384,7 +386,7 @@ func mustJSON(v any) json.RawMessage {
 }
 
 // removeStaleTemps deletes the temporary files an interrupted run left in the
-// output directory: files are written under ".tmp-" names and linked into
+// output directory: files are written under temporary names and linked into
 // place, so such a file never is an output, only the remains of one.
 func removeStaleTemps(dir string) ([]string, error) {
 	var removed []string
@@ -392,7 +394,7 @@ func removeStaleTemps(dir string) ([]string, error) {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() && strings.HasPrefix(d.Name(), ".tmp-") {
+		if !d.IsDir() && strings.HasPrefix(d.Name(), newfile.TempPrefix) {
 			if err := os.Remove(p); err != nil {
 				return err
 			}

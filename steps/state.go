@@ -1,9 +1,7 @@
 package steps
 
 import (
-	"bytes"
 	"context"
-	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -12,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/ceremony-dev/ceremony/internal/newfile"
 
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/hsm"
@@ -97,50 +97,16 @@ func (st *State) existing(rel string) ([]byte, error) {
 	return b, err
 }
 
-// write puts a new output file in place atomically: the bytes go to a temp
-// file, are synced, and the temp file is linked to the final name, which
-// fails if the name exists. A crash leaves either the whole file or none,
-// and nothing is ever overwritten.
+// write puts a new output file in place whole or not at all, and never
+// over an existing one (a file with the same bytes is taken as written).
+// Outputs are certificates and CSRs: public, made to be handed out.
 func (st *State) write(rel string, data []byte) error {
 	path := st.outPath(rel)
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("write %s: %w", rel, err)
 	}
-	tmp, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
+	if err := newfile.Write(path, data, 0o644, func() { st.point("tmp-written-" + rel) }); err != nil {
 		return fmt.Errorf("write %s: %w", rel, err)
-	}
-	defer os.Remove(tmp.Name())
-	// Outputs are certificates and CSRs: public, made to be handed out.
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", rel, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", rel, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", rel, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", rel, err)
-	}
-	st.point("tmp-written-" + rel)
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			if old, rerr := os.ReadFile(path); rerr == nil && bytes.Equal(old, data) {
-				return nil
-			}
-			return fmt.Errorf("write %s: %s exists and differs; it is never overwritten", rel, path)
-		}
-		return fmt.Errorf("write %s: %w", rel, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }
@@ -180,9 +146,4 @@ func certFacts(c *x509.Certificate) map[string]any {
 		"notAfter":  c.NotAfter.UTC().Format(time.RFC3339),
 		"sha256":    sha256Hex(c.Raw),
 	}
-}
-
-func samePublic(a, b crypto.PublicKey) bool {
-	e, ok := a.(interface{ Equal(crypto.PublicKey) bool })
-	return ok && e.Equal(b)
 }

@@ -2,10 +2,8 @@ package steps_test
 
 import (
 	"context"
-	"crypto"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -30,20 +28,10 @@ func TestMain(m *testing.M) {
 	os.Exit(testenv.RunWithSoftHSM(m))
 }
 
-// newConfig writes a ceremony config for a scratch token and loads it.
-func newConfig(t *testing.T, tok testenv.Token, extra string, guns ...string) *config.Config {
+// load writes c and loads it.
+func load(t *testing.T, c testenv.Ceremony) *config.Config {
 	t.Helper()
-	dir := t.TempDir()
-	var repos strings.Builder
-	for _, g := range guns {
-		fmt.Fprintf(&repos, "  - {gun: %s}\n", g)
-	}
-	body := fmt.Sprintf("hsm: {module: %s, token: %s, pin: %q}\nrepositories:\n%s%soutput: out\n", tok.Module, tok.Label, tok.PINSource(), repos.String(), extra)
-	path := filepath.Join(dir, "ceremony.yaml")
-	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
+	cfg, err := config.Load(c.Write(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +102,7 @@ func TestRunCertificateSteps(t *testing.T) {
 	t.Parallel()
 	tok := testenv.NewToken(t)
 	guns := []string{"docker.io/alice/nginx", "docker.io/alice/redis"}
-	cfg := newConfig(t, tok, "", guns...)
+	cfg := load(t, testenv.Ceremony{Token: tok, GUNs: guns})
 	events, err := run(t, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +119,7 @@ func TestRunCertificateSteps(t *testing.T) {
 		repoPath := filepath.Join(out, steps.RepoBase(gun)+".pem")
 		repo := readCert(t, repoPath)
 		testenv.OpenSSL(t, "verify", "-CAfile", filepath.Join(out, "ca.pem"), repoPath)
-		if repo.Subject.CommonName != gun || !repo.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(root.PublicKey) {
+		if repo.Subject.CommonName != gun || !keyspec.SamePublic(repo.PublicKey, root.PublicKey) {
 			t.Fatalf("repo cert %s: CN %q, same key as root: false", gun, repo.Subject.CommonName)
 		}
 		// notary's own checks of a root certificate, and its CA pinning.
@@ -279,7 +267,7 @@ func TestPreflightListsEveryProblem(t *testing.T) {
 	if _, err := s.GenerateKey(context.Background(), hsm.KeySpec{Label: "ca", Type: keyspec.ECDSAP256}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := newConfig(t, tok, "", "docker.io/a/b")
+	cfg := load(t, testenv.Ceremony{Token: tok, GUNs: []string{"docker.io/a/b"}})
 	// The output directory exists and holds somebody's files.
 	if err := os.MkdirAll(cfg.OutputDir(), 0o755); err != nil {
 		t.Fatal(err)
@@ -307,7 +295,7 @@ func TestPreflightWrongPIN(t *testing.T) {
 	tok := testenv.NewToken(t)
 	tok.PINFile = filepath.Join(t.TempDir(), "wrong")
 	os.WriteFile(tok.PINFile, []byte("not-the-pin"), 0o600)
-	cfg := newConfig(t, tok, "", "docker.io/a/b")
+	cfg := load(t, testenv.Ceremony{Token: tok, GUNs: []string{"docker.io/a/b"}})
 	_, err := run(t, cfg)
 	if !errors.Is(err, hsm.ErrPINIncorrect) || strings.Contains(err.Error(), "not-the-pin") {
 		t.Fatalf("wrong PIN: %v", err)
@@ -323,7 +311,7 @@ func TestPreflightWrongPIN(t *testing.T) {
 func TestResumeWithChangedConfig(t *testing.T) {
 	t.Parallel()
 	tok := testenv.NewToken(t)
-	cfg := newConfig(t, tok, "", "docker.io/a/b")
+	cfg := load(t, testenv.Ceremony{Token: tok, GUNs: []string{"docker.io/a/b"}})
 	runUntil(t, cfg, "ca:after-record")
 	reload := func(extra string) *config.Config {
 		raw := strings.Replace(string(cfg.Raw), "output: out\n", extra+"output: out\n", 1)
@@ -370,7 +358,7 @@ func TestResumeWithChangedConfig(t *testing.T) {
 func TestResumeAfterTornJournal(t *testing.T) {
 	t.Parallel()
 	tok := testenv.NewToken(t)
-	cfg := newConfig(t, tok, "", "docker.io/a/b")
+	cfg := load(t, testenv.Ceremony{Token: tok, GUNs: []string{"docker.io/a/b"}})
 	runUntil(t, cfg, "root:after-record")
 	path := filepath.Join(cfg.OutputDir(), transcript.FileName)
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
@@ -418,7 +406,7 @@ func TestPreflightDryRun(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			tok := testenv.NewToken(t)
-			cfg := newConfig(t, tok, tc.extra, "docker.io/a/b")
+			cfg := load(t, testenv.Ceremony{Token: tok, GUNs: []string{"docker.io/a/b"}, Extra: tc.extra})
 			preflightRefuses(t, tok, cfg, tc.want)
 		})
 	}
@@ -429,7 +417,7 @@ func TestPreflightDryRun(t *testing.T) {
 func TestConcurrentRunRefused(t *testing.T) {
 	t.Parallel()
 	tok := testenv.NewToken(t)
-	cfg := newConfig(t, tok, "", "docker.io/a/b")
+	cfg := load(t, testenv.Ceremony{Token: tok, GUNs: []string{"docker.io/a/b"}})
 	reached, release := make(chan struct{}), make(chan struct{})
 	done := make(chan error)
 	go func() {
