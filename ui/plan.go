@@ -33,17 +33,8 @@ func planText(w io.Writer, p *steps.Plan) error {
 	var b strings.Builder
 	for i, s := range p.Steps {
 		fmt.Fprintf(&b, "%d. %s (%s%s)\n   %s\n", i, s.Title, s.ID, irreversible(s, ", irreversible"), s.Explain)
-		for _, k := range s.Keys {
-			fmt.Fprintf(&b, "   makes key: %s\n", keyLine(k))
-		}
-		for _, c := range s.Certs {
-			fmt.Fprintf(&b, "   writes: %s\n", certLine(c))
-		}
-		if s.Publishes != "" {
-			fmt.Fprintf(&b, "   publishes: %s\n", s.Publishes)
-		}
-		for _, c := range s.Seed {
-			fmt.Fprintf(&b, "   replaces: %s\n", c)
+		for _, it := range stepItems(s) {
+			fmt.Fprintf(&b, "   %s: %s\n", it.label, it.value)
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -55,22 +46,41 @@ func planMarkdown(w io.Writer, p *steps.Plan) error {
 	fmt.Fprintf(&b, "# Ceremony plan (%s)\n\n", p.Kind)
 	for i, s := range p.Steps {
 		fmt.Fprintf(&b, "## %d. %s%s\n\n`%s`: %s\n\n", i, s.Title, irreversible(s, " (irreversible)"), s.ID, s.Explain)
-		for _, k := range s.Keys {
-			fmt.Fprintf(&b, "- makes key: %s\n", keyLine(k))
-		}
-		for _, c := range s.Certs {
-			fmt.Fprintf(&b, "- writes: %s\n", certLine(c))
-		}
-		if s.Publishes != "" {
-			fmt.Fprintf(&b, "- publishes: `%s`\n", s.Publishes)
-		}
-		for _, c := range s.Seed {
-			fmt.Fprintf(&b, "- replaces: `%s`\n", c)
+		for _, it := range stepItems(s) {
+			v := it.value
+			if it.code {
+				v = "`" + v + "`"
+			}
+			fmt.Fprintf(&b, "- %s: %s\n", it.label, v)
 		}
 		b.WriteString("- [ ] done, checked by the witnesses\n\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// item is one line under a step: what it makes, writes, publishes, and the
+// seed commands it replaces.
+type item struct {
+	label, value string
+	code         bool // a command or a name, set as code in Markdown
+}
+
+func stepItems(s steps.Step) []item {
+	var items []item
+	for _, k := range s.Keys {
+		items = append(items, item{"makes key", keyLine(k), false})
+	}
+	for _, c := range s.Certs {
+		items = append(items, item{"writes", certLine(c), false})
+	}
+	if s.Publishes != "" {
+		items = append(items, item{"publishes", s.Publishes, true})
+	}
+	for _, c := range s.Seed {
+		items = append(items, item{"replaces", c, true})
+	}
+	return items
 }
 
 func irreversible(s steps.Step, mark string) string {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/ceremony-dev/ceremony/config"
@@ -24,6 +25,12 @@ func newRunCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfgPath == "" {
 				return &exitError{code: 2, err: fmt.Errorf("--config is required: the interactive wizard is not built yet")}
+			}
+			if cmd.Flags().Changed("format") && !showPlan {
+				return &exitError{code: 2, err: fmt.Errorf("--format applies to --plan only")}
+			}
+			if !slices.Contains(ui.PlanFormats, format) {
+				return &exitError{code: 2, err: fmt.Errorf("--format %q: use one of %s", format, strings.Join(ui.PlanFormats, ", "))}
 			}
 			cfg, err := config.Load(cfgPath)
 			if err != nil {

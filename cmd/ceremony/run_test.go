@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -264,4 +265,34 @@ func killhookBinary(t *testing.T) string {
 		t.Fatalf("build killhook binary: %v\n%s", killhook.err, killhook.out)
 	}
 	return killhook.path
+}
+
+// TestPlanFormats: --plan prints the script in each format without touching
+// the token or the output directory; a bad --format is a usage error.
+func TestPlanFormats(t *testing.T) {
+	t.Parallel()
+	tok := testenv.NewToken(t)
+	cfg := headless(tok).Write(t)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--plan"}, 0, "1. Create the CA (ca, irreversible)"},
+		{[]string{"--plan", "--format", "md"}, 0, "## 2. Create the transcript key (irreversible)"},
+		{[]string{"--plan", "--format", "json"}, 0, `"id": "transcript-key"`},
+		{[]string{"--plan", "--format", "pdf"}, 2, `--format "pdf": use one of text, json, md`},
+		{[]string{"--format", "md"}, 2, "--format applies to --plan only"},
+	} {
+		r := ceremony(t, nil, append([]string{"run", "--config", cfg}, tc.args...)...)
+		if r.code != tc.code || !strings.Contains(r.stdout+r.stderr, tc.want) {
+			t.Errorf("run %v: exit %d, want %d with %q\n%s%s", tc.args, r.code, tc.code, tc.want, r.stdout, r.stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(cfg), "out")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("--plan created the output directory")
+	}
+	if objs, _ := tok.Session(t).Objects(context.Background()); len(objs) != 0 {
+		t.Fatalf("--plan made %d objects", len(objs))
+	}
 }
