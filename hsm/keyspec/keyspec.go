@@ -9,6 +9,9 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"unicode"
@@ -140,4 +143,16 @@ func CheckLabel(label string) error {
 		}
 	}
 	return nil
+}
+
+// KeyID names a public key the way the transcript and witnesses do:
+// "sha256:" and the hex SHA-256 of its DER SubjectPublicKeyInfo, which
+// `openssl pkey -pubin -outform DER | sha256sum` reproduces.
+func KeyID(pub crypto.PublicKey) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", fmt.Errorf("key ID: %w", err)
+	}
+	sum := sha256.Sum256(der)
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
 }

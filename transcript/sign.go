@@ -1,0 +1,105 @@
+package transcript
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
+)
+
+// Signature algorithms, by the signer's key (docs/transcript.md):
+//   - ECDSA P-256: ASN.1 DER (r, s) over SHA-256 of the PAE;
+//   - ECDSA P-384: ASN.1 DER (r, s) over SHA-384 of the PAE;
+//   - RSA: PKCS #1 v1.5 over SHA-256 of the PAE.
+//
+// The ECDSA choice is go-securesystemslib's own (signerverifier/ecdsa.go), so
+// its verifiers accept our lines.
+
+// hashFor is the digest a key signs the PAE with.
+func hashFor(pub crypto.PublicKey) (crypto.Hash, error) {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256():
+			return crypto.SHA256, nil
+		case elliptic.P384():
+			return crypto.SHA384, nil
+		}
+		return 0, fmt.Errorf("unsupported curve %s (P-256 or P-384)", k.Curve.Params().Name)
+	case *rsa.PublicKey:
+		return crypto.SHA256, nil
+	}
+	return 0, fmt.Errorf("unsupported key type %T (ECDSA or RSA)", pub)
+}
+
+// KeySigner signs lines with a crypto.Signer: the transcript key in the token
+// (bound to the context by WithContext), or a witness's key.
+type KeySigner struct {
+	key  func(ctx context.Context) crypto.Signer
+	id   string
+	hash crypto.Hash
+}
+
+// NewSigner makes a line signer over key. bind, when not nil, returns the key
+// bound to a context (hsm.Key.WithContext), so a token signature obeys the
+// caller's cancellation.
+func NewSigner(key crypto.Signer, bind func(context.Context) crypto.Signer) (*KeySigner, error) {
+	id, err := keyspec.KeyID(key.Public())
+	if err != nil {
+		return nil, err
+	}
+	h, err := hashFor(key.Public())
+	if err != nil {
+		return nil, fmt.Errorf("transcript signer: %w", err)
+	}
+	if bind == nil {
+		bind = func(context.Context) crypto.Signer { return key }
+	}
+	return &KeySigner{key: bind, id: id, hash: h}, nil
+}
+
+// KeyID is the signer's key ID (keyspec.KeyID).
+func (s *KeySigner) KeyID() string { return s.id }
+
+// Sign signs pae, then verifies the signature before handing it out: a
+// line that does not verify is never written.
+func (s *KeySigner) Sign(ctx context.Context, pae []byte) ([]byte, error) {
+	h := s.hash.New()
+	h.Write(pae)
+	key := s.key(ctx)
+	sig, err := key.Sign(nil, h.Sum(nil), s.hash)
+	if err != nil {
+		return nil, err
+	}
+	if err := VerifySignature(key.Public(), pae, sig); err != nil {
+		return nil, fmt.Errorf("the signer's own signature does not verify: %w", err)
+	}
+	return sig, nil
+}
+
+// VerifySignature checks sig over pae with pub, by the algorithm the key's
+// type fixes.
+func VerifySignature(pub crypto.PublicKey, pae, sig []byte) error {
+	hash, err := hashFor(pub)
+	if err != nil {
+		return err
+	}
+	h := hash.New()
+	h.Write(pae)
+	digest := h.Sum(nil)
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		if !ecdsa.VerifyASN1(k, digest, sig) {
+			return errors.New("bad ECDSA signature")
+		}
+		return nil
+	case *rsa.PublicKey:
+		return rsa.VerifyPKCS1v15(k, hash, digest, sig)
+	}
+	return fmt.Errorf("unsupported key type %T", pub)
+}
