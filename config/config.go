@@ -37,6 +37,11 @@ type Config struct {
 	Notary       *Notary      `yaml:"notary,omitempty" json:"notary,omitempty"`
 	Delegations  []Delegation `yaml:"delegations,omitempty" json:"delegations,omitempty"`
 	Output       string       `yaml:"output" json:"output,omitempty"`
+	// Operator is who runs the ceremony at the keyboard, for the record.
+	Operator string `yaml:"operator,omitempty" json:"operator,omitempty"`
+	// Witnesses are the people declared before the event; only their
+	// signatures count towards `verify --require-witnesses`.
+	Witnesses []Witness `yaml:"witnesses,omitempty" json:"witnesses,omitempty"`
 
 	// Digest is the SHA-256 of the file as read: the transcript records it
 	// and a resumed ceremony must present the same file.
@@ -92,6 +97,16 @@ type Delegation struct {
 	Role  string `yaml:"role" json:"role,omitempty"`
 	Cert  string `yaml:"cert" json:"cert,omitempty"`
 	Paths Paths  `yaml:"paths" json:"paths,omitempty"`
+}
+
+// Witness is a person declared to watch the ceremony, with the public key
+// (or certificate) they will sign the transcript with: Key is the PEM file,
+// or KeyID the key's ID ("sha256:" and 64 hex digits, keyspec.KeyID).
+type Witness struct {
+	Name  string `yaml:"name" json:"name,omitempty"`
+	Role  string `yaml:"role,omitempty" json:"role,omitempty"`
+	Key   string `yaml:"key,omitempty" json:"key,omitempty"`
+	KeyID string `yaml:"key_id,omitempty" json:"key_id,omitempty"`
 }
 
 // Paths is "all" or a list of path prefixes.
@@ -356,6 +371,7 @@ func (c *Config) Validate() error {
 	if c.Output == "" {
 		add("output: missing")
 	}
+	errs = append(errs, c.checkWitnesses()...)
 	return errors.Join(errs...)
 }
 
@@ -386,6 +402,66 @@ func (n *Notary) validate(c *Config) []error {
 		}
 	}
 	return errs
+}
+
+// checkWitnesses requires each declared witness to have a name and exactly
+// one readable key or key ID, and no key declared twice.
+func (c *Config) checkWitnesses() []error {
+	var errs []error
+	seen := map[string]string{}
+	for i, w := range c.Witnesses {
+		field := fmt.Sprintf("witnesses[%d]", i)
+		if strings.TrimSpace(w.Name) == "" {
+			errs = append(errs, fmt.Errorf("%s.name: missing: the witness's name as it goes on the record", field))
+		}
+		id, err := c.witnessKeyID(w)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", field, err))
+			continue
+		}
+		if other, ok := seen[id]; ok {
+			errs = append(errs, fmt.Errorf("%s: the same key as %s; each witness signs with a key of their own", field, other))
+		}
+		seen[id] = field
+	}
+	return errs
+}
+
+var keyIDPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// witnessKeyID is the declared witness key's ID.
+func (c *Config) witnessKeyID(w Witness) (string, error) {
+	switch {
+	case (w.Key == "") == (w.KeyID == ""):
+		return "", errors.New("give exactly one of key (a PEM public key or certificate file) and key_id (sha256:<64 hex digits>)")
+	case w.KeyID != "" && !keyIDPattern.MatchString(w.KeyID):
+		return "", fmt.Errorf("key_id %q: write it as sha256: and 64 lowercase hex digits (ceremony witness sign prints it)", w.KeyID)
+	case w.KeyID != "":
+		return w.KeyID, nil
+	}
+	b, err := os.ReadFile(c.Path(w.Key))
+	if err != nil {
+		return "", fmt.Errorf("key: %w", err)
+	}
+	pub, err := pki.ParsePublicKeyPEM(b)
+	if err != nil {
+		return "", fmt.Errorf("key %s: %w", w.Key, err)
+	}
+	return keyspec.KeyID(pub)
+}
+
+// WitnessRecords are the declared witnesses as the transcript header records
+// them: name, role and key ID.
+func (c *Config) WitnessRecords() ([]map[string]string, error) {
+	out := []map[string]string{}
+	for i, w := range c.Witnesses {
+		id, err := c.witnessKeyID(w)
+		if err != nil {
+			return nil, fmt.Errorf("witnesses[%d]: %w", i, err)
+		}
+		out = append(out, map[string]string{"name": w.Name, "role": w.Role, "keyId": id})
+	}
+	return out, nil
 }
 
 // KeySection is one key the config asks the token for, named by its field.

@@ -1,10 +1,14 @@
 package config
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ceremony-dev/ceremony/hsm/keyspec"
 )
 
 const contract = `hsm:   {module: /usr/lib/softhsm/libsofthsm2.so, token: ceremony, pin: env:CEREMONY_PIN}
@@ -97,6 +101,9 @@ func TestInvalid(t *testing.T) {
 		{"notary url with a path", base + "notary: {url: 'https://x:4443/v2/', trust_dir: t, targets_passphrase: env:A, snapshot_passphrase: env:B}\n",
 			[]string{`notary.url: notary server URL "https://x:4443/v2/" has a path; notary adds /v2/<gun>/... itself: write it as "https://x:4443"`}},
 		{"ca subject too long", base + "ca: {subject: 'CN=" + strings.Repeat("x", 65) + "'}\n", []string{"ca.subject: ", "CN is 65 characters; X.509 allows at most 64"}},
+		{"witnesses", base + "witnesses: [{role: auditor, key_id: sha256:abc}, {name: Bo, key: me.crt, key_id: 'sha256:" + strings.Repeat("0", 64) + "'}, {name: Cy, key: nope.pem}, {name: Di, key: me.crt}]\n",
+			[]string{"witnesses[0].name: missing", `witnesses[0]: key_id "sha256:abc": write it as sha256: and 64 lowercase hex digits`,
+				"witnesses[1]: give exactly one of key", "witnesses[2]: key: open", "witnesses[3]: key me.crt: no PEM block"}},
 		{"paths word", base + "notary: {url: 'https://x', trust_dir: t, targets_passphrase: env:A, snapshot_passphrase: env:B}\n" +
 			"delegations: [{gun: docker.io/a/b, role: targets/me, cert: me.crt, paths: some}]\n", []string{"paths must be \"all\""}},
 	}
@@ -146,5 +153,33 @@ func TestSecretInComment(t *testing.T) {
 		if err != nil && (strings.Contains(err.Error(), "123456") || strings.Contains(err.Error(), "hunter22")) {
 			t.Errorf("error echoes the secret: %v", err)
 		}
+	}
+}
+
+// TestWitnesses: declared witnesses are recorded by name, role and the key ID
+// their signatures will carry, whether given as a key file or a key ID.
+func TestWitnesses(t *testing.T) {
+	dir := t.TempDir()
+	key, err := keyspec.ECDSAP256.Throwaway()
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(key.Public())
+	os.WriteFile(filepath.Join(dir, "ann.pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644)
+	id, _ := keyspec.KeyID(key.Public())
+	other := "sha256:" + strings.Repeat("1", 64)
+	c, err := Parse([]byte("hsm: {token: t, pin: env:P}\nrepositories: [{gun: docker.io/a/b}]\noperator: Olga\n"+
+		"witnesses: [{name: Ann, role: auditor, key: ann.pub}, {name: Bob, key_id: '"+other+"'}]\n"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := c.WitnessRecords()
+	if err != nil || len(recs) != 2 || recs[0]["keyId"] != id || recs[0]["role"] != "auditor" || recs[1]["keyId"] != other || c.Operator != "Olga" {
+		t.Fatalf("witnesses %v, %v; operator %q", recs, err, c.Operator)
+	}
+	_, err = Parse([]byte("hsm: {token: t, pin: env:P}\nrepositories: [{gun: docker.io/a/b}]\n"+
+		"witnesses: [{name: Ann, key: ann.pub}, {name: Ann again, key_id: '"+id+"'}]\n"), dir)
+	if err == nil || !strings.Contains(err.Error(), "witnesses[1]: the same key as witnesses[0]") {
+		t.Fatalf("a key declared twice: %v", err)
 	}
 }

@@ -320,6 +320,27 @@ func ParseCSRPEM(b []byte) (*x509.CertificateRequest, error) {
 	return ParseCSR(der)
 }
 
+// ParsePublicKeyPEM reads a public key from one PEM block: a PUBLIC KEY, or
+// a CERTIFICATE whose key it takes (a witness brings either).
+func ParsePublicKeyPEM(b []byte) (crypto.PublicKey, error) {
+	block, rest := pem.Decode(b)
+	switch {
+	case block == nil:
+		return nil, errors.New("no PEM block")
+	case len(bytes.TrimSpace(rest)) != 0:
+		return nil, errors.New("more than one PEM block")
+	case block.Type == "PUBLIC KEY":
+		return x509.ParsePKIXPublicKey(block.Bytes)
+	case block.Type == pemCert:
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		return c.PublicKey, nil
+	}
+	return nil, fmt.Errorf("PEM %q is neither a PUBLIC KEY nor a CERTIFICATE", block.Type)
+}
+
 func onePEM(b []byte, typ string) ([]byte, error) {
 	block, rest := pem.Decode(b)
 	if block == nil || block.Type != typ {

@@ -17,6 +17,9 @@ type Key struct {
 	Label string
 	Type  keyspec.Type
 	Role  string // what the key is for, in words: "CA", "Notary root"
+	// SignsTranscript marks the key that signs the journal: it is made
+	// before the journal's header, which it signs.
+	SignsTranscript bool
 }
 
 // Cert declares a certificate a step issues. Its File (relative to the

@@ -25,6 +25,10 @@ type history struct {
 	finished map[ID]transcript.Entry
 	order    []ID // finished steps in journal order
 	sealed   *transcript.Entry
+	// resuming is true when a journal exists; signerKeyID is the key its
+	// lines are signed with, from the header.
+	resuming    bool
+	signerKeyID string
 }
 
 func newHistory() *history {
@@ -48,6 +52,10 @@ func (r intentRecord) inputs() map[string]any {
 // headerRecord is the part of the header's inputs a resume reads.
 type headerRecord struct {
 	ConfigDigest string `json:"configDigest"`
+	Signer       struct {
+		KeyID string `json:"keyId"`
+		Label string `json:"label"`
+	} `json:"signer"`
 }
 
 // resumeRecord is the part of a resume entry's results a resume reads.
@@ -65,7 +73,12 @@ func loadHistory(entries []transcript.Entry) (*history, error) {
 	if err := decode(entries[0].Inputs, &head); err != nil {
 		return nil, fmt.Errorf("header: %w", err)
 	}
-	h.configDigest = head.ConfigDigest
+	h.configDigest, h.resuming = head.ConfigDigest, true
+	// The header names the transcript key, made before it: the key's intent.
+	h.signerKeyID = head.Signer.KeyID
+	if head.Signer.Label != "" {
+		h.intents[head.Signer.Label] = true
+	}
 	for i, e := range entries[1:] {
 		if err := h.add(e); err != nil {
 			return nil, fmt.Errorf("entry %d (%s): %w", i+1, e.Kind, err)

@@ -74,7 +74,7 @@ func (st *State) key(ctx context.Context, k Key) (*hsm.Key, bool, error) {
 	key, err := st.findKey(ctx, k)
 	switch {
 	case err == nil:
-		st.progress("found key %q (id %s) made by this ceremony before it was interrupted", k.Label, key.IDHex())
+		st.progress("found key %q (id %s) made earlier by this ceremony", k.Label, key.IDHex())
 		return key, true, nil
 	case !errors.Is(err, hsm.ErrKeyNotFound):
 		return nil, false, err
@@ -130,6 +130,13 @@ func (st *State) prepareGenerate(ctx context.Context, k Key) error {
 		if n > 0 {
 			st.progress("removed %d public key object(s) labelled %q left without a private key by the interruption", n, k.Label)
 		}
+		return nil
+	}
+	if st.journal == nil {
+		if err := st.writeIntentFile(k); err != nil {
+			return err
+		}
+		st.hist.intents[k.Label] = true
 		return nil
 	}
 	intent := intentRecord{Generate: generateIntent{Label: k.Label, Type: string(k.Type)}}

@@ -75,7 +75,7 @@ func (p *preflightRun) add(errs ...error) {
 func (st *State) runPreflight(ctx context.Context, plan *Plan) (*Result, error) {
 	p := &preflightRun{st: st, plan: plan, facts: map[string]any{}}
 	p.clock()
-	p.add(checkOutputDir(st.cfg.OutputDir(), st.journal != nil))
+	p.add(checkOutputDir(st.cfg.OutputDir(), st.hist.resuming))
 	p.add(dryRun(ctx, plan, st.now()))
 	p.secrets()
 	p.token(ctx)
@@ -88,7 +88,7 @@ func (st *State) runPreflight(ctx context.Context, plan *Plan) (*Result, error) 
 	if len(p.problems) > 0 {
 		return nil, &ProblemsError{Problems: p.problems}
 	}
-	tok := p.facts["token"].(map[string]any)
+	tok := st.token.token
 	return &Result{
 		Summary: fmt.Sprintf("token %q (%s %s, serial %s) ready; output %s", st.cfg.HSM.Token, tok["manufacturer"], tok["model"], tok["serial"], st.cfg.OutputDir()),
 		Facts:   p.facts,
@@ -134,8 +134,8 @@ func (p *preflightRun) token(ctx context.Context) {
 	if sess == nil {
 		return
 	}
-	p.st.sess = sess
-	p.facts["token"] = facts
+	p.st.sess, p.st.token = sess, facts
+	p.facts["token"], p.facts["module"] = facts.token, facts.module
 	keys := p.plan.Keys()
 	types := make([]keyspec.Type, len(keys))
 	for i, k := range keys {
@@ -176,7 +176,7 @@ func (p *preflightRun) server(ctx context.Context) {
 	if err := checkDir(p.st.cfg.Path(n.TrustDir)); err != nil {
 		p.add(fmt.Errorf("notary.trust_dir: %w", err))
 	}
-	if p.st.journal != nil && len(p.problems) == 0 {
+	if p.st.hist.resuming && len(p.problems) == 0 {
 		p.add(p.st.checkPassphrases(ctx)...)
 	}
 	if err := trust.CheckServer(ctx, n.URL, p.st.cfg.Path(n.TLSCA)); err != nil {
@@ -184,7 +184,7 @@ func (p *preflightRun) server(ctx context.Context) {
 		return
 	}
 	p.facts["notary"] = n.URL
-	if p.st.journal != nil {
+	if p.st.hist.resuming {
 		return
 	}
 	for _, gun := range guns {
@@ -197,7 +197,7 @@ func (p *preflightRun) server(ctx context.Context) {
 }
 
 // openToken loads the module, finds the token, reads the PIN and logs in.
-func openToken(ctx context.Context, cfg *config.Config, pinSrc secret.Source, p secret.Prompter, readPIN bool) (*hsm.Session, map[string]any, error) {
+func openToken(ctx context.Context, cfg *config.Config, pinSrc secret.Source, p secret.Prompter, readPIN bool) (*hsm.Session, tokenRecord, error) {
 	// Without a usable PIN source the token is still looked for; the PIN
 	// problem itself is already on the list.
 	errNoPIN := errors.New("no usable PIN source")
@@ -207,21 +207,25 @@ func openToken(ctx context.Context, cfg *config.Config, pinSrc secret.Source, p 
 	}
 	sess, err := hsm.Connect(ctx, cfg.HSM.Module, hsm.TokenSelector{Label: cfg.HSM.Token, Serial: cfg.HSM.Serial}, pin)
 	if errors.Is(err, errNoPIN) {
-		return nil, nil, nil
+		return nil, tokenRecord{}, nil
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, tokenRecord{}, err
 	}
 	mod := sess.Module()
 	info, _ := mod.Info()
 	t := sess.Token()
-	facts := map[string]any{
-		"module": mod.Path(), "moduleSha256": fileSHA256(mod.Path()),
-		"library": info.Manufacturer + " " + info.Description + " " + info.LibraryVersion,
-		"label":   t.Label, "manufacturer": t.Manufacturer, "model": t.Model, "serial": t.Serial,
-		"firmware": t.Firmware, "flags": t.FlagNames(),
-	}
-	return sess, facts, nil
+	return sess, tokenRecord{
+		token: map[string]any{"label": t.Label, "manufacturer": t.Manufacturer, "model": t.Model, "serial": t.Serial,
+			"firmware": t.Firmware, "flags": t.FlagNames()},
+		module: map[string]any{"path": mod.Path(), "sha256": fileSHA256(mod.Path()),
+			"library": info.Manufacturer + " " + info.Description + " " + info.LibraryVersion, "cryptoki": info.Cryptoki},
+	}, nil
+}
+
+// tokenRecord is what the transcript says of the token and its module.
+type tokenRecord struct {
+	token, module map[string]any
 }
 
 // checkOutputDir accepts a directory that does not exist yet (and can be
@@ -250,7 +254,11 @@ func checkOutputDir(dir string, resuming bool) error {
 	}
 	// A journal interrupted before its header was linked into place leaves
 	// only a temporary file: that is a ceremony that never started.
-	entries = slices.DeleteFunc(entries, func(e os.DirEntry) bool { return strings.HasPrefix(e.Name(), newfile.TempPrefix) })
+	// So is one holding only the intent of its transcript key: the start
+	// was interrupted between making that key and writing the header.
+	entries = slices.DeleteFunc(entries, func(e os.DirEntry) bool {
+		return strings.HasPrefix(e.Name(), newfile.TempPrefix) || e.Name() == IntentFile
+	})
 	if len(entries) > 0 {
 		return fmt.Errorf("output: %s exists and holds files but no ceremony journal; choose a new output directory (outputs are never overwritten)", dir)
 	}

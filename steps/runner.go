@@ -59,7 +59,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 	defer unlock()
 	st := newState(plan, opts)
 	defer st.close()
-	configChanged, err := st.openJournal(ctx, plan)
+	configChanged, err := st.readJournal(plan)
 	if err != nil {
 		return err
 	}
@@ -109,48 +109,73 @@ func journalPath(cfg *config.Config) string {
 	return filepath.Join(cfg.OutputDir(), transcript.FileName)
 }
 
-// openJournal opens an existing journal and reads its history; a new
-// ceremony has none until preflight passes. changed reports a config that
-// differs from the journal's where no finished step looked.
-func (st *State) openJournal(ctx context.Context, plan *Plan) (changed bool, err error) {
+// readJournal reads how far an existing journal got, without opening it:
+// the journal is opened, and a torn tail repaired, by a signed entry once
+// preflight has found the transcript key. A new ceremony has no journal,
+// but maybe the intent of a transcript key an interrupted start was making.
+// changed reports a config that differs from the journal's where no
+// finished step looked.
+func (st *State) readJournal(plan *Plan) (changed bool, err error) {
 	path := journalPath(st.cfg)
 	if _, err := os.Stat(path); err != nil {
-		return false, nil
+		return false, st.readIntentFile()
 	}
-	j, entries, err := transcript.Open(ctx, path, nil)
+	entries, err := transcript.ReadPrefix(path)
 	if err != nil {
 		return false, err
 	}
-	st.journal = j
 	if st.hist, err = loadHistory(entries); err != nil {
 		return false, fmt.Errorf("%s: %w", path, err)
 	}
 	return resumable(st.hist, plan, path)
 }
 
-// preflight runs step 0 on every run. Its failure is journaled only when a
-// journal exists: a failed preflight of a new ceremony writes nothing. Once
-// it passes, a new ceremony gets its journal, a resumed one a resume entry.
+// preflight runs step 0 on every run. Once it passes, a new ceremony makes
+// its transcript key and its journal, signed from the header on; a resumed
+// one finds the key again, opens its journal and records the resume. A
+// failed preflight of a new ceremony writes nothing.
 func (st *State) preflight(ctx context.Context, plan *Plan, version string, configChanged bool) error {
 	pre := &plan.Steps[0]
 	st.step, st.index = pre, 0
 	attempt := st.hist.attempts[pre.ID] + 1
 	res, started, err := st.execute(ctx, pre, attempt)
 	if err != nil {
+		st.journalPreflightFailure(ctx, pre, attempt, started, err)
 		return err
 	}
-	if st.journal == nil {
-		err = st.createJournal(ctx, plan, version)
-	} else {
-		err = st.recordResume(ctx, started, configChanged)
+	signer, err := st.signer(ctx)
+	if err == nil && st.hist.resuming {
+		err = st.openJournal(ctx, started, configChanged, signer)
+	} else if err == nil {
+		err = st.createJournal(ctx, plan, version, signer)
 	}
 	if err != nil {
+		st.emitEvent(Event{Kind: StepFailed, Err: err})
 		return err
 	}
 	return st.finish(ctx, pre, attempt, started, res)
 }
 
-func (st *State) createJournal(ctx context.Context, plan *Plan, version string) error {
+// journalPreflightFailure records a resumed ceremony's failed preflight, when
+// the token is open so the transcript key can sign it; otherwise the failure
+// is only reported, as for a new ceremony.
+func (st *State) journalPreflightFailure(ctx context.Context, pre *Step, attempt int, started time.Time, stepErr error) {
+	if !st.hist.resuming || st.sess == nil {
+		return
+	}
+	signer, err := st.signer(ctx)
+	if err != nil {
+		return
+	}
+	j, _, err := transcript.Open(ctx, journalPath(st.cfg), signer)
+	if err != nil {
+		return
+	}
+	st.journal = j
+	st.recordFailure(ctx, pre, attempt, started, stepErr)
+}
+
+func (st *State) createJournal(ctx context.Context, plan *Plan, version string, signer transcript.Signer) error {
 	dir := st.cfg.OutputDir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create output directory: %w", err)
@@ -158,12 +183,31 @@ func (st *State) createJournal(ctx context.Context, plan *Plan, version string) 
 	if _, err := removeStaleTemps(dir); err != nil {
 		return err
 	}
-	j, err := transcript.Create(ctx, journalPath(st.cfg), st.header(plan, version), nil)
+	header, err := st.header(plan, version)
+	if err != nil {
+		return err
+	}
+	j, err := transcript.Create(ctx, journalPath(st.cfg), header, signer)
 	if err != nil {
 		return err
 	}
 	st.journal = j
+	// The header names the transcript key now: its intent file has done its job.
+	if err := os.Remove(st.outPath(IntentFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", IntentFile, err)
+	}
 	return nil
+}
+
+// openJournal opens a resumed ceremony's journal with its signer (repairing
+// a torn tail with a signed entry) and records the resume.
+func (st *State) openJournal(ctx context.Context, started time.Time, configChanged bool, signer transcript.Signer) error {
+	j, _, err := transcript.Open(ctx, journalPath(st.cfg), signer)
+	if err != nil {
+		return err
+	}
+	st.journal = j
+	return st.recordResume(ctx, started, configChanged)
 }
 
 // recordResume journals that an interrupted ceremony goes on, with the
@@ -323,7 +367,20 @@ func canonicalJSON(v map[string]any) string {
 	return string(b)
 }
 
-func (st *State) header(plan *Plan, version string) transcript.Entry {
+// header is the journal's first line: the tool, the config and the plan,
+// and everything an auditor must know of where and by whom the ceremony ran:
+// the token and its module, the transcript signer, the clock, the operator
+// and the declared witnesses.
+func (st *State) header(plan *Plan, version string) (transcript.Entry, error) {
+	k, _ := plan.transcriptKey()
+	signer, err := signerRecord(st.keys[k.Label])
+	if err != nil {
+		return transcript.Entry{}, err
+	}
+	witnesses, err := st.cfg.WitnessRecords()
+	if err != nil {
+		return transcript.Entry{}, err
+	}
 	in := map[string]any{
 		"tool":         "ceremony",
 		"version":      version,
@@ -331,6 +388,12 @@ func (st *State) header(plan *Plan, version string) transcript.Entry {
 		"kind":         plan.Kind,
 		"config":       st.cfg,
 		"plan":         plan.planRecord(),
+		"signer":       signer,
+		"token":        st.token.token,
+		"module":       st.token.module,
+		"clock":        clockRecord(st.now()),
+		"operator":     st.cfg.Operator,
+		"witnesses":    witnesses,
 	}
 	if exe, err := os.Executable(); err == nil {
 		in["binarySha256"] = fileSHA256(exe)
@@ -342,8 +405,8 @@ func (st *State) header(plan *Plan, version string) transcript.Entry {
 		}
 		in["build"] = deps
 	}
-	return transcript.Entry{Kind: transcript.KindHeader, Started: st.now().UTC(), Inputs: in,
-		Subjects: []transcript.Subject{transcript.NewSubject("config.yaml", "application/yaml", st.cfg.Raw)}}
+	return transcript.Entry{Kind: transcript.KindHeader, Started: st.now().UTC(), Operator: st.cfg.Operator, Inputs: in,
+		Subjects: []transcript.Subject{transcript.NewSubject("config.yaml", "application/yaml", st.cfg.Raw)}}, nil
 }
 
 func (st *State) record(ctx context.Context, step *Step, attempt int, started time.Time, res *Result) error {

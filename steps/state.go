@@ -27,6 +27,7 @@ type State struct {
 	plan     *Plan
 	cfg      *config.Config
 	sess     *hsm.Session
+	token    tokenRecord
 	journal  *transcript.Journal
 	now      func() time.Time
 	hook     func(point string)

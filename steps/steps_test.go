@@ -2,8 +2,12 @@ package steps_test
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -12,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/ceremony-dev/ceremony/hsm/keyspec"
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/hsm"
@@ -195,8 +200,18 @@ func TestRunCertificateSteps(t *testing.T) {
 		kinds = append(kinds, k)
 	}
 	if got := strings.Join(kinds, " "); !strings.HasPrefix(got, "header ") || !strings.HasSuffix(got, "step:repo:docker.io/alice/redis seal") ||
-		strings.Count(got, "intent") != 3 {
+		strings.Count(got, "intent") != 2 {
 		t.Fatalf("journal: %s", got)
+	}
+	// Every line, the header included, is signed by the transcript key,
+	// which the CA certified as transcript.pem.
+	signer := checkSignedLines(t, filepath.Join(out, transcript.FileName))
+	tc := readCert(t, filepath.Join(out, steps.TranscriptCertFile))
+	if !keyspec.SamePublic(tc.PublicKey, signer) || pki.VerifyCAPinning(tc, ca) != nil {
+		t.Fatal("transcript.pem does not certify the key that signed the journal, or does not chain to the CA")
+	}
+	if _, err := os.Stat(filepath.Join(out, steps.IntentFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the transcript key's intent file outlived the header: %v", err)
 	}
 	if _, err := run(t, cfg); !errors.Is(err, steps.ErrFinished) {
 		t.Fatalf("second run: %v", err)
@@ -214,6 +229,45 @@ func readCert(t *testing.T, path string) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// checkSignedLines requires each line of the journal at path to carry one
+// signature, by the key the header names, that verifies over the line's PAE;
+// it returns that key.
+func checkSignedLines(t *testing.T, path string) crypto.PublicKey {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := transcript.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := entries[0].Inputs["signer"].(map[string]any)
+	pub, err := pki.ParsePublicKeyPEM([]byte(fmt.Sprint(signer["publicKey"])))
+	if err != nil {
+		t.Fatalf("header signer: %v", err)
+	}
+	id, _ := keyspec.KeyID(pub)
+	if signer["keyId"] != id {
+		t.Fatalf("header signer key ID %v, its public key's is %s", signer["keyId"], id)
+	}
+	for i, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		var env dsse.Envelope
+		if err := json.Unmarshal([]byte(line), &env); err != nil {
+			t.Fatal(err)
+		}
+		payload, _ := env.DecodeB64Payload()
+		if len(env.Signatures) != 1 || env.Signatures[0].KeyID != id {
+			t.Fatalf("line %d: signatures %+v, want one by %s", i+1, env.Signatures, id)
+		}
+		sig, _ := base64.StdEncoding.DecodeString(env.Signatures[0].Sig)
+		if err := transcript.VerifySignature(pub, dsse.PAE(env.PayloadType, payload), sig); err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+	}
+	return pub
 }
 
 func listToken(t *testing.T, tok testenv.Token) []hsm.Object {
@@ -391,6 +445,33 @@ func TestResumeAfterTornJournal(t *testing.T) {
 	}
 	if got := countClasses(listToken(t, tok)); got != threePairs {
 		t.Fatalf("token objects: %s", got)
+	}
+	checkSignedLines(t, path) // the repair is signed too
+}
+
+// TestKilledBeforeTheHeader: the transcript key is made after preflight and
+// before the journal's header, which names it. A run killed in between
+// leaves the key and its intent file, and the next run adopts the key
+// instead of refusing its label or making a second one.
+func TestKilledBeforeTheHeader(t *testing.T) {
+	t.Parallel()
+	for _, point := range []string{"preflight:before-generate-transcript", "preflight:after-generate-transcript"} {
+		t.Run(point, func(t *testing.T) {
+			t.Parallel()
+			tok := testenv.NewToken(t)
+			cfg := load(t, testenv.Ceremony{Token: tok, GUNs: []string{"docker.io/a/b"}})
+			runUntil(t, cfg, point)
+			if _, err := os.Stat(filepath.Join(cfg.OutputDir(), steps.IntentFile)); err != nil {
+				t.Fatalf("no intent recorded before the key: %v", err)
+			}
+			if _, err := run(t, cfg); err != nil {
+				t.Fatal(err)
+			}
+			if got := countClasses(listToken(t, tok)); got != threePairs {
+				t.Fatalf("token objects: %s", got)
+			}
+			checkSignedLines(t, filepath.Join(cfg.OutputDir(), transcript.FileName))
+		})
 	}
 }
 

@@ -17,20 +17,23 @@ const TranscriptKeyID ID = "transcript-key"
 // transcript.
 const TranscriptCertFile = "transcript.pem"
 
-// transcriptKeyStep makes the key that signs the transcript, in the token
-// like every other key, and has the CA certify it as soon as the CA exists.
+// transcriptKeyStep has the CA certify the key that signs the transcript as
+// soon as the CA exists. The key itself, in the token like every other key,
+// is made right after preflight, before the journal's header: it signs every
+// line from the header on (signer.go); this step finds it.
 func transcriptKeyStep(cfg *config.Config) Step {
 	k := cfg.Transcript
 	return Step{
 		ID:    TranscriptKeyID,
 		Title: "Create the transcript key",
-		Explain: "Generate the key that signs the ceremony's transcript inside the token, and have the CA certify it, " +
-			"so that an auditor holding only the CA certificate can check every line of the record, years from now.",
+		Explain: "Have the CA certify the key that has signed every line of the ceremony's transcript since the start " +
+			"(it was generated inside the token right after preflight), so that an auditor holding only the CA certificate " +
+			"can check the whole record, years from now.",
 		Seed:         []string{"(none: the manual procedure kept no signed record)"},
 		Inputs:       map[string]any{"label": k.Label, "key": k.Key, "days": k.Days},
 		Irreversible: true,
 		Needs:        []ID{CAID},
-		Keys:         []Key{{Label: k.Label, Type: k.Key, Role: "transcript signer"}},
+		Keys:         []Key{{Label: k.Label, Type: k.Key, Role: "transcript signer", SignsTranscript: true}},
 		Certs: []Cert{{File: TranscriptCertFile, Key: k.Label, IssuerKey: cfg.CA.Label, Issuer: CAFile, Store: true,
 			CSR: CSR{CN: pki.TranscriptCommonName},
 			Issue: func(ctx context.Context, in Issuance) (*x509.Certificate, error) {

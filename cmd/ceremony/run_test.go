@@ -104,7 +104,7 @@ func TestKillAndResume(t *testing.T) {
 	repo := "repo:docker.io/alice/nginx"
 	points := []string{
 		"ca:before-generate-ca", "ca:after-generate-ca", "ca:before-issue-ca.pem", "ca:tmp-written-ca.pem", "ca:after-write-ca.pem", "ca:after-store-ca", "ca:after-record",
-		"transcript-key:before-generate-transcript", "transcript-key:after-generate-transcript", "transcript-key:before-issue-transcript.pem",
+		"preflight:before-generate-transcript", "preflight:after-generate-transcript", "transcript-key:before-issue-transcript.pem",
 		"transcript-key:after-write-transcript.pem", "transcript-key:after-store-transcript", "transcript-key:after-record",
 		"root:before-generate-root", "root:after-generate-root", "root:after-write-root.csr", "root:before-issue-root.crt",
 		"root:after-write-root.crt", "root:after-store-root", "root:after-record",
@@ -162,7 +162,7 @@ func TestKillAndResume(t *testing.T) {
 					intents++
 				}
 			}
-			if intents != 3 || entries[len(entries)-1].Kind != transcript.KindSeal {
+			if intents != 2 || entries[len(entries)-1].Kind != transcript.KindSeal {
 				t.Fatalf("journal after kill at %s: %d intents, last entry %s", point, intents, entries[len(entries)-1].Kind)
 			}
 		})
