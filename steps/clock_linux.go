@@ -10,6 +10,6 @@ func clockSynchronised() (bool, bool) {
 	if err != nil {
 		return false, false
 	}
-	const timeError = 5 // TIME_ERROR: the clock is not synchronised
+	const timeError = 5                                    // TIME_ERROR: the clock is not synchronised
 	return state != timeError && tx.Status&0x40 == 0, true // 0x40 is STA_UNSYNC
 }

@@ -3,8 +3,8 @@ package steps
 import (
 	"context"
 	"crypto"
-	"encoding/json"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
