@@ -351,11 +351,16 @@ func (c *Config) Validate() error {
 	if len(c.Delegations) > 0 && c.Notary == nil {
 		add("delegations: need a notary section: delegations are published to a Notary server")
 	}
+	roles := map[string]string{}
 	for i, d := range c.Delegations {
 		field := fmt.Sprintf("delegations[%d]", i)
 		if !guns[d.GUN] {
 			add("%s.gun: %q is not one of the repositories", field, d.GUN)
 		}
+		if other, ok := roles[d.GUN+" "+d.Role]; ok {
+			add("%s: %s of %s is %s already; a role is delegated once: give a second delegate a role of its own", field, d.Role, d.GUN, other)
+		}
+		roles[d.GUN+" "+d.Role] = field
 		if err := names.CheckDelegation(d.Role); err != nil {
 			add("%s.role: %v", field, err)
 		}

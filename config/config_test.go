@@ -104,6 +104,9 @@ func TestInvalid(t *testing.T) {
 		{"witnesses", base + "witnesses: [{role: auditor, key_id: sha256:abc}, {name: Bo, key: me.crt, key_id: 'sha256:" + strings.Repeat("0", 64) + "'}, {name: Cy, key: nope.pem}, {name: Di, key: me.crt}]\n",
 			[]string{"witnesses[0].name: missing", `witnesses[0]: key_id "sha256:abc": write it as sha256: and 64 lowercase hex digits`,
 				"witnesses[1]: give exactly one of key", "witnesses[2]: key: open", "witnesses[3]: key me.crt: no PEM block"}},
+		{"a role twice", base + "notary: {url: 'https://x', trust_dir: t, targets_passphrase: env:A, snapshot_passphrase: env:B}\n" +
+			"delegations: [{gun: docker.io/a/b, role: targets/me, cert: me.crt, paths: all}, {gun: docker.io/a/b, role: targets/me, cert: me.crt, paths: all}]\n",
+			[]string{"delegations[1]: targets/me of docker.io/a/b is delegations[0] already"}},
 		{"paths word", base + "notary: {url: 'https://x', trust_dir: t, targets_passphrase: env:A, snapshot_passphrase: env:B}\n" +
 			"delegations: [{gun: docker.io/a/b, role: targets/me, cert: me.crt, paths: some}]\n", []string{"paths must be \"all\""}},
 	}

@@ -160,13 +160,15 @@ func issueRepo(ctx context.Context, ca *x509.Certificate, caSigner crypto.Signer
 	if err := names.CheckGUN(gun); err != nil {
 		return nil, err
 	}
-	return issueLeaf(ctx, ca, caSigner, csr, gun, DefaultRepoDays, req)
+	return issueLeaf(ctx, ca, caSigner, csr, gun, DefaultRepoDays, false, req)
 }
 
 // issueLeaf makes a CA-issued signing leaf CN=cn over the CSR's key:
 // CA:FALSE, digitalSignature, no extended key usage, and no longer-lived
-// than its CA. It must pass notary's CA pinning check.
-func issueLeaf(ctx context.Context, ca *x509.Certificate, caSigner crypto.Signer, csr *x509.CertificateRequest, cn string, defaultDays int, req Request) (*x509.Certificate, error) {
+// than its CA: a longer validity is refused, or, with capped, cut to the
+// CA's (the transcript certificate's default follows the CA's). It must
+// pass notary's CA pinning check.
+func issueLeaf(ctx context.Context, ca *x509.Certificate, caSigner crypto.Signer, csr *x509.CertificateRequest, cn string, defaultDays int, capped bool, req Request) (*x509.Certificate, error) {
 	if err := checkCSR(csr, cn, req); err != nil {
 		return nil, err
 	}
@@ -181,6 +183,9 @@ func issueLeaf(ctx context.Context, ca *x509.Certificate, caSigner crypto.Signer
 		return nil, err
 	}
 	// Notary clients reject the leaf once its CA has expired.
+	if capped && tmpl.NotAfter.After(ca.NotAfter) {
+		tmpl.NotAfter = ca.NotAfter
+	}
 	if tmpl.NotAfter.After(ca.NotAfter) {
 		return nil, fmt.Errorf("it would outlive the CA certificate, which expires %s; issue it for fewer days", ca.NotAfter.Format(time.DateOnly))
 	}
@@ -209,7 +214,7 @@ const TranscriptCommonName = "Ceremony transcript signer"
 // digitalSignature, no EKU): an auditor chains it to the CA, the one trust
 // anchor of the transcript.
 func IssueTranscript(ctx context.Context, ca *x509.Certificate, caSigner crypto.Signer, csr *x509.CertificateRequest, req Request) (*x509.Certificate, error) {
-	cert, err := issueLeaf(ctx, ca, caSigner, csr, TranscriptCommonName, DefaultTranscriptDays, req)
+	cert, err := issueLeaf(ctx, ca, caSigner, csr, TranscriptCommonName, DefaultTranscriptDays, true, req)
 	if err != nil {
 		return nil, fmt.Errorf("issue transcript certificate: %w", err)
 	}

@@ -58,25 +58,43 @@ func (s Source) Under(dir string) Source {
 // IsPrompt reports whether reading the secret needs an operator at a terminal.
 func (s Source) IsPrompt() bool { return s.kind == "prompt" }
 
-// Check verifies, without reading the value, that the source can deliver:
-// the variable is set, the file exists. It lets a preflight list every
-// problem before anything happens.
-func (s Source) Check() error {
+// Check verifies that the source can deliver, so that a preflight lists
+// every problem before anything happens: the variable is set, not empty and
+// without surrounding whitespace; a regular file is readable and holds such
+// a value (it is read and wiped: reading a file costs nothing, a wrong PIN
+// costs a token try); a FIFO or device only exists (reading would consume
+// it); a prompt has someone to ask (p is not nil).
+func (s Source) Check(p Prompter) error {
 	switch s.kind {
 	case "env":
-		if _, ok := os.LookupEnv(s.arg); !ok {
-			return fmt.Errorf("environment variable %s is not set", s.arg)
-		}
+		_, err := s.Read(context.Background(), "", nil)
+		return unprefixed(err)
 	case "file":
 		st, err := os.Stat(s.arg)
-		if err != nil {
+		switch {
+		case err != nil:
 			return fmt.Errorf("secret file: %w", err)
-		}
-		if st.IsDir() {
+		case st.IsDir():
 			return fmt.Errorf("secret file %s is a directory", s.arg)
+		case !st.Mode().IsRegular():
+			return nil
 		}
+		v, err := s.Read(context.Background(), "", nil)
+		clear(v)
+		return unprefixed(err)
+	}
+	if p == nil {
+		return fmt.Errorf("%w; give it as env:NAME or file:PATH", ErrNoTerminal)
 	}
 	return nil
+}
+
+// unprefixed drops Read's ": " lead when it was given no name.
+func unprefixed(err error) error {
+	if err == nil {
+		return nil
+	}
+	return errors.New(strings.TrimPrefix(err.Error(), ": "))
 }
 
 // Prompter asks an operator for a secret without echoing it.
@@ -103,7 +121,7 @@ func (s Source) Read(ctx context.Context, what string, p Prompter) ([]byte, erro
 			return nil, fmt.Errorf("%s: environment variable %s is empty", what, s.arg)
 		}
 		if strings.TrimSpace(v) != v {
-			return nil, fmt.Errorf("%s: environment variable %s has leading or trailing whitespace; remove it (a wrong PIN costs one of the token's tries)", what, s.arg)
+			return nil, fmt.Errorf("%s: environment variable %s has leading or trailing whitespace; remove it (it would be taken as part of the secret)", what, s.arg)
 		}
 		return []byte(v), nil
 	case "file":
@@ -117,7 +135,7 @@ func (s Source) Read(ctx context.Context, what string, p Prompter) ([]byte, erro
 			return nil, fmt.Errorf("%s: secret file %s is empty", what, s.arg)
 		}
 		if len(bytes.TrimSpace(b)) != len(b) {
-			return nil, fmt.Errorf("%s: secret file %s has leading or trailing whitespace or blank lines; remove them (a wrong PIN costs one of the token's tries)", what, s.arg)
+			return nil, fmt.Errorf("%s: secret file %s has leading or trailing whitespace or blank lines; remove them (they would be taken as part of the secret)", what, s.arg)
 		}
 		return b, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -112,19 +113,50 @@ func TestUnder(t *testing.T) {
 
 func TestCheck(t *testing.T) {
 	t.Setenv("CEREMONY_SECRET_SET", "x")
-	for src, ok := range map[string]bool{
-		"env:CEREMONY_SECRET_SET":   true,
-		"env:CEREMONY_SECRET_UNSET": false,
-		"file:/nonexistent/pin":     false,
-		"file:" + t.TempDir():       false,
-		"prompt":                    true,
+	t.Setenv("CEREMONY_SECRET_EMPTY", "")
+	t.Setenv("CEREMONY_SECRET_SPACE", " x")
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o600)
+		return p
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		src      string
+		prompter Prompter
+		want     string // "" when the source can deliver
+	}{
+		{"env:CEREMONY_SECRET_SET", nil, ""},
+		{"env:CEREMONY_SECRET_UNSET", nil, "is not set"},
+		{"env:CEREMONY_SECRET_EMPTY", nil, "is empty"},
+		{"env:CEREMONY_SECRET_SPACE", nil, "whitespace"},
+		{"file:/nonexistent/pin", nil, "no such file"},
+		{"file:" + dir, nil, "is a directory"},
+		{"file:" + write("good", "s3cret\n"), nil, ""},
+		{"file:" + write("empty", ""), nil, "is empty"},
+		{"file:" + write("spaced", "s3cret \n"), nil, "whitespace"},
+		{"file:" + fifo, nil, ""}, // never read: that would consume it
+		{"prompt", nil, "no terminal"},
+		{"prompt", fakePrompter{}, ""},
 	} {
-		s, err := Parse(src)
+		s, err := Parse(c.src)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Check(); (err == nil) != ok {
-			t.Errorf("Check(%s) = %v", src, err)
+		err = s.Check(c.prompter)
+		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("Check(%s) = %v, want %q", c.src, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Check(%s) leaked the secret: %v", c.src, err)
 		}
 	}
 }
+
+type fakePrompter struct{}
+
+func (fakePrompter) Secret(context.Context, string) ([]byte, error) { return []byte("x"), nil }

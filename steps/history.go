@@ -29,10 +29,15 @@ type history struct {
 	// lines are signed with, from the header.
 	resuming    bool
 	signerKeyID string
+	signerLabel string
+	// keys are the public keys (SPKI SHA-256) finished steps recorded, by
+	// label: a key found later under the label must be the same key.
+	keys map[string]string
 }
 
 func newHistory() *history {
-	return &history{intents: map[string]bool{}, done: map[ID]bool{}, attempts: map[ID]int{}, finished: map[ID]transcript.Entry{}}
+	return &history{intents: map[string]bool{}, done: map[ID]bool{}, attempts: map[ID]int{}, finished: map[ID]transcript.Entry{},
+		keys: map[string]string{}}
 }
 
 // intentRecord is an intent entry's inputs: the key about to be generated.
@@ -75,7 +80,7 @@ func loadHistory(entries []transcript.Entry) (*history, error) {
 	}
 	h.configDigest, h.resuming = head.ConfigDigest, true
 	// The header names the transcript key, made before it: the key's intent.
-	h.signerKeyID = head.Signer.KeyID
+	h.signerKeyID, h.signerLabel = head.Signer.KeyID, head.Signer.Label
 	if head.Signer.Label != "" {
 		h.intents[head.Signer.Label] = true
 	}
@@ -108,6 +113,7 @@ func (h *history) add(e transcript.Entry) error {
 		}
 		h.done[id], h.finished[id] = true, e
 		h.attempts[id]++
+		h.addKeys(e.Results)
 	case transcript.KindFailure:
 		h.attempts[ID(e.Step.ID)]++
 	case transcript.KindResume:
@@ -124,6 +130,36 @@ func (h *history) add(e transcript.Entry) error {
 		h.sealed = &e
 	}
 	return nil
+}
+
+// keyRecord is the part of a step's key facts (keyFacts) a resume reads.
+type keyRecord struct {
+	Label string `json:"label"`
+	SPKI  string `json:"spkiSha256"`
+}
+
+// addKeys notes the keys a finished step's results record.
+func (h *history) addKeys(results json.RawMessage) {
+	var facts map[string]json.RawMessage
+	if json.Unmarshal(results, &facts) != nil {
+		return
+	}
+	for _, f := range facts {
+		var k keyRecord
+		if json.Unmarshal(f, &k) == nil && k.Label != "" && k.SPKI != "" {
+			h.keys[k.Label] = k.SPKI
+		}
+	}
+}
+
+// allDone reports whether every step of ids has finished.
+func (h *history) allDone(ids []ID) bool {
+	for _, id := range ids {
+		if !h.done[id] {
+			return false
+		}
+	}
+	return true
 }
 
 // sealedAt says when a finished ceremony was sealed.

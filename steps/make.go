@@ -57,6 +57,9 @@ func (st *State) restore(ctx context.Context, step *Step) error {
 		if cert == nil {
 			return fmt.Errorf("%w %s is missing from %s", errRestore, c.File, st.cfg.OutputDir())
 		}
+		if old, err := st.existing(c.CSR.File); err != nil || (c.CSR.File != "" && old == nil) {
+			return fmt.Errorf("%w %s is missing from %s (%v)", errRestore, c.CSR.File, st.cfg.OutputDir(), err)
+		}
 		st.certs[c.File] = cert
 	}
 	return nil
@@ -73,8 +76,10 @@ var errRestore = errors.New("the journal records this step as finished, but")
 func (st *State) key(ctx context.Context, k Key) (*hsm.Key, bool, error) {
 	key, err := st.findKey(ctx, k)
 	switch {
+	case err == nil && st.generated[k.Label]:
+		return key, false, nil // made by this run before the journal existed: the transcript key
 	case err == nil:
-		st.progress("found key %q (id %s) made earlier by this ceremony", k.Label, key.IDHex())
+		st.progress("found key %q (id %s) made by this ceremony before it was interrupted", k.Label, key.IDHex())
 		return key, true, nil
 	case !errors.Is(err, hsm.ErrKeyNotFound):
 		return nil, false, err
@@ -90,6 +95,7 @@ func (st *State) key(ctx context.Context, k Key) (*hsm.Key, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
+	st.generated[k.Label] = true
 	st.point("after-generate-" + k.Label)
 	st.progress("key %q generated (id %s); the token reports it sensitive, never extractable, generated on the token", k.Label, key.IDHex())
 	return key, false, nil
@@ -108,6 +114,9 @@ func (st *State) findKey(ctx context.Context, k Key) (*hsm.Key, error) {
 		return nil, fmt.Errorf("%w: token %q already holds a key labelled %q that this ceremony did not make; choose another label", hsm.ErrLabelInUse, st.sess.Token().Label, k.Label)
 	case key.Type != k.Type:
 		return nil, fmt.Errorf("key %q on the token is %s, the config asks for %s", k.Label, key.Type, k.Type)
+	case st.hist.keys[k.Label] != "" && st.hist.keys[k.Label] != spkiSHA256(key):
+		return nil, fmt.Errorf("key %q on token %q is not the key the journal recorded (public key SHA-256 %s, recorded %s): it was replaced; put the original token back, or start a new ceremony in a new output directory",
+			k.Label, st.sess.Token().Label, spkiSHA256(key), st.hist.keys[k.Label])
 	}
 	if err := key.Attrs.Safe(); err != nil {
 		return nil, fmt.Errorf("key %q: %w", k.Label, err)

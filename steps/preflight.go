@@ -76,7 +76,7 @@ func (st *State) runPreflight(ctx context.Context, plan *Plan) (*Result, error) 
 	p := &preflightRun{st: st, plan: plan, facts: map[string]any{}}
 	p.clock()
 	p.add(checkOutputDir(st.cfg.OutputDir(), st.hist.resuming))
-	p.add(dryRun(ctx, plan, st.now()))
+	p.add(dryRun(ctx, plan, st.issuedAt))
 	p.secrets()
 	p.token(ctx)
 	p.server(ctx)
@@ -106,14 +106,14 @@ func (p *preflightRun) clock() {
 // secrets checks every secret source a step declares, without reading it.
 func (p *preflightRun) secrets() {
 	for _, s := range p.plan.Secrets() {
-		p.add(checkSource(s.Field, s.Source))
+		p.add(checkSource(s.Field, s.Source, p.st.prompter))
 	}
 }
 
-func checkSource(field, source string) error {
+func checkSource(field, source string, p secret.Prompter) error {
 	src, err := secret.Parse(source)
 	if err == nil {
-		err = src.Check()
+		err = src.Check(p)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", field, err)
@@ -126,7 +126,7 @@ func checkSource(field, source string) error {
 // token is still looked for, so that a missing token shows up in the same run.
 func (p *preflightRun) token(ctx context.Context) {
 	cfg := p.st.cfg
-	pinErr := checkSource("hsm.pin", cfg.HSM.PIN)
+	pinErr := checkSource("hsm.pin", cfg.HSM.PIN, p.st.prompter)
 	p.add(pinErr)
 	pinSrc, _ := secret.Parse(cfg.HSM.PIN)
 	sess, facts, err := openToken(ctx, cfg, pinSrc, p.st.prompter, pinErr == nil)
@@ -136,6 +136,12 @@ func (p *preflightRun) token(ctx context.Context) {
 	}
 	p.st.sess, p.st.token = sess, facts
 	p.facts["token"], p.facts["module"] = facts.token, facts.module
+	unlock, err := lockToken(sess.Module().Path(), sess.Token().Serial, sess.Token().Label)
+	if err != nil {
+		p.add(err)
+		return
+	}
+	p.st.unlockToken = unlock
 	keys := p.plan.Keys()
 	types := make([]keyspec.Type, len(keys))
 	for i, k := range keys {
@@ -184,16 +190,32 @@ func (p *preflightRun) server(ctx context.Context) {
 		return
 	}
 	p.facts["notary"] = n.URL
-	if p.st.hist.resuming {
-		return
-	}
-	for _, gun := range guns {
+	for _, gun := range p.mustBeNew() {
 		pub, err := trust.Published(ctx, n.URL, p.st.cfg.Path(n.TLSCA), gun)
 		p.add(err)
 		if pub {
 			p.add(fmt.Errorf("repository %s already has trust data on %s: a new root key cannot take it over; choose another GUN", gun, n.URL))
 		}
 	}
+}
+
+// mustBeNew lists the GUNs that must not be on the server yet: those whose
+// first publishing step cannot have run, because what it needs has not
+// finished. A step that could have run may have published before it was
+// killed, and it recognises its own publication.
+func (p *preflightRun) mustBeNew() []string {
+	var guns []string
+	seen := map[string]bool{}
+	for _, s := range p.plan.Steps {
+		if s.Publishes == "" || seen[s.Publishes] {
+			continue
+		}
+		seen[s.Publishes] = true
+		if !p.st.hist.allDone(s.Needs) {
+			guns = append(guns, s.Publishes)
+		}
+	}
+	return guns
 }
 
 // openToken loads the module, finds the token, reads the PIN and logs in.
@@ -308,12 +330,24 @@ func fileSHA256(path string) string {
 	return sha256Hex(b)
 }
 
+// issuedAt is when a certificate is (or was) issued: a resumed ceremony's
+// certificate on disk keeps its notBefore, so the dry run checks later
+// certificates against the CA that exists, not a CA issued now.
+func (st *State) issuedAt(file string) time.Time {
+	if b, err := st.existing(file); err == nil && b != nil {
+		if c, err := pki.ParseCertPEM(b); err == nil {
+			return c.NotBefore
+		}
+	}
+	return st.now()
+}
+
 // dryRun issues every certificate the plan declares with throwaway software
 // keys of the declared types, through the same profiles and the same
 // lint-then-sign path the steps use: a profile that zlint or a validity
 // rule would reject is found now, before any key is made on the token. The
 // throwaway keys never leave this function.
-func dryRun(ctx context.Context, plan *Plan, now time.Time) error {
+func dryRun(ctx context.Context, plan *Plan, issuedAt func(file string) time.Time) error {
 	// One throwaway key per type: a 4096-bit RSA key takes seconds to make,
 	// and the profiles do not care whether two labels share one here.
 	byType := map[keyspec.Type]crypto.Signer{}
@@ -330,7 +364,7 @@ func dryRun(ctx context.Context, plan *Plan, now time.Time) error {
 	}
 	certs := map[string]*x509.Certificate{}
 	for _, c := range plan.Certs() {
-		cert, err := dryIssue(ctx, c, keys, certs, now)
+		cert, err := dryIssue(ctx, c, keys, certs, issuedAt(c.File))
 		if err != nil {
 			return fmt.Errorf("dry run of the plan's certificates: %s: %w", c.File, err)
 		}

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ceremony-dev/ceremony/internal/newfile"
@@ -52,6 +51,9 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 			err = fmt.Errorf("interrupted (%v): the journal records how far the ceremony got; run the same command to continue", ctx.Err())
 		}
 	}()
+	if err := plan.Check(); err != nil {
+		return err
+	}
 	unlock, err := lockConfig(plan.Config.File)
 	if err != nil {
 		return err
@@ -89,7 +91,7 @@ func (o Options) withDefaults() Options {
 
 func newState(plan *Plan, opts Options) *State {
 	return &State{plan: plan, cfg: plan.Config, now: opts.Now, hook: opts.Hook, emit: opts.Events, prompter: opts.Prompter,
-		hist: newHistory(), keys: map[string]*hsm.Key{}, certs: map[string]*x509.Certificate{}, total: len(plan.Steps) - 1}
+		hist: newHistory(), keys: map[string]*hsm.Key{}, generated: map[string]bool{}, certs: map[string]*x509.Certificate{}, total: len(plan.Steps) - 1}
 }
 
 func (st *State) close() {
@@ -98,6 +100,9 @@ func (st *State) close() {
 	}
 	if st.sess != nil {
 		st.sess.Close()
+	}
+	if st.unlockToken != nil {
+		st.unlockToken()
 	}
 	if st.journal != nil {
 		st.journal.Close()
@@ -256,9 +261,15 @@ func (st *State) seal(ctx context.Context, plan *Plan) error {
 	for i, id := range plan.StepIDs() {
 		ids[i] = string(id)
 	}
+	// The seal pins every byte before it: a verifier needs nothing else to
+	// know the file was not cut or extended.
+	lines, sum, err := st.journal.Sum()
+	if err != nil {
+		return err
+	}
 	if _, err := st.journal.Append(ctx, transcript.Entry{
 		Kind: transcript.KindSeal, Started: st.now().UTC(),
-		Results: mustJSON(map[string]any{"steps": ids, "configDigest": st.cfg.Digest}),
+		Results: mustJSON(map[string]any{"steps": ids, "configDigest": st.cfg.Digest, "lines": lines, "sha256": sum}),
 	}); err != nil {
 		return err
 	}
@@ -338,6 +349,9 @@ func resumable(h *history, plan *Plan, path string) (changed bool, err error) {
 	if h.sealed != nil {
 		return false, fmt.Errorf("%w (%s, sealed %s); a new ceremony needs a new output directory", ErrFinished, path, h.sealedAt())
 	}
+	if err := keysStillDeclared(h, plan); err != nil {
+		return false, err
+	}
 	if h.configDigest == plan.Config.Digest {
 		return false, nil
 	}
@@ -355,6 +369,26 @@ func resumable(h *history, plan *Plan, path string) (changed bool, err error) {
 		}
 	}
 	return true, nil
+}
+
+// keysStillDeclared refuses a config that no longer declares a key the
+// journal set out to make (its label changed before its step finished: the
+// key would be left behind on the token), or that names another transcript
+// key than the one the journal is signed with.
+func keysStillDeclared(h *history, plan *Plan) error {
+	declared := map[string]bool{}
+	for _, k := range plan.Keys() {
+		declared[k.Label] = true
+	}
+	if k, ok := plan.transcriptKey(); ok && h.signerLabel != "" && k.Label != h.signerLabel {
+		return fmt.Errorf("the journal is signed by transcript key %q, and the config names %q; the transcript key cannot change during a ceremony: set transcript.label back to %q", h.signerLabel, k.Label, h.signerLabel)
+	}
+	for label := range h.intents {
+		if !declared[label] {
+			return fmt.Errorf("the journal set out to make key %q, which the config no longer declares; the key may be on the token: restore that label in the config to resume", label)
+		}
+	}
+	return nil
 }
 
 // canonicalJSON renders inputs the way they read back from the journal (numbers
@@ -470,25 +504,4 @@ func removeStaleTemps(dir string) ([]string, error) {
 		return nil, fmt.Errorf("clean the interrupted run's temporary files: %w", err)
 	}
 	return removed, nil
-}
-
-// lockConfig takes an exclusive lock on the config file for the run, so a
-// second process started on the same ceremony stops at once instead of
-// racing the first on the token.
-func lockConfig(path string) (func(), error) {
-	if path == "" {
-		return func() {}, nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("lock config: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("another ceremony process is running the config %s; wait for it to finish", path)
-		}
-		return nil, fmt.Errorf("lock config %s: %w", path, err)
-	}
-	return func() { f.Close() }, nil
 }

@@ -52,6 +52,13 @@ func (st *State) readIntentFile() error {
 	if err := json.Unmarshal(b, &in); err != nil || in.Generate.Label == "" {
 		return fmt.Errorf("%s is not an intent this tool wrote; remove it if no ceremony is under way here", st.outPath(IntentFile))
 	}
+	// Only the transcript key is made before the journal: the file may
+	// exempt that key's label from the clash check, and no other.
+	k, _ := st.plan.transcriptKey()
+	if in.Generate.Label != k.Label || in.Generate.Type != string(k.Type) {
+		return fmt.Errorf("%s: an interrupted start was making transcript key %q (%s), and the config names %q (%s): set transcript back to {label: %s, key: %s} to continue it, or remove that key from the token and the file to start over",
+			st.outPath(IntentFile), in.Generate.Label, in.Generate.Type, k.Label, k.Type, in.Generate.Label, in.Generate.Type)
+	}
 	st.hist.intents[in.Generate.Label] = true
 	return nil
 }

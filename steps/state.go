@@ -24,15 +24,17 @@ import (
 // what the journal says happened before, and the artifacts steps produced,
 // keyed by what they declared.
 type State struct {
-	plan     *Plan
-	cfg      *config.Config
-	sess     *hsm.Session
-	token    tokenRecord
-	journal  *transcript.Journal
-	now      func() time.Time
-	hook     func(point string)
-	emit     func(Event)
-	prompter secret.Prompter
+	plan  *Plan
+	cfg   *config.Config
+	sess  *hsm.Session
+	token tokenRecord
+	// unlockToken releases the token's lock (lock.go), held from preflight.
+	unlockToken func()
+	journal     *transcript.Journal
+	now         func() time.Time
+	hook        func(point string)
+	emit        func(Event)
+	prompter    secret.Prompter
 
 	step  *Step
 	index int
@@ -41,7 +43,9 @@ type State struct {
 	hist  *history
 	keys  map[string]*hsm.Key          // by label
 	certs map[string]*x509.Certificate // by file
-	trust *trust.Client
+	// generated holds the labels this run generated rather than found.
+	generated map[string]bool
+	trust     *trust.Client
 	// The notary key passphrases, read once per run.
 	targetsPass, snapshotPass []byte
 }

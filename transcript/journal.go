@@ -2,6 +2,8 @@ package transcript
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -168,6 +170,9 @@ func (j *Journal) Append(ctx context.Context, e Entry) (Entry, error) {
 	}
 	raw := line[:len(line)-1]
 	written, err := decodeLine(raw, e.Seq, e.Prev)
+	if err == nil && e.Kind == KindSeal {
+		err = j.checkSeal(written)
+	}
 	if err != nil {
 		return errorf("refusing to write: %w", err)
 	}
@@ -190,6 +195,41 @@ func (j *Journal) Append(ctx context.Context, e Entry) (Entry, error) {
 	j.prev = lineDigest(raw)
 	j.size += int64(len(line))
 	return written, nil
+}
+
+// Sum is what the seal must record of the journal so far: the number of
+// lines and the hex SHA-256 of all their bytes, as "lines" and "sha256" in
+// its Results. Append refuses a seal without them, so that the seal alone
+// pins every byte before it.
+func (j *Journal) Sum() (lines int, sha256hex string, err error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return 0, "", fmt.Errorf("transcript %s: journal is closed", j.path)
+	}
+	sum, err := j.sum()
+	if err != nil {
+		return 0, "", fmt.Errorf("transcript %s: %w", j.path, err)
+	}
+	return len(j.entries), sum, nil
+}
+
+// sum hashes the complete lines in the file, as they are on disk.
+func (j *Journal) sum() (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(j.f, 0, j.size)); err != nil {
+		return "", fmt.Errorf("read back: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// checkSeal is Verify's seal rule, applied before the seal is written.
+func (j *Journal) checkSeal(seal Entry) error {
+	sum, err := j.sum()
+	if err != nil {
+		return err
+	}
+	return checkSeal(seal, len(j.entries), sum)
 }
 
 // Entries returns the entries in the file, in order. The slice is a copy;

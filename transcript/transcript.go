@@ -15,6 +15,11 @@
 // Entry.Subjects holds only the artifacts a caller recorded. The header has
 // nothing before it and must name at least one subject itself (the binary,
 // the configuration).
+//
+// Every line through the seal is signed by the transcript key the header
+// names. After the seal come only witness lines (WitnessPredicateType): each
+// signs the seal line's digest with the witness's own key, so witnesses sign
+// in any order, or on copies merged later (Merge). Verify checks it all.
 package transcript
 
 import (
@@ -38,6 +43,9 @@ const (
 	StatementType   = "https://in-toto.io/Statement/v1"
 	PredicateType   = "https://ceremony.dev/transcript/entry/v1"
 	PrevSubjectName = "transcript:prev"
+
+	WitnessPredicateType = "https://ceremony.dev/transcript/witness/v1"
+	SealSubjectName      = "transcript:seal" // a witness line's one subject: the seal line
 )
 
 // Entry kinds.
@@ -129,6 +137,12 @@ func encodeLine(ctx context.Context, e *Entry, signer Signer) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return encodeEnvelope(ctx, payload, signer)
+}
+
+// encodeEnvelope wraps payload in a DSSE envelope signed by signer (none
+// when nil) as one '\n'-terminated line.
+func encodeEnvelope(ctx context.Context, payload []byte, signer Signer) ([]byte, error) {
 	env := dsse.Envelope{
 		PayloadType: PayloadType,
 		Payload:     base64.StdEncoding.EncodeToString(payload),
@@ -148,22 +162,68 @@ func encodeLine(ctx context.Context, e *Entry, signer Signer) ([]byte, error) {
 	return append(line, '\n'), nil
 }
 
+// signed is what a line's signatures cover (the payload, through dsse.PAE)
+// and the signatures themselves.
+type signed struct {
+	payload []byte
+	sigs    []dsse.Signature
+}
+
+// decodeEnvelope parses raw as the envelope encodeEnvelope writes and
+// returns its payload. The line must be byte for byte what json.Marshal makes
+// of the decoded envelope, base64 included: a signature covers the payload
+// only, and the seal and witness lines have no later line whose prev would
+// catch a re-encoded envelope, so without this, bytes could change and
+// everything still verify.
+func decodeEnvelope(raw []byte) (signed, error) {
+	var env dsse.Envelope
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return signed{}, fmt.Errorf("not a DSSE envelope: %w", err)
+	}
+	if env.PayloadType != PayloadType {
+		return signed{}, fmt.Errorf("payloadType %q, want %q", env.PayloadType, PayloadType)
+	}
+	payload, err := strictBase64(env.Payload)
+	if err != nil {
+		return signed{}, fmt.Errorf("payload: %w", err)
+	}
+	if canon, err := json.Marshal(env); err != nil || !bytes.Equal(canon, raw) {
+		return signed{}, fmt.Errorf("envelope is not in the form this tool writes (spacing, field order, escaping or an extra field changed)")
+	}
+	return signed{payload: payload, sigs: env.Signatures}, nil
+}
+
+// strictBase64 decodes standard base64 and refuses any other spelling of the
+// same bytes (URL alphabet, stray bits in the last character, no padding).
+func strictBase64(s string) ([]byte, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || base64.StdEncoding.EncodeToString(b) != s {
+		return nil, fmt.Errorf("not standard base64")
+	}
+	return b, nil
+}
+
 // decodeLine parses raw (one line without '\n') expected at position seq
 // after a line whose digest is prev, and checks everything a line alone can
 // show. Append runs it on every line before writing, so the journal never
 // writes what Read would reject.
 func decodeLine(raw []byte, seq int, prev string) (Entry, error) {
-	var env dsse.Envelope
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return Entry{}, fmt.Errorf("not a DSSE envelope: %w", err)
-	}
-	if env.PayloadType != PayloadType {
-		return Entry{}, fmt.Errorf("payloadType %q, want %q", env.PayloadType, PayloadType)
-	}
-	payload, err := env.DecodeB64Payload()
+	e, _, err := decodeEntry(raw, seq, prev)
+	return e, err
+}
+
+// decodeEntry is decodeLine that also returns what the line's signature
+// covers, for Verify.
+func decodeEntry(raw []byte, seq int, prev string) (Entry, signed, error) {
+	s, err := decodeEnvelope(raw)
 	if err != nil {
-		return Entry{}, err
+		return Entry{}, s, err
 	}
+	e, err := decodePredicate(s.payload, seq, prev)
+	return e, s, err
+}
+
+func decodePredicate(payload []byte, seq int, prev string) (Entry, error) {
 	var st statement[Entry]
 	if err := json.Unmarshal(payload, &st); err != nil {
 		return Entry{}, fmt.Errorf("payload is not an in-toto statement: %w", err)
@@ -247,21 +307,27 @@ func split(data []byte) (lines [][]byte, tail []byte) {
 	return bytes.Split(body[:len(body)-1], []byte{'\n'}), tail
 }
 
-// check decodes lines in order, verifying seq and the prev chain. Errors
-// name the first bad line, counting from 1.
+// check decodes lines in order, verifying seq and the prev chain, and
+// returns the entries through the seal. After the seal only witness lines
+// of this seal may follow, each signed by its witness; whether those are the
+// declared witnesses is for the reader to judge. Errors name the first bad
+// line, counting from 1.
 func check(lines [][]byte) ([]Entry, error) {
 	entries := make([]Entry, 0, len(lines))
 	prev := ""
 	for i, raw := range lines {
-		if i > 0 && entries[i-1].Kind == KindSeal {
-			return nil, fmt.Errorf("line %d: entry after the seal", i+1)
+		var err error
+		if n := len(entries); n > 0 && entries[n-1].Kind == KindSeal {
+			_, err = decodeWitness(raw, strings.TrimPrefix(prev, "sha256:"))
+		} else {
+			var e Entry
+			e, err = decodeLine(raw, i, prev)
+			entries = append(entries, e)
+			prev = lineDigest(raw)
 		}
-		e, err := decodeLine(raw, i, prev)
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", i+1, err)
 		}
-		entries = append(entries, e)
-		prev = lineDigest(raw)
 	}
 	return entries, nil
 }

@@ -124,7 +124,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("times not written as RFC 3339 nano UTC: %s", decodePayload(t, raw[1]))
 	}
 	// The journal keeps appending where it was.
-	e, err := j.Append(context.Background(), Entry{Kind: KindSeal})
+	e, err := j.Append(context.Background(), sealEntry(t, j))
 	if err != nil || e.Seq != 5 {
 		t.Fatalf("append after reopen: seq %d, %v", e.Seq, err)
 	}

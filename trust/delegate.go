@@ -3,6 +3,7 @@ package trust
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/pem"
@@ -32,6 +33,19 @@ type DelegateKey struct {
 
 // ID is the key's canonical ID, as `notary delegation list` shows it.
 func (k *DelegateKey) ID() string { return k.id }
+
+// Signer is the key as a crypto.Signer, token calls bound to ctx, for what
+// the key signs besides notary metadata (a witness's transcript line): one
+// way to read a key named on a command line, whatever it signs.
+func (k *DelegateKey) Signer(ctx context.Context) (crypto.Signer, error) {
+	if k.token != nil {
+		return k.token.WithContext(ctx), nil
+	}
+	if k.soft == nil || k.soft.CryptoSigner() == nil {
+		return nil, fmt.Errorf("key %s: no signer for this key type", k.id)
+	}
+	return k.soft.CryptoSigner(), nil
+}
 
 // DelegateKeyFromPEM reads a PEM private key, encrypted with passphrase or
 // not, as `docker trust key generate` and notary write them (PKCS#8, with

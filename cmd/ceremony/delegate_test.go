@@ -157,7 +157,8 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, b)
 	}
-	for _, want := range []string{"[7/7] Delegation targets/me of docker.io/demo/nginx done", "they agree", "latest sha256:", "targets/me"} {
+	for _, want := range []string{"[7/7] Delegation targets/me of docker.io/demo/nginx done", "they agree", "latest sha256:", "targets/me",
+		"VERIFIED: every check holds, anchored in the CA certificate given"} {
 		if !strings.Contains(string(b), want) {
 			t.Fatalf("demo output lacks %q:\n%s", want, b)
 		}

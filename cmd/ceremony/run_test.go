@@ -165,6 +165,8 @@ func TestKillAndResume(t *testing.T) {
 			if intents != 2 || entries[len(entries)-1].Kind != transcript.KindSeal {
 				t.Fatalf("journal after kill at %s: %d intents, last entry %s", point, intents, entries[len(entries)-1].Kind)
 			}
+			// And an auditor, holding only ca.pem, finds it whole.
+			verifies(t, outDir)
 		})
 	}
 }
@@ -242,6 +244,7 @@ func TestKillAndResumeNotary(t *testing.T) {
 			if strings.HasSuffix(killAt, ":after-publish") && !strings.Contains(r.stdout, "already") {
 				t.Fatalf("the resumed run did not recognise the publish it was killed after:\n%s", r.stdout)
 			}
+			verifies(t, filepath.Join(filepath.Dir(cfg), "out"))
 		})
 	}
 }

@@ -16,9 +16,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ceremony-dev/ceremony/audit"
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/internal/scratch"
+	"github.com/ceremony-dev/ceremony/pki"
 	"github.com/ceremony-dev/ceremony/steps"
 	"github.com/ceremony-dev/ceremony/transcript"
 	"github.com/ceremony-dev/ceremony/trust"
@@ -166,7 +168,36 @@ output: ./ceremony-out
 	if err := cliLookup(ctx, say, dir, srv, filepath.Join(cfg.OutputDir(), steps.CAFile)); err != nil {
 		return err
 	}
+	if err := verifyTranscript(ctx, say, o.Out, cfg.OutputDir()); err != nil {
+		return err
+	}
 	say("\n== done. Outputs in %s; transcript %s", cfg.OutputDir(), filepath.Join(cfg.OutputDir(), transcript.FileName))
+	return nil
+}
+
+// verifyTranscript checks the rehearsal's own transcript as an auditor would,
+// with the CA certificate as the only trust anchor, and prints the summary.
+func verifyTranscript(ctx context.Context, say func(string, ...any), w io.Writer, out string) error {
+	path := filepath.Join(out, transcript.FileName)
+	say("\n== step 9, the auditor's side: ceremony verify %s --ca %s --artifacts %s", path, filepath.Join(out, steps.CAFile), out)
+	b, err := os.ReadFile(filepath.Join(out, steps.CAFile))
+	if err != nil {
+		return err
+	}
+	ca, err := pki.ParseCertPEM(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", steps.CAFile, err)
+	}
+	res, err := audit.Verify(ctx, path, audit.Options{CA: ca, ArtifactsDir: out})
+	if err != nil {
+		return err
+	}
+	if err := ui.PrintVerification(w, res); err != nil {
+		return err
+	}
+	if !res.OK {
+		return fmt.Errorf("the rehearsal's own transcript does not verify: %s", ui.FailureLine(res.Failure))
+	}
 	return nil
 }
 
