@@ -323,8 +323,8 @@ func runNumbers(events []audit.Event) []int {
 type stepHistory struct {
 	attempts    int
 	started     time.Time
-	done        *audit.Event
-	doneRun     int
+	done        *audit.Event // the last entry that finished it
+	doneRuns    []int        // preflight runs again in every run; other steps once
 	failures    []audit.Event
 	interrupted []int // runs in which an intent had no entry after it
 }
@@ -346,7 +346,7 @@ func historyOf(events []audit.Event, run []int, id string) stepHistory {
 		case "failure":
 			h.failures = append(h.failures, e)
 		case "step":
-			h.done, h.doneRun = &events[i], run[i]
+			h.done, h.doneRuns = &events[i], append(h.doneRuns, run[i])
 		}
 		if e.Kind != "intent" {
 			h.attempts = max(h.attempts, e.Attempt, 1)
@@ -408,10 +408,24 @@ func newStepRow(i int, id, title string, h stepHistory, lastRun int, day time.Ti
 		return row
 	}
 	row.Finished = dayClock(h.done.Finished, day)
-	if h.doneRun < lastRun {
-		row.Notes = append(row.Notes, "skipped as already done when the ceremony resumed ("+runSpan(h.doneRun+1, lastRun)+")")
+	if len(h.doneRuns) > 1 {
+		row.Notes = append(row.Notes, "again in "+runList(h.doneRuns[1:]))
+	}
+	if skipped := skippedRuns(h.doneRuns, lastRun); len(skipped) > 0 {
+		row.Notes = append(row.Notes, "skipped as already done when the ceremony resumed ("+runList(skipped)+")")
 	}
 	return row
+}
+
+// skippedRuns are the runs after a step was first done that did not run it.
+func skippedRuns(doneRuns []int, lastRun int) []int {
+	var out []int
+	for r := doneRuns[0] + 1; r <= lastRun; r++ {
+		if !slices.Contains(doneRuns, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func stepOutcome(h stepHistory) (string, bool) {
@@ -430,11 +444,15 @@ func stepOutcome(h stepHistory) (string, bool) {
 	return "⚠ not reached", true
 }
 
-func runSpan(from, to int) string {
-	if from == to {
-		return fmt.Sprintf("run %d", from)
+func runList(runs []int) string {
+	words := make([]string, len(runs))
+	for i, r := range runs {
+		words[i] = fmt.Sprint(r)
 	}
-	return fmt.Sprintf("runs %d–%d", from, to)
+	if len(runs) == 1 {
+		return "run " + words[0]
+	}
+	return "runs " + strings.Join(words, ", ")
 }
 
 // exceptionReport is the Internal Witness's exception report: everything that
@@ -462,7 +480,7 @@ func eventException(c audit.Ceremony, run []int, i int) (exceptionRow, bool) {
 	switch {
 	case e.Kind == "failure":
 		x.Kind, x.Text = "Failure", fmt.Sprintf("attempt %d failed: %s", max(e.Attempt, 1), e.Error)
-	case e.Kind == "step" && e.Attempt > 1:
+	case e.Kind == "step" && failedBefore(c.Events, i):
 		x.Kind, x.Text = "Retry", fmt.Sprintf("done on attempt %d", e.Attempt)
 	case e.Kind == "resume":
 		x.Kind, x.Text = "Resume", orElse(e.Summary, "the ceremony went on after a stop")
@@ -470,7 +488,8 @@ func eventException(c audit.Ceremony, run []int, i int) (exceptionRow, bool) {
 	case e.Kind == "deviation":
 		x.Kind, x.Text = "Deviation", e.Summary
 	case e.Kind == "intent" && !intentFollowed(c.Events, run, i):
-		x.Kind, x.Text = "Interruption", "stopped while making "+orElse(e.Summary, "a key")+": no entry for the step follows in this run"
+		x.Kind, x.Text = "Interruption", fmt.Sprintf("run %d was interrupted here: after “%s” it recorded nothing more for the step",
+			run[i], orElse(e.Summary, "its intent"))
 	default:
 		return x, false
 	}
@@ -482,6 +501,23 @@ func intentFollowed(events []audit.Event, run []int, i int) bool {
 	for j := i + 1; j < len(events) && run[j] == run[i]; j++ {
 		if events[j].StepID == events[i].StepID && (events[j].Kind == "step" || events[j].Kind == "failure") {
 			return true
+		}
+	}
+	return false
+}
+
+// failedBefore reports whether step entry i follows a failure of its step:
+// it is a retry. (Preflight runs again after a resume without failing.)
+func failedBefore(events []audit.Event, i int) bool {
+	for j := i - 1; j >= 0; j-- {
+		if events[j].StepID != events[i].StepID {
+			continue
+		}
+		switch events[j].Kind {
+		case "failure":
+			return true
+		case "step":
+			return false
 		}
 	}
 	return false

@@ -102,7 +102,7 @@ func mdSteps(b *strings.Builder, rows []stepRow) {
 			out = "**" + out + "**"
 		}
 		if len(r.Notes) > 0 {
-			out += ": " + mdText(strings.Join(r.Notes, "; "))
+			out += " — " + mdText(strings.Join(r.Notes, "; "))
 		}
 		fmt.Fprintf(b, "| %d | %s (%s) | %s | %d | %s | %s |\n",
 			r.N, mdCell(mdText(r.Title)), mdCell(mdCode(r.ID)), mdCell(out), r.Attempts, r.Started, r.Finished)

@@ -86,16 +86,18 @@ func troubledResult() *audit.Result {
 		c.Events[0], c.Events[1], c.Events[2], c.Events[3],
 		{Line: 5, Kind: "intent", StepID: "root", Title: "Create the root key", Summary: "key \"root\""},
 		{Line: 6, Kind: "resume", Started: at(10), Summary: "3 finished steps, 1 stale temporary file removed"},
-		{Line: 7, Kind: "failure", StepID: "root", Title: "Create the root key", Attempt: 1, Started: at(11), Finished: at(12), Error: "C_Sign: CKR_DEVICE_ERROR"},
-		{Line: 8, Kind: "step", StepID: "root", Title: "Create the root key", Attempt: 2, Started: at(13), Finished: at(14)},
-		{Line: 9, Kind: "deviation", Started: at(15), Summary: "Bob left the room from 09:15 to 09:20; Alice kept the token in view."},
-		{Line: 10, Kind: "step", StepID: "repo:docker.io/acme/app", Title: "Repository certificate for docker.io/acme/app", Attempt: 1, Started: at(16), Finished: at(17)},
-		{Line: 11, Kind: "seal", Finished: at(30)},
+		// Preflight checks everything again in every run: not a retry.
+		{Line: 7, Kind: "step", StepID: "preflight", Title: "Preflight", Attempt: 2, Started: at(10), Finished: at(11)},
+		{Line: 8, Kind: "failure", StepID: "root", Title: "Create the root key", Attempt: 1, Started: at(11), Finished: at(12), Error: "C_Sign: CKR_DEVICE_ERROR"},
+		{Line: 9, Kind: "step", StepID: "root", Title: "Create the root key", Attempt: 2, Started: at(13), Finished: at(14)},
+		{Line: 10, Kind: "deviation", Started: at(15), Summary: "Bob left the room from 09:15 to 09:20; Alice kept the token in view."},
+		{Line: 11, Kind: "step", StepID: "repo:docker.io/acme/app", Title: "Repository certificate for docker.io/acme/app", Attempt: 1, Started: at(16), Finished: at(17)},
+		{Line: 12, Kind: "seal", Finished: at(30)},
 	}
 	c.Keys[1].Adopted = true
 	r.Witnesses = []audit.Witness{
 		r.Witnesses[0],
-		{Name: "Mallory", Role: "visitor", KeyID: malloryID, Statement: "I was there too.", Time: at(50), Line: 13},
+		{Name: "Mallory", Role: "visitor", KeyID: malloryID, Statement: "I was there too.", Time: at(50), Line: 14},
 	}
 	return r
 }
@@ -162,13 +164,14 @@ func TestWriteReport(t *testing.T) {
 		}, []string{"⚠", "✗", "FAIL"}},
 		{"failure, retry, resume, deviation", troubledResult(), []string{
 			"**⚠ 5 exceptions: 1 interruption, 1 resume, 1 failure, 1 retry, 1 deviation.** See section 3.",
-			"| 2 | Create the root key (`root`) | **⚠ failed, then retried: done on attempt 2**: attempt 1 failed (line 7): C_Sign: CKR_DEVICE_ERROR; interrupted in run 1 | 2 | 09:11:00 | 09:14:00 |",
-			"| 1 | Create the CA (`ca`) | done: skipped as already done when the ceremony resumed (run 2) | 1 |",
-			"1. **⚠ Interruption** (line 5, step *Create the root key*): stopped while making key \"root\": no entry for the step follows in this run",
+			"| 2 | Create the root key (`root`) | **⚠ failed, then retried: done on attempt 2** — attempt 1 failed (line 8): C_Sign: CKR_DEVICE_ERROR; interrupted in run 1 | 2 | 09:11:00 | 09:14:00 |",
+			"| 0 | Preflight (`preflight`) | done — again in run 2 | 2 | 09:01:00 | 09:11:00 |",
+			"| 1 | Create the CA (`ca`) | done — skipped as already done when the ceremony resumed (run 2) | 1 |",
+			"1. **⚠ Interruption** (line 5, step *Create the root key*): run 1 was interrupted here: after “key \"root\"” it recorded nothing more for the step",
 			"2. **⚠ Resume** (line 6, 2026-03-14 09:10:00 UTC): run 2 begins: 3 finished steps, 1 stale temporary file removed",
-			"3. **⚠ Failure** (line 7, 2026-03-14 09:12:00 UTC, step *Create the root key*): attempt 1 failed: C_Sign: CKR_DEVICE_ERROR",
-			"4. **⚠ Retry** (line 8, 2026-03-14 09:14:00 UTC, step *Create the root key*): done on attempt 2",
-			"5. **⚠ Deviation** (line 9, 2026-03-14 09:15:00 UTC): Bob left the room from 09:15 to 09:20; Alice kept the token in view.",
+			"3. **⚠ Failure** (line 8, 2026-03-14 09:12:00 UTC, step *Create the root key*): attempt 1 failed: C_Sign: CKR_DEVICE_ERROR",
+			"4. **⚠ Retry** (line 9, 2026-03-14 09:14:00 UTC, step *Create the root key*): done on attempt 2",
+			"5. **⚠ Deviation** (line 10, 2026-03-14 09:15:00 UTC): Bob left the room from 09:15 to 09:20; Alice kept the token in view.",
 			"### ⚠ Key \"root\" (ecdsa-p256)",
 			"- **Adopted:** **⚠ found on the token after an interruption, not generated in the run that recorded it**",
 			"| Bob | auditor | `BB22 CC33",
@@ -176,9 +179,9 @@ func TestWriteReport(t *testing.T) {
 			"   **⚠ Not a key the header declared: listed, not counted.**",
 		}, []string{
 			"⚠ 5 exceptions: 1 interruption, 1 resume, 1 failure, 1 retry, 1 deviation.",
-			"⚠ failed, then retried: done on attempt 2 attempt 1 failed (line 7): C_Sign: CKR_DEVICE_ERROR interrupted in run 1",
-			"⚠ Deviation · line 9 · 2026-03-14 09:15:00 UTC Bob left the room",
-			"⚠ Retry · line 8",
+			"⚠ failed, then retried: done on attempt 2 attempt 1 failed (line 8): C_Sign: CKR_DEVICE_ERROR interrupted in run 1",
+			"⚠ Deviation · line 10 · 2026-03-14 09:15:00 UTC Bob left the room",
+			"⚠ Retry · line 9 · 2026-03-14 09:14:00 UTC · step “Create the root key”",
 			"⚠ has not signed",
 			"⚠ Not a key the header declared: listed, not counted.",
 		}, []string{"✗", "VERIFICATION FAILED"}},
@@ -186,7 +189,7 @@ func TestWriteReport(t *testing.T) {
 			"> **✗ VERIFICATION FAILED: do not rely on this record.**",
 			"> **First failure:** line 3: signature does not verify with the transcript key (check: signatures)",
 			"> Everything below is what the transcript claims; with verification failed, none of it is established.",
-			"| 1 | Create the CA (`ca`) | **⚠ FAILED, not done (1 attempt)**: attempt 1 failed (line 3): token removed | 1 | 09:02:00 |  |",
+			"| 1 | Create the CA (`ca`) | **⚠ FAILED, not done (1 attempt)** — attempt 1 failed (line 3): token removed | 1 | 09:02:00 |  |",
 			"| 2 | Create the root key (`root`) | **⚠ not reached** | 0 |  |  |",
 			"- **Sealed:** **⚠ NOT SEALED: the ceremony did not finish**",
 			"**⚠ Not sealed**: the transcript has no seal: the ceremony did not finish",
