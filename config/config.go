@@ -224,6 +224,11 @@ func decode(raw []byte, dir string) (*Config, error) {
 	c.Dir = dir
 	c.defaults()
 	c.HSM.PIN = c.secretPath(c.HSM.PIN)
+	// A module named by a path is found beside the config, like every other
+	// path; a bare library name is left to the dynamic loader's search.
+	if strings.Contains(c.HSM.Module, "/") {
+		c.HSM.Module = c.Path(c.HSM.Module)
+	}
 	if c.Notary != nil {
 		c.Notary.TargetsPassphrase = c.secretPath(c.Notary.TargetsPassphrase)
 		c.Notary.SnapshotPassphrase = c.secretPath(c.Notary.SnapshotPassphrase)

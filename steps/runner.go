@@ -44,11 +44,12 @@ var ErrFinished = errors.New("the ceremony in this output directory has finished
 // of the same config is resumed after its last finished step.
 func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 	opts = opts.withDefaults()
+	var st *State
 	defer func() {
 		// Ctrl-C surfaces as "context canceled" from wherever the run was;
 		// say what it means for the operator instead.
 		if err != nil && ctx.Err() != nil {
-			err = fmt.Errorf("interrupted (%v): the journal records how far the ceremony got; run the same command to continue", ctx.Err())
+			err = interrupted(ctx, st)
 		}
 	}()
 	if err := plan.Check(); err != nil {
@@ -59,7 +60,7 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 		return err
 	}
 	defer unlock()
-	st := newState(plan, opts)
+	st = newState(plan, opts)
 	defer st.close()
 	configChanged, err := st.readJournal(plan)
 	if err != nil {
@@ -74,6 +75,14 @@ func Run(ctx context.Context, plan *Plan, opts Options) (err error) {
 		}
 	}
 	return st.seal(ctx, plan)
+}
+
+// interrupted says what a cancelled run means for the operator.
+func interrupted(ctx context.Context, st *State) error {
+	if st == nil || (st.journal == nil && !st.hist.resuming) {
+		return fmt.Errorf("interrupted (%v) before the ceremony's journal was written; run the same command to start again", ctx.Err())
+	}
+	return fmt.Errorf("interrupted (%v): the journal records how far the ceremony got; run the same command to continue", ctx.Err())
 }
 
 func (o Options) withDefaults() Options {
