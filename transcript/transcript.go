@@ -205,7 +205,8 @@ func strictBase64(s string) ([]byte, error) {
 
 // decodeLine parses raw (one line without '\n') expected at position seq
 // after a line whose digest is prev, and checks everything a line alone can
-// show. Append runs it on every line before writing, so the journal never
+// show but its signature, which only Verify, knowing the header's key,
+// checks. Append runs it on every line before writing, so the journal never
 // writes what Read would reject.
 func decodeLine(raw []byte, seq int, prev string) (Entry, error) {
 	e, _, err := decodeEntry(raw, seq, prev)
