@@ -245,6 +245,12 @@ func TestKillAndResumeNotary(t *testing.T) {
 				t.Fatalf("the resumed run did not recognise the publish it was killed after:\n%s", r.stdout)
 			}
 			verifies(t, filepath.Join(filepath.Dir(cfg), "out"))
+			// No secret in any output: the PIN and both notary passphrases.
+			for _, secret := range []string{tok.PIN, "pass-targets", "pass-snapshot"} {
+				if strings.Contains(string(out)+r.stdout+r.stderr, secret) || transcriptContains(t, filepath.Join(filepath.Dir(cfg), "out", transcript.FileName), secret) {
+					t.Fatalf("a secret (%q) leaked into the output or the transcript", secret)
+				}
+			}
 		})
 	}
 }
