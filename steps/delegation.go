@@ -28,6 +28,7 @@ func delegationStep(cfg *config.Config, i int, d config.Delegation) Step {
 		Seed:         []string{"notary delegation add " + d.GUN + " " + d.Role + " " + d.Cert + " " + flag + " -p"},
 		Inputs:       map[string]any{"gun": d.GUN, "role": d.Role, "cert": d.Cert, "paths": shown},
 		Irreversible: true,
+		Skippable:    true,
 		Needs:        []ID{NotaryInitID(d.GUN), SnapshotID(d.GUN)},
 		Secrets:      notarySecrets(cfg),
 		Reads:        []string{d.Cert},

@@ -31,8 +31,11 @@ type Step struct {
 	Seed    []string // the manual commands it replaces
 	Inputs  map[string]any
 	// Irreversible marks steps that change a token or a server; the plan
-	// shows it to the witnesses, and the wizard asks before them.
+	// shows it to the witnesses, and the runner asks before them.
 	Irreversible bool
+	// Skippable marks a step the ceremony can go on without, when it fails
+	// and the operator chooses to (a delegation can be added later).
+	Skippable bool
 
 	// What the step makes and needs. Preflight checks them before anything
 	// is made, and resume finds them again for a finished step.

@@ -33,6 +33,13 @@ type Options struct {
 	Hook func(point string)
 	// Version is the tool's version for the transcript header.
 	Version string
+	// Ask answers the runner's questions (gate.go): confirm an irreversible
+	// step; retry, skip or abort after a failure. nil answers as a headless
+	// run: go ahead at every gate, stop at the first failure.
+	Ask func(ctx context.Context, q Question) Answer
+	// Deviations are recorded in the journal as they arrive, from when the
+	// journal exists until the run ends.
+	Deviations <-chan Deviation
 }
 
 // ErrFinished means the output directory holds a ceremony that already ran
@@ -99,7 +106,7 @@ func (o Options) withDefaults() Options {
 }
 
 func newState(plan *Plan, opts Options) *State {
-	return &State{plan: plan, cfg: plan.Config, now: opts.Now, hook: opts.Hook, emit: opts.Events, prompter: opts.Prompter,
+	return &State{answer: opts.Ask, deviations: opts.Deviations, plan: plan, cfg: plan.Config, now: opts.Now, hook: opts.Hook, emit: opts.Events, prompter: opts.Prompter,
 		hist: newHistory(), keys: map[string]*hsm.Key{}, generated: map[string]bool{}, certs: map[string]*x509.Certificate{}, total: len(plan.Steps) - 1}
 }
 
@@ -150,7 +157,7 @@ func (st *State) readJournal(plan *Plan) (changed bool, err error) {
 // failed preflight of a new ceremony writes nothing.
 func (st *State) preflight(ctx context.Context, plan *Plan, version string, configChanged bool) error {
 	pre := &plan.Steps[0]
-	st.step, st.index = pre, 0
+	st.at(pre, 0)
 	attempt := st.hist.attempts[pre.ID] + 1
 	res, started, err := st.execute(ctx, pre, attempt)
 	if err != nil {
@@ -167,6 +174,7 @@ func (st *State) preflight(ctx context.Context, plan *Plan, version string, conf
 		st.emitEvent(Event{Kind: StepFailed, Err: err})
 		return err
 	}
+	st.listen(ctx, st.deviations)
 	return st.finish(ctx, pre, attempt, started, res)
 }
 
@@ -246,7 +254,7 @@ func (st *State) recordResume(ctx context.Context, started time.Time, configChan
 // runStep runs step i, or, when an earlier run finished it, finds again
 // what it made so the steps after it can use it.
 func (st *State) runStep(ctx context.Context, i int, step *Step) error {
-	st.step, st.index = step, i
+	st.at(step, i)
 	if st.hist.done[step.ID] {
 		if err := st.restore(ctx, step); err != nil {
 			err = fmt.Errorf("resume step %s: %w", step.ID, err)
@@ -256,12 +264,30 @@ func (st *State) runStep(ctx context.Context, i int, step *Step) error {
 		st.emitEvent(Event{Kind: StepSkipped, Message: "finished in an earlier run"})
 		return nil
 	}
-	attempt := st.hist.attempts[step.ID] + 1
-	res, started, err := st.execute(ctx, step, attempt)
-	if err != nil {
+	if err := st.gate(ctx, step); err != nil {
 		return err
 	}
-	return st.finish(ctx, step, attempt, started, res)
+	for {
+		attempt := st.hist.attempts[step.ID] + 1
+		res, started, err := st.execute(ctx, step, attempt)
+		if err == nil {
+			return st.finish(ctx, step, attempt, started, res)
+		}
+		st.hist.attempts[step.ID] = attempt
+		if ctx.Err() != nil {
+			return err
+		}
+		switch st.afterFailure(ctx, step, err) {
+		case Retry:
+			continue
+		case Skip:
+			st.deviate(ctx, Deviation{Text: fmt.Sprintf("the operator skipped step %s after it failed: %v", step.ID, err)})
+			st.skipped = append(st.skipped, step.ID)
+			st.emitEvent(Event{Kind: StepSkipped, Message: "skipped by the operator"})
+			return nil
+		}
+		return err
+	}
 }
 
 // seal ends the ceremony: after it, the journal is never run again.
@@ -278,11 +304,11 @@ func (st *State) seal(ctx context.Context, plan *Plan) error {
 	}
 	if _, err := st.journal.Append(ctx, transcript.Entry{
 		Kind: transcript.KindSeal, Started: st.now().UTC(),
-		Results: mustJSON(map[string]any{"steps": ids, "configDigest": st.cfg.Digest, "lines": lines, "sha256": sum}),
+		Results: mustJSON(map[string]any{"steps": ids, "skipped": st.skipped, "configDigest": st.cfg.Digest, "lines": lines, "sha256": sum}),
 	}); err != nil {
 		return err
 	}
-	st.step = nil
+	st.at(nil, st.index)
 	st.emitEvent(Event{Kind: PlanFinished, Message: "ceremony finished; transcript " + journalPath(st.cfg)})
 	return nil
 }

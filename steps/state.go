@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/ceremony-dev/ceremony/internal/newfile"
@@ -39,6 +40,12 @@ type State struct {
 	step  *Step
 	index int
 	total int
+	// current is step for the deviation listener's goroutine.
+	current atomic.Pointer[Step]
+
+	answer     func(context.Context, Question) Answer
+	deviations <-chan Deviation
+	skipped    []ID // steps the operator skipped after a failure
 
 	hist  *history
 	keys  map[string]*hsm.Key          // by label
@@ -48,6 +55,12 @@ type State struct {
 	trust     *trust.Client
 	// The notary key passphrases, read once per run.
 	targetsPass, snapshotPass []byte
+}
+
+// at makes step (index i) the current one.
+func (st *State) at(step *Step, i int) {
+	st.step, st.index = step, i
+	st.current.Store(step)
 }
 
 func (st *State) progress(format string, a ...any) { st.event(StepProgress, fmt.Sprintf(format, a...)) }
