@@ -1,13 +1,16 @@
 package transcript
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"encoding/asn1"
 	"errors"
 	"fmt"
+	"math/big"
 
 	"github.com/ceremony-dev/ceremony/hsm/keyspec"
 )
@@ -76,6 +79,11 @@ func (s *KeySigner) Sign(ctx context.Context, pae []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if pub, ok := key.Public().(*ecdsa.PublicKey); ok {
+		if sig, err = lowS(pub, sig); err != nil {
+			return nil, err
+		}
+	}
 	if err := VerifySignature(key.Public(), pae, sig); err != nil {
 		return nil, fmt.Errorf("the signer's own signature does not verify: %w", err)
 	}
@@ -97,9 +105,29 @@ func VerifySignature(pub crypto.PublicKey, pae, sig []byte) error {
 		if !ecdsa.VerifyASN1(k, digest, sig) {
 			return errors.New("bad ECDSA signature")
 		}
+		if low, err := lowS(k, sig); err != nil || !bytes.Equal(low, sig) {
+			return errors.New("ECDSA signature with a high S: only the low-S form is valid here")
+		}
 		return nil
 	case *rsa.PublicKey:
 		return rsa.VerifyPKCS1v15(k, hash, digest, sig)
 	}
 	return fmt.Errorf("unsupported key type %T", pub)
+}
+
+// lowS returns the ECDSA signature with s in the lower half of the group
+// order. (r, s) and (r, n-s) both verify, so anyone could flip a line's
+// signature without the key, changing the line's bytes and detaching the
+// witness lines that sign the seal's digest; one form only closes that.
+func lowS(pub *ecdsa.PublicKey, sig []byte) ([]byte, error) {
+	var rs struct{ R, S *big.Int }
+	if rest, err := asn1.Unmarshal(sig, &rs); err != nil || len(rest) != 0 {
+		return nil, errors.New("ECDSA signature is not one DER SEQUENCE of two INTEGERs")
+	}
+	n := pub.Curve.Params().N
+	if rs.S.Cmp(new(big.Int).Rsh(n, 1)) <= 0 {
+		return sig, nil
+	}
+	rs.S = new(big.Int).Sub(n, rs.S)
+	return asn1.Marshal(rs)
 }

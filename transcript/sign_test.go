@@ -2,6 +2,9 @@ package transcript
 
 import (
 	"context"
+	"crypto/elliptic"
+	"encoding/asn1"
+	"math/big"
 	"strings"
 	"testing"
 
@@ -40,5 +43,30 @@ func TestKeySigner(t *testing.T) {
 				t.Fatal("another key verified the signature")
 			}
 		})
+	}
+}
+
+// TestHighSRefused: the other form of an ECDSA signature, (r, n-s), verifies
+// mathematically but is refused, and the signer only writes the low form.
+func TestHighSRefused(t *testing.T) {
+	key, _ := keyspec.ECDSAP256.Throwaway()
+	s, _ := NewSigner(key, nil)
+	pae := []byte("payload")
+	for i := 0; i < 20; i++ {
+		sig, err := s.Sign(context.Background(), pae)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rs struct{ R, S *big.Int }
+		asn1.Unmarshal(sig, &rs)
+		n := elliptic.P256().Params().N
+		if rs.S.Cmp(new(big.Int).Rsh(n, 1)) > 0 {
+			t.Fatal("the signer wrote a high-S signature")
+		}
+		rs.S = new(big.Int).Sub(n, rs.S)
+		high, _ := asn1.Marshal(rs)
+		if err := VerifySignature(key.Public(), pae, high); err == nil || !strings.Contains(err.Error(), "high S") {
+			t.Fatalf("high-S signature: %v", err)
+		}
 	}
 }
