@@ -6,7 +6,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 # Debian packages the acceptance path runs against; installed when missing.
 DEB_TOOLS := softhsm2-util:softhsm2 pkcs11-tool:opensc openssl:openssl tmux:tmux notary-server:notary python3:python3
 
-.PHONY: all deps build test bench demo lint clean
+.PHONY: all deps build test bench demo lint clean screenshots
 
 all: build
 
@@ -34,8 +34,24 @@ test: deps lint
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 
+# On a terminal the demo runs in the wizard; piped or in CI, headless.
 demo: deps build
-	./$(BIN) demo --non-interactive
+	./$(BIN) demo $$([ -t 0 ] && [ -t 1 ] || echo --non-interactive)
+
+# The wizard's screens from the real program: cmd/ceremony's TestScreenshots
+# drives it in tmux and keeps each scene as `capture-pane -e` gives it; freeze
+# renders them. (freeze 0.2.2 ignores SGR 39, "default foreground", so it is
+# spelled as a full reset for it.)
+FREEZE ?= $(GO) run github.com/charmbracelet/freeze@v0.2.2
+SCREENS := bin/screens
+screenshots: deps
+	rm -rf $(SCREENS) && mkdir -p $(SCREENS) docs/screenshots
+	CEREMONY_SCREENSHOTS=$(CURDIR)/$(SCREENS) $(GO) test -count=1 -run '^TestScreenshots$$' ./cmd/ceremony
+	for f in $(SCREENS)/*.ansi; do \
+		sed 's/\x1b\[39m/\x1b[0m/g' $$f | $(FREEZE) --window --padding 20 --font.size 14 \
+			-o docs/screenshots/wizard-$$(basename $$f .ansi).png >/dev/null || exit 1; \
+	done
+	@ls docs/screenshots/wizard-*.png
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

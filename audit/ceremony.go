@@ -20,6 +20,7 @@ type headerInputs struct {
 	Kind         string `json:"kind"`
 	ConfigDigest string `json:"configDigest"`
 	Operator     string `json:"operator"`
+	Training     bool   `json:"training"`
 	Plan         []struct {
 		ID    string   `json:"id"`
 		Title string   `json:"title"`
@@ -43,7 +44,7 @@ func ceremonyOf(rec *record, ca *x509.Certificate) Ceremony {
 	var in headerInputs
 	remarshal(v.Entries[0].Inputs, &in) // transcript.Verify has read the header already
 	c := Ceremony{Tool: in.Tool, Version: in.Version, Kind: in.Kind, ConfigDigest: in.ConfigDigest, Operator: in.Operator,
-		Started: v.Entries[0].Started, Sealed: v.Seal.Started, Token: in.Token, Module: in.Module, Clock: in.Clock,
+		Training: in.Training, Started: v.Entries[0].Started, Sealed: v.Seal.Started, Token: in.Token, Module: in.Module, Clock: in.Clock,
 		Signer: Signer{KeyID: in.Signer.KeyID, Label: in.Signer.Label, CKAID: in.Signer.CKAID, Type: in.Signer.Type},
 		Plan:   []PlannedStep{}, Events: []Event{}, Keys: []Key{}, Certificates: []Certificate{}, Repositories: []Repository{},
 		Declared: []DeclaredWitness{}}
@@ -71,9 +72,15 @@ func ceremonyOf(rec *record, ca *x509.Certificate) Ceremony {
 }
 
 func eventOf(e *transcript.Entry) Event {
-	ev := Event{Line: e.Seq + 1, Kind: e.Kind, Started: e.Started, Finished: e.Finished, Error: e.Error, Summary: summaryOf(e)}
+	ev := Event{Line: e.Seq + 1, Kind: e.Kind, Started: e.Started, Finished: e.Finished, Error: e.Error, Summary: summaryOf(e), By: e.Operator}
 	if e.Step != nil {
 		ev.StepID, ev.Title, ev.Attempt = e.Step.ID, e.Step.Title, e.Step.Attempt
+	}
+	if e.Kind != transcript.KindHeader && len(e.Inputs) > 0 {
+		ev.Inputs = e.Inputs
+	}
+	for _, s := range e.Subjects {
+		ev.Files = append(ev.Files, File{Name: s.Name, SHA256: s.Digest["sha256"]})
 	}
 	return ev
 }
@@ -139,11 +146,13 @@ func keysOf(e *transcript.Entry) []Key {
 	return out
 }
 
+// certificateOf tells of a recorded certificate; with no CA (Read) none
+// is said to chain.
 func certificateOf(art *artifact, ca *x509.Certificate) Certificate {
 	c := art.cert
 	return Certificate{File: art.Name, Subject: c.Subject.String(), Issuer: c.Issuer.String(), Serial: c.SerialNumber.Text(16),
 		NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(), SHA256: sha256Hex(c.Raw), Fingerprint: steps.Fingerprint(c.Raw),
-		ChainsToCA: !selfSigned(art.Name) && pki.VerifyCAPinning(c, ca) == nil}
+		ChainsToCA: ca != nil && !selfSigned(art.Name) && pki.VerifyCAPinning(c, ca) == nil, StepID: stepID(art.entry), Line: art.line}
 }
 
 // notaryFacts is the part of a Notary step's "notary" fact a Repository shows.

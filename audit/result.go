@@ -17,6 +17,10 @@ type Result struct {
 	Ceremony   Ceremony `json:"ceremony"`
 	// Witnesses are the valid witness signatures found after the seal.
 	Witnesses []Witness `json:"witnesses"`
+	// Unanchored: the transcript was read without a CA (Read): its lines
+	// hold among themselves (signatures by the header's key, the chain, the
+	// seal), but nothing ties that key to a CA anyone trusts. OK is false.
+	Unanchored bool `json:"unanchored,omitempty"`
 }
 
 // Failure is the first check that did not hold. Line counts from 1; 0 when
@@ -53,6 +57,9 @@ type Ceremony struct {
 	Certificates []Certificate     `json:"certificates"`
 	Repositories []Repository      `json:"repositories"`
 	Declared     []DeclaredWitness `json:"declaredWitnesses"`
+	// Training: the header marks a rehearsal (config `training: true`,
+	// `ceremony demo`); its certificates carry O=TRAINING - NOT FOR PRODUCTION.
+	Training bool `json:"training,omitempty"`
 }
 
 // Token is the PKCS#11 token the keys live in.
@@ -97,7 +104,50 @@ type Event struct {
 	Finished time.Time
 	Summary  string // a step's summary, a deviation's text
 	Error    string // a failure's one line
+	// By is who reported a deviation ("" for the operator); the entry's
+	// operator for other kinds.
+	By string `json:",omitempty"`
+	// Inputs are what a step entry (step, failure, intent) recorded it ran
+	// with; nil for the header, whose inputs the Ceremony tells.
+	Inputs map[string]any `json:",omitempty"`
+	// Files are the artifacts the entry recorded, by name and SHA-256.
+	Files []File `json:",omitempty"`
+	// Verification is what verification established of this line.
+	Verification LineCheck
 }
+
+// File is an artifact a transcript entry recorded.
+type File struct {
+	Name, SHA256 string
+}
+
+// LineCheck is what verification established of one transcript line.
+type LineCheck struct {
+	Status LineStatus
+	Detail string // in words: which checks hold for the line, or what failed
+	// Checks are the checks about what the line recorded that hold
+	// (certificates, root.json, artifacts, ...), beyond its signature.
+	Checks []string `json:",omitempty"`
+}
+
+// LineStatus is the verdict on one line.
+type LineStatus string
+
+const (
+	// LineVerified: signed by the transcript key the CA certified, chained
+	// to the line before, and every check about what the line recorded
+	// (its certificates, root.json, files on disk when asked) holds.
+	LineVerified LineStatus = "verified"
+	// LineFailed: the first failure is about this line.
+	LineFailed LineStatus = "failed"
+	// LineSigned: the signature and the chain hold, but nothing anchors the
+	// transcript key in the CA: no CA was given, or its checks failed.
+	LineSigned LineStatus = "signed"
+	// LineIncomplete: signed and anchored, but a check about what the line
+	// recorded did not pass (verification stopped first, or failed
+	// elsewhere in the same check).
+	LineIncomplete LineStatus = "incomplete"
+)
 
 // Key is a key pair the ceremony made in the token, as the token reported it.
 type Key struct {
@@ -113,6 +163,8 @@ type Certificate struct {
 	SHA256                        string // of the DER: what `openssl x509 -fingerprint -sha256` shows
 	Fingerprint                   string // SHA256 in groups of four hex digits, for reading aloud
 	ChainsToCA                    bool   // false for the self-signed root.crt, which does not chain
+	StepID                        string `json:",omitempty"` // the step that recorded it
+	Line                          int    `json:",omitempty"` // the line that recorded it
 }
 
 // Repository is a GUN the ceremony published.

@@ -30,6 +30,16 @@ func (a *auditor) witnesses() (string, error) {
 	return summary, nil
 }
 
+// declared reports whether keyID is one the header declared.
+func (a *auditor) declared(keyID string) bool {
+	for _, d := range a.rec.v.Declared {
+		if d.KeyID == keyID {
+			return true
+		}
+	}
+	return false
+}
+
 // unsigned names the declared witnesses who have not signed.
 func (a *auditor) unsigned() string {
 	signed := map[string]bool{}

@@ -21,7 +21,6 @@ import (
 
 	"github.com/ceremony-dev/ceremony/pki"
 	"github.com/ceremony-dev/ceremony/secret"
-	"github.com/ceremony-dev/ceremony/trust/names"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -42,6 +41,11 @@ type Config struct {
 	// Witnesses are the people declared before the event; only their
 	// signatures count towards `verify --require-witnesses`.
 	Witnesses []Witness `yaml:"witnesses,omitempty" json:"witnesses,omitempty"`
+	// Training marks a rehearsal: every certificate subject gets
+	// O=TRAINING - NOT FOR PRODUCTION (pki.TrainingOrganization) and the
+	// transcript header says training, so its output is never mistaken for
+	// a real ceremony's. `ceremony demo` sets it.
+	Training bool `yaml:"training,omitempty" json:"training,omitempty"`
 
 	// Digest is the SHA-256 of the file as read: the transcript records it
 	// and a resumed ceremony must present the same file.
@@ -306,134 +310,59 @@ func (c *Config) Path(p string) string {
 func (c *Config) OutputDir() string { return c.Path(c.Output) }
 
 // Validate lists every problem in the config, one line each, so the operator
-// fixes them all in one pass.
+// fixes them all in one pass. Each line is a *FieldError (see Problems); the
+// rules are the Check functions of fields.go, which the config forms apply
+// as a value is typed.
 func (c *Config) Validate() error {
 	var errs []error
-	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-
-	if c.HSM.Token == "" {
-		add("hsm.token: missing: name the token by its label")
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
-	if _, err := secret.Parse(c.HSM.PIN); err != nil {
-		add("hsm.pin: %v", err)
-	}
-	errs = append(errs, c.checkKeys()...)
+	add(CheckToken(c.HSM.Token))
+	add(CheckSecretSource("hsm.pin", c.HSM.PIN))
+	errs = append(errs, CheckKeys(c.Keys())...)
 	if c.Root.Subject != "" {
-		add("root.subject: the root certificate's subject is fixed (CN=root, as notary expects); remove the key")
+		add(fieldErr("root.subject", "the root certificate's subject is fixed (CN=root, as notary expects); remove the key"))
 	}
-	if _, err := pki.ParseSubject(c.CA.Subject); err != nil {
-		add("ca.subject: %v", err)
+	add(CheckSubject("ca.subject", c.CA.Subject))
+	if c.Training {
+		add(CheckTrainingSubject("ca.subject", c.CA.Subject))
 	}
-	checkDays := func(field string, days, max int) {
-		if days < 1 || days > max {
-			add("%s: %d days is out of range 1..%d", field, days, max)
-		}
-	}
-	checkDays("ca.days", c.CA.Days, pki.MaxDays)
-	checkDays("root.days", c.Root.Days, 3650)
-	checkDays("transcript.days", c.Transcript.Days, pki.MaxDays)
+	add(CheckDays("ca.days", c.CA.Days, MaxCADays))
+	add(CheckDays("root.days", c.Root.Days, MaxRootDays))
+	add(CheckDays("transcript.days", c.Transcript.Days, MaxTranscriptDays))
 	if c.Transcript.Subject != "" {
-		add("transcript.subject: the transcript certificate's subject follows the CA's; remove the key")
+		add(fieldErr("transcript.subject", "the transcript certificate's subject follows the CA's; remove the key"))
 	}
-	if len(c.Repositories) == 0 {
-		add("repositories: none: list at least one repository (gun) to certify")
-	}
-	guns := map[string]bool{}
-	for i, r := range c.Repositories {
-		field := fmt.Sprintf("repositories[%d]", i)
-		if err := names.CheckGUN(r.GUN); err != nil {
-			add("%s.gun: %v", field, err)
-		}
-		if guns[r.GUN] {
-			add("%s.gun: %q is listed twice", field, r.GUN)
-		}
-		guns[r.GUN] = true
-		checkDays(field+".days", r.Days, 3650)
-	}
+	errs = append(errs, CheckRepositories(c.Repositories)...)
 	if c.Notary != nil {
 		errs = append(errs, c.Notary.validate(c)...)
 	}
-	if len(c.Delegations) > 0 && c.Notary == nil {
-		add("delegations: need a notary section: delegations are published to a Notary server")
-	}
-	roles := map[string]string{}
-	for i, d := range c.Delegations {
-		field := fmt.Sprintf("delegations[%d]", i)
-		if !guns[d.GUN] {
-			add("%s.gun: %q is not one of the repositories", field, d.GUN)
-		}
-		if other, ok := roles[d.GUN+" "+d.Role]; ok {
-			add("%s: %s of %s is %s already; a role is delegated once: give a second delegate a role of its own", field, d.Role, d.GUN, other)
-		}
-		roles[d.GUN+" "+d.Role] = field
-		if err := names.CheckDelegation(d.Role); err != nil {
-			add("%s.role: %v", field, err)
-		}
-		if d.Cert == "" {
-			add("%s.cert: missing: the delegate's certificate or public key (PEM)", field)
-		} else if _, err := os.Stat(c.Path(d.Cert)); err != nil {
-			add("%s.cert: %v", field, err)
-		}
-		if !d.Paths.All && len(d.Paths.List) == 0 {
-			add("%s.paths: missing: \"all\" or a list of path prefixes", field)
-		}
-	}
-	if c.Output == "" {
-		add("output: missing")
-	}
-	errs = append(errs, c.checkWitnesses()...)
+	errs = append(errs, c.CheckDelegations()...)
+	add(CheckOutput(c.Output))
+	errs = append(errs, c.CheckWitnesses()...)
 	return errors.Join(errs...)
 }
 
 func (n *Notary) validate(c *Config) []error {
 	var errs []error
-	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	if n.URL == "" {
-		add("notary.url: missing: give the server as https://HOST[:PORT]")
-	} else if err := names.CheckServerURL(n.URL); err != nil {
-		add("notary.url: %v", err)
-	}
-	if n.TLSCA != "" {
-		if _, err := os.Stat(c.Path(n.TLSCA)); err != nil {
-			add("notary.tls_ca: %v", err)
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
-	if n.TrustDir == "" {
-		add("notary.trust_dir: missing")
-	}
+	add(CheckServerURL(n.URL))
+	add(c.CheckTLSCA(n.TLSCA))
+	add(CheckTrustDir(n.TrustDir))
 	if k := n.TargetsKey; k != nil {
 		if k.Subject != "" || k.Days != 0 {
-			add("notary.targets_key: only label and key apply (no certificate is made for it)")
+			add(fieldErr("notary.targets_key", "only label and key apply (no certificate is made for it)"))
 		}
 	}
-	for field, src := range map[string]string{"notary.targets_passphrase": n.TargetsPassphrase, "notary.snapshot_passphrase": n.SnapshotPassphrase} {
-		if _, err := secret.Parse(src); err != nil {
-			add("%s: %v", field, err)
-		}
-	}
-	return errs
-}
-
-// checkWitnesses requires each declared witness to have a name and exactly
-// one readable key or key ID, and no key declared twice.
-func (c *Config) checkWitnesses() []error {
-	var errs []error
-	seen := map[string]string{}
-	for i, w := range c.Witnesses {
-		field := fmt.Sprintf("witnesses[%d]", i)
-		if strings.TrimSpace(w.Name) == "" {
-			errs = append(errs, fmt.Errorf("%s.name: missing: the witness's name as it goes on the record", field))
-		}
-		id, err := c.witnessKeyID(w)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", field, err))
-			continue
-		}
-		if other, ok := seen[id]; ok {
-			errs = append(errs, fmt.Errorf("%s: the same key as %s; each witness signs with a key of their own", field, other))
-		}
-		seen[id] = field
-	}
+	add(CheckSecretSource("notary.targets_passphrase", n.TargetsPassphrase))
+	add(CheckSecretSource("notary.snapshot_passphrase", n.SnapshotPassphrase))
 	return errs
 }
 
@@ -488,26 +417,6 @@ func (c *Config) Keys() []KeySection {
 		keys = append(keys, KeySection{"notary.targets_key", *c.Notary.TargetsKey})
 	}
 	return keys
-}
-
-// checkKeys applies the label and type rules to every key section, and
-// refuses two sections that share a label: each key needs its own.
-func (c *Config) checkKeys() []error {
-	var errs []error
-	seen := map[string]string{}
-	for _, k := range c.Keys() {
-		if err := keyspec.CheckLabel(k.Key.Label); err != nil {
-			errs = append(errs, fmt.Errorf("%s.label: %w", k.Field, err))
-		}
-		if err := k.Key.Key.Check(); err != nil {
-			errs = append(errs, fmt.Errorf("%s.key: %w", k.Field, err))
-		}
-		if other, ok := seen[k.Key.Label]; ok {
-			errs = append(errs, fmt.Errorf("%s.label: %q is %s's label too; every key needs its own label", k.Field, k.Key.Label, other))
-		}
-		seen[k.Key.Label] = k.Field
-	}
-	return errs
 }
 
 // secretWord finds a word that announces a secret: pin, pins, pw, pwd,

@@ -55,6 +55,10 @@ const (
 	// RootCommonName is the subject the seed requires of the root key's
 	// certificate ("CN=root conveys to Notary that it is the root key").
 	RootCommonName = "root"
+	// TrainingOrganization is the O every certificate of a training
+	// ceremony carries (Request.Training), so that a rehearsal's output is
+	// never mistaken for a real ceremony's.
+	TrainingOrganization = "TRAINING - NOT FOR PRODUCTION"
 )
 
 // Request holds what every Issue function needs besides keys and CSRs.
@@ -71,6 +75,24 @@ type Request struct {
 	// Rand supplies the serial number: in production the token's random
 	// number generator. Required: the host's RNG is never used implicitly.
 	Rand io.Reader
+	// Training marks a rehearsal's certificate: every profile adds
+	// O=TRAINING - NOT FOR PRODUCTION to its subject and keeps its CN (the
+	// root's "root", a repository's GUN, which is all notary checks).
+	Training bool
+}
+
+// mark adds the training organization to a subject when req asks for it.
+// A CA subject that names another organization is refused rather than
+// silently changed.
+func (r Request) mark(n pkix.Name) (pkix.Name, error) {
+	if !r.Training {
+		return n, nil
+	}
+	if len(n.Organization) > 0 && (len(n.Organization) > 1 || n.Organization[0] != TrainingOrganization) {
+		return n, fmt.Errorf("a training certificate's organization is %q, the subject names %q", TrainingOrganization, n.Organization)
+	}
+	n.Organization = []string{TrainingOrganization}
+	return n, nil
 }
 
 // validity returns notBefore and notAfter like openssl's -days: notAfter is
@@ -112,7 +134,9 @@ func issueCA(ctx context.Context, signer crypto.Signer, req Request) (*x509.Cert
 	if err != nil {
 		return nil, err
 	}
-	tmpl.Subject = subject
+	if tmpl.Subject, err = req.mark(subject); err != nil {
+		return nil, err
+	}
 	tmpl.IsCA = true
 	tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
 	tmpl.AuthorityKeyId = tmpl.SubjectKeyId // self-signed: its own key
@@ -141,6 +165,13 @@ func issueRoot(ctx context.Context, signer crypto.Signer, csr *x509.CertificateR
 		return nil, err
 	}
 	tmpl.RawSubject = csr.RawSubject // like openssl x509 -req: the CSR's subject, byte for byte
+	if req.Training {
+		// The CSR stays CN=root; the certificate carries the mark too.
+		tmpl.RawSubject = nil
+		if tmpl.Subject, err = req.mark(csr.Subject); err != nil {
+			return nil, err
+		}
+	}
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	tmpl.AuthorityKeyId = tmpl.SubjectKeyId
 	return issue(ctx, tmpl, nil, csr.PublicKey, signer)
@@ -191,7 +222,9 @@ func issueLeaf(ctx context.Context, ca *x509.Certificate, caSigner crypto.Signer
 	}
 	// Only the CN: for a repository the GUN is the whole identity notary
 	// checks (CN == GUN).
-	tmpl.Subject = pkix.Name{CommonName: cn}
+	if tmpl.Subject, err = req.mark(pkix.Name{CommonName: cn}); err != nil {
+		return nil, err
+	}
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	tmpl.AuthorityKeyId = ca.SubjectKeyId
 	cert, err := issue(ctx, tmpl, ca, csr.PublicKey, caSigner)

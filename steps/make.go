@@ -211,7 +211,7 @@ func (st *State) issue(ctx context.Context, c Cert, m *Made) error {
 
 // newCert issues the certificate with the token's keys and writes it.
 func (st *State) newCert(ctx context.Context, c Cert, in Issuance) (*x509.Certificate, []byte, error) {
-	in.Request = pki.Request{Now: st.now(), Rand: st.sess.Rand(ctx)}
+	in.Request = pki.Request{Now: st.now(), Rand: st.sess.Rand(ctx), Training: st.cfg.Training}
 	st.point("before-issue-" + c.File)
 	cert, err := c.Issue(ctx, in)
 	if err != nil {

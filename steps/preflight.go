@@ -364,7 +364,7 @@ func dryRun(ctx context.Context, plan *Plan, issuedAt func(file string) time.Tim
 	}
 	certs := map[string]*x509.Certificate{}
 	for _, c := range plan.Certs() {
-		cert, err := dryIssue(ctx, c, keys, certs, issuedAt(c.File))
+		cert, err := dryIssue(ctx, c, keys, certs, issuedAt(c.File), plan.Config.Training)
 		if err != nil {
 			return fmt.Errorf("dry run of the plan's certificates: %s: %w", c.File, err)
 		}
@@ -373,12 +373,12 @@ func dryRun(ctx context.Context, plan *Plan, issuedAt func(file string) time.Tim
 	return nil
 }
 
-func dryIssue(ctx context.Context, c Cert, keys map[string]crypto.Signer, certs map[string]*x509.Certificate, now time.Time) (*x509.Certificate, error) {
+func dryIssue(ctx context.Context, c Cert, keys map[string]crypto.Signer, certs map[string]*x509.Certificate, now time.Time, training bool) (*x509.Certificate, error) {
 	key, signer := keys[c.Key], keys[c.IssuerKey]
 	if key == nil || signer == nil {
 		return nil, fmt.Errorf("the plan makes no key %q or %q", c.Key, c.IssuerKey)
 	}
-	in := Issuance{Signer: signer, IssuerCert: certs[c.Issuer], Request: pki.Request{Now: now, Rand: rand.Reader}}
+	in := Issuance{Signer: signer, IssuerCert: certs[c.Issuer], Request: pki.Request{Now: now, Rand: rand.Reader, Training: training}}
 	if c.Issuer != "" && in.IssuerCert == nil {
 		return nil, fmt.Errorf("its issuer %s comes later in the plan", c.Issuer)
 	}

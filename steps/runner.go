@@ -106,7 +106,7 @@ func (o Options) withDefaults() Options {
 }
 
 func newState(plan *Plan, opts Options) *State {
-	return &State{answer: opts.Ask, deviations: opts.Deviations, plan: plan, cfg: plan.Config, now: opts.Now, hook: opts.Hook, emit: opts.Events, prompter: opts.Prompter,
+	return &State{skipped: []ID{}, answer: opts.Ask, deviations: opts.Deviations, plan: plan, cfg: plan.Config, now: opts.Now, hook: opts.Hook, emit: opts.Events, prompter: opts.Prompter,
 		hist: newHistory(), keys: map[string]*hsm.Key{}, generated: map[string]bool{}, certs: map[string]*x509.Certificate{}, total: len(plan.Steps) - 1}
 }
 
@@ -463,6 +463,7 @@ func (st *State) header(plan *Plan, version string) (transcript.Entry, error) {
 		"clock":        clockRecord(st.now()),
 		"operator":     st.cfg.Operator,
 		"witnesses":    witnesses,
+		"training":     st.cfg.Training,
 	}
 	if exe, err := os.Executable(); err == nil {
 		in["binarySha256"] = fileSHA256(exe)
@@ -521,7 +522,7 @@ func mustJSON(v any) json.RawMessage {
 // output directory: files are written under temporary names and linked into
 // place, so such a file never is an output, only the remains of one.
 func removeStaleTemps(dir string) ([]string, error) {
-	var removed []string
+	removed := []string{} // [] in the journal, not null
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err

@@ -35,6 +35,8 @@ func WriteReport(w io.Writer, r *audit.Result, format string) error {
 // formats so that the Markdown and the printed copy say the same things.
 type reportView struct {
 	Transcript, Kind string
+	// Training: the header marks a rehearsal; the report says so first.
+	Training bool
 	// Unread: verification stopped before the transcript could be read, so
 	// nothing but the checks can be told.
 	Unread      bool
@@ -118,7 +120,7 @@ func newReport(r *audit.Result) reportView {
 	}
 	excs := exceptionReport(c)
 	return reportView{
-		Transcript: r.Transcript, Kind: c.Kind,
+		Transcript: r.Transcript, Kind: c.Kind, Training: c.Training,
 		Verdict:    newVerdict(r),
 		Exceptions: excs,
 		Tally:      exceptionTally(excs),
@@ -161,6 +163,7 @@ func headerBlocks(c audit.Ceremony) []factBlock {
 	return []factBlock{
 		{Title: "The ceremony", Facts: []reportFact{
 			{Label: "Kind", Value: c.Kind},
+			trainingFact(c.Training),
 			{Label: "Tool", Value: strings.TrimSpace(c.Tool + " " + c.Version)},
 			digestFact("Config SHA-256", c.ConfigDigest),
 		}},
@@ -188,6 +191,13 @@ func headerBlocks(c audit.Ceremony) []factBlock {
 			digestFact("Certificate SHA-256", c.Signer.Certificate),
 		}},
 	}
+}
+
+func trainingFact(training bool) reportFact {
+	if training {
+		return reportFact{Label: "Training", Value: "⚠ YES: a rehearsal, not for production", Warn: true}
+	}
+	return reportFact{Label: "Training", Value: "no: a production ceremony"}
 }
 
 func sealFact(t time.Time) reportFact {

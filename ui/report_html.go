@@ -27,7 +27,7 @@ const reportPage = `<!DOCTYPE html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Key ceremony report: {{.Kind}}</title>
+<title>{{if .Training}}TRAINING · {{end}}Key ceremony report: {{.Kind}}</title>
 <style>
 @page { size: auto; margin: 15mm }
 * { box-sizing: border-box }
@@ -78,7 +78,8 @@ blockquote { margin: 1mm 0 0; padding-left: 3mm; border-left: 2pt solid #777 }
 <body>
 <h1>Key ceremony report</h1>
 <p class="sub">Transcript <span class="mono">{{.Transcript}}</span>{{if .Kind}} · ceremony <b>{{.Kind}}</b>{{end}} · times in UTC</p>
-{{with .Verdict}}{{if .OK}}<div class="box pass"><p class="big">✓ {{.Headline}}</p></div>
+{{if .Training}}<div class="box warn" role="note"><p class="big">⚠ TRAINING — NOT FOR PRODUCTION</p><p>A rehearsal's record: its certificates say O=TRAINING - NOT FOR PRODUCTION and nothing it made may be trusted.</p></div>
+{{end}}{{with .Verdict}}{{if .OK}}<div class="box pass"><p class="big">✓ {{.Headline}}</p></div>
 {{else}}<div class="box fail" role="alert"><p class="big">✗ {{.Headline}}</p>
 <p><b>First failure:</b> {{if .First}}{{.First}}{{else}}not reported{{end}}</p>
 <p>{{.Caveat}}</p></div>

@@ -42,6 +42,9 @@ func mdTop(b *strings.Builder, v reportView) {
 		kind = " · ceremony " + mdCode(v.Kind)
 	}
 	fmt.Fprintf(b, "# Key ceremony report\n\nTranscript %s%s · times in UTC\n\n", mdCode(v.Transcript), kind)
+	if v.Training {
+		fmt.Fprintf(b, "> **⚠ %s**\n\n", mdText(TrainingLine))
+	}
 	if v.Verdict.OK {
 		fmt.Fprintf(b, "> **✓ %s**\n\n", v.Verdict.Headline)
 	} else {

@@ -18,6 +18,9 @@ import (
 func PrintVerification(w io.Writer, r *audit.Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "Transcript %s\n", r.Transcript)
+	if r.Ceremony.Training {
+		fmt.Fprintf(tw, "%s\n", TrainingLine)
+	}
 	if c := r.Ceremony; c.Tool != "" {
 		printCeremony(tw, c)
 		printWitnesses(tw, c, r.Witnesses)
@@ -31,8 +34,14 @@ func PrintVerification(w io.Writer, r *audit.Result) error {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", mark, c.Name, c.Detail)
 	}
 	fmt.Fprintf(tw, "\n%s\n", Verdict(r))
+	if r.Ceremony.Training {
+		fmt.Fprintf(tw, "%s\n", TrainingLine)
+	}
 	return tw.Flush()
 }
+
+// TrainingLine says a transcript is a rehearsal's, wherever a verdict is shown.
+const TrainingLine = "TRAINING: a rehearsal, not a production ceremony: its certificates say O=TRAINING - NOT FOR PRODUCTION"
 
 // Verdict is the verification's one-line outcome.
 func Verdict(r *audit.Result) string {

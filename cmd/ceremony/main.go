@@ -86,7 +86,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: 2, err: err}
 	})
-	root.AddCommand(newRunCmd(), newDemoCmd(), newSignCmd(), newValidateCmd(), newVerifyCmd(), newReportCmd(), newHSMCmd(), newWitnessCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newDemoCmd(), newSignCmd(), newValidateCmd(), newVerifyCmd(), newReportCmd(), newHSMCmd(), newWitnessCmd(), newReplayCmd(), newVersionCmd())
 	return root
 }
 

@@ -57,32 +57,32 @@ func waitFor(t *testing.T, read func() string, want string) string {
 	return ""
 }
 
-// TestRunPrompts runs a ceremony whose PIN source is "prompt" in a real
-// terminal: the PIN is typed at the masked prompt and the ceremony finishes.
+// TestRunPrompts runs a ceremony whose PIN source is "prompt" with --plain
+// in a real terminal: the PIN is typed at the masked prompt, each gate is
+// answered with a typed yes line, and the ceremony finishes. (Without
+// --plain a terminal gets the wizard: tui_test.go.)
 func TestRunPrompts(t *testing.T) {
 	t.Parallel()
-	tmux := testenv.Tool(t, "tmux")
 	tok := testenv.NewToken(t)
 	c := headless(tok)
 	c.PIN = "prompt"
 	cfg := c.Write(t)
-	sock := "ceremony-run-" + tok.Label
-	tm := func(args ...string) string {
-		out, err := exec.Command(tmux, append([]string{"-L", sock}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("tmux %v: %v\n%s", args, err, out)
+	x := newTerm(t, "plain", 220, 50)
+	x.start([]string{"SOFTHSM2_CONF=" + testenvConf(t)}, "run", "--plain", "--config", cfg)
+	x.waitText("PIN for token")
+	x.text(tok.PIN)
+	x.keys("Enter")
+	answered := 0
+	x.waitFor("ceremony finished", func(s string) bool {
+		if n := strings.Count(s, "Type yes to go on"); n > answered {
+			answered = n
+			x.text("yes")
+			x.keys("Enter")
 		}
-		return string(out)
+		return strings.Contains(s, "ceremony finished")
+	})
+	if answered != 3 {
+		t.Errorf("%d gates, want 3 (CA, transcript key, root key)", answered)
 	}
-	tm("-f", "/dev/null", "new-session", "-d", "-s", "run", "-x", "220", "-y", "50")
-	t.Cleanup(func() { exec.Command(tmux, "-L", sock, "kill-server").Run() })
-	tm("set-option", "-t", "run", "remain-on-exit", "on")
-	tm("respawn-pane", "-k", "-t", "run", "env", "SOFTHSM2_CONF="+testenvConf(t), binary, "run", "--config", cfg)
-	waitFor(t, func() string { return tm("capture-pane", "-p", "-t", "run") }, "PIN for token")
-	tm("send-keys", "-t", "run", "-l", tok.PIN)
-	tm("send-keys", "-t", "run", "Enter")
-	screen := waitFor(t, func() string { return tm("capture-pane", "-p", "-t", "run") }, "ceremony finished")
-	if strings.Contains(screen, tok.PIN) {
-		t.Fatalf("the PIN was echoed:\n%s", screen)
-	}
+	x.noFrameHolds(tok.PIN)
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/ceremony-dev/ceremony/audit"
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/secret"
 	"github.com/ceremony-dev/ceremony/steps"
@@ -15,16 +17,26 @@ import (
 
 func newRunCmd() *cobra.Command {
 	var cfgPath, out, format string
-	var nonInteractive, showPlan bool
+	var nonInteractive, showPlan, plain bool
 	cmd := &cobra.Command{
 		Use:   "run",
-		Short: "Run the ceremony a config describes (headless with --non-interactive)",
-		Long: "Run the ceremony described by --config. With --non-interactive it prints each step as it goes and reads\n" +
-			"secrets only from env: and file: sources. Re-running with the same config resumes an interrupted ceremony.",
+		Short: "Run the ceremony a config describes: the wizard on a terminal, lines with --plain, headless with --non-interactive",
+		Long: "Run the ceremony described by --config. On a terminal it opens the wizard: the script, the current step,\n" +
+			"a typed yes before each irreversible step, masked secret prompts. --plain asks the same questions in plain\n" +
+			"lines (screen readers); --non-interactive prints each step as it goes, asks nothing and reads secrets only\n" +
+			"from env: and file: sources. Re-running with the same config resumes an interrupted ceremony.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfgPath == "" {
-				return &exitError{code: 2, err: fmt.Errorf("--config is required: the interactive wizard is not built yet")}
+				// On a terminal the config forms build the config (forms.go);
+				// the file they write then runs exactly as --config would.
+				if nonInteractive || showPlan || !formsTerminal(cmd) {
+					return &exitError{code: 2, err: fmt.Errorf("--config is required unless stdin and stdout are a terminal, where the config forms build one")}
+				}
+				var err error
+				if cfgPath, err = configForms(cmd, plain, nil); err != nil {
+					return err
+				}
 			}
 			if cmd.Flags().Changed("format") && !showPlan {
 				return &exitError{code: 2, err: fmt.Errorf("--format applies to --plan only")}
@@ -46,24 +58,80 @@ func newRunCmd() *cobra.Command {
 			if showPlan {
 				return ui.WritePlan(cmd.OutOrStdout(), plan, format)
 			}
-			// Until the wizard exists, an interactive run is the headless run
-			// with masked prompts for "prompt" secret sources.
-			var prompter secret.Prompter
-			if !nonInteractive {
-				prompter = secret.Terminal{}
-			}
-			return steps.Run(cmd.Context(), plan, steps.Options{
-				Events:   ui.Printer(cmd.OutOrStdout()),
-				Prompter: prompter,
-				Hook:     testHook(),
-				Version:  version,
-			})
+			return runPlan(cmd, plan, runMode(nonInteractive, plain), cfgPath)
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "", "ceremony config (YAML)")
 	cmd.Flags().StringVar(&out, "out", "", "output directory (overrides the config's output)")
 	cmd.Flags().BoolVar(&nonInteractive, "non-interactive", false, "no prompts: secrets from env: and file: sources only")
+	cmd.Flags().BoolVar(&plain, "plain", false, "no full-screen wizard: events as lines, questions and secrets asked line by line")
 	cmd.Flags().BoolVar(&showPlan, "plan", false, "print the plan (the script witnesses follow) and exit")
 	cmd.Flags().StringVar(&format, "format", "text", "with --plan: "+strings.Join(ui.PlanFormats, ", "))
 	return cmd
+}
+
+// mode is how a run meets its operator.
+type mode int
+
+const (
+	modeHeadless mode = iota // --non-interactive: no questions, no prompts
+	modeLines                // not on a terminal: lines, masked prompts on /dev/tty, no questions
+	modePlain                // --plain: lines, and the questions asked line by line
+	modeWizard               // a terminal: the full-screen wizard
+)
+
+func runMode(nonInteractive, plain bool) mode {
+	switch {
+	case nonInteractive:
+		return modeHeadless
+	case plain:
+		return modePlain
+	case onTerminal():
+		return modeWizard
+	}
+	return modeLines
+}
+
+// runPlan runs a ceremony's plan in mode; the wizard verifies the finished
+// transcript for its end screen.
+func runPlan(cmd *cobra.Command, plan *steps.Plan, m mode, cfgPath string) error {
+	ctx, out := cmd.Context(), cmd.OutOrStdout()
+	opts := steps.Options{Events: ui.Printer(out), Hook: testHook(), Version: version}
+	switch m {
+	case modeLines:
+		opts.Prompter = secret.Terminal{}
+	case modePlain:
+		opts.Prompter, opts.Ask = secret.Terminal{}, ui.PlainAsk(cmd.InOrStdin(), out)
+	case modeWizard:
+		var res *audit.Result
+		title := "ceremony run · " + filepath.Base(cfgPath)
+		if plan.Config.Training {
+			title += " · TRAINING"
+		}
+		err := showWizard(ctx, out, ui.WizardOptions{Title: title, Plan: plan, ResumeHint: resumeCommand(cfgPath)},
+			func(ctx context.Context, e *ui.Engine) error {
+				o := e.Options()
+				o.Hook, o.Version = testHook(), version
+				if err := steps.Run(ctx, plan, o); err != nil {
+					return err
+				}
+				var err error
+				res, err = verifyOutput(ctx, plan.Config.OutputDir())
+				e.Verified(res, err)
+				if err == nil && !res.OK {
+					err = fmt.Errorf("the transcript does not verify: %s", ui.FailureLine(res.Failure))
+				}
+				return err
+			})
+		if err == nil {
+			printOutcome(out, res)
+		}
+		return err
+	}
+	return steps.Run(ctx, plan, opts)
+}
+
+// resumeCommand is the command line that continues an interrupted run.
+func resumeCommand(cfgPath string) string {
+	return "ceremony run --config " + cfgPath
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/internal/scratch"
 	"github.com/ceremony-dev/ceremony/pki"
+	"github.com/ceremony-dev/ceremony/secret"
 	"github.com/ceremony-dev/ceremony/steps"
 	"github.com/ceremony-dev/ceremony/transcript"
 	"github.com/ceremony-dev/ceremony/trust"
@@ -37,6 +38,16 @@ type Options struct {
 	Out     io.Writer
 	Events  func(steps.Event)
 	Version string
+
+	// The wizard's wiring, all optional (a headless rehearsal leaves them
+	// nil): the runner's questions, masked prompts, deviations, the plan
+	// once it is built, and the transcript's verification, which then is
+	// handed over instead of printed.
+	Ask        func(context.Context, steps.Question) steps.Answer
+	Prompter   secret.Prompter
+	Deviations <-chan steps.Deviation
+	Plan       func(*steps.Plan)
+	Verified   func(*audit.Result, error)
 }
 
 // Run rehearses the ceremony. It sets SOFTHSM2_CONF for this process, so it
@@ -121,6 +132,7 @@ notary:
 delegations:
   - {gun: %s, role: targets/me, cert: me.pub, paths: all}
 output: ./ceremony-out
+training: true   # a rehearsal: every certificate says O=TRAINING - NOT FOR PRODUCTION
 `, config.DefaultModule, GUN, srv.URL, srv.CAFile, GUN)
 	if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
 		return err
@@ -131,10 +143,13 @@ output: ./ceremony-out
 	}
 	plan := steps.NewPlan(cfg)
 	say("\n== the plan (%s)", cfgPath)
-	if err := ui.WritePlan(o.Out, plan, "text"); err != nil {
+	if o.Plan != nil {
+		o.Plan(plan)
+	} else if err := ui.WritePlan(o.Out, plan, "text"); err != nil {
 		return err
 	}
-	if err := steps.Run(ctx, plan, steps.Options{Events: o.Events, Version: o.Version}); err != nil {
+	if err := steps.Run(ctx, plan, steps.Options{Events: o.Events, Version: o.Version,
+		Ask: o.Ask, Prompter: o.Prompter, Deviations: o.Deviations}); err != nil {
 		return err
 	}
 
@@ -168,7 +183,7 @@ output: ./ceremony-out
 	if err := cliLookup(ctx, say, dir, srv, filepath.Join(cfg.OutputDir(), steps.CAFile)); err != nil {
 		return err
 	}
-	if err := verifyTranscript(ctx, say, o.Out, cfg.OutputDir()); err != nil {
+	if err := verifyTranscript(ctx, say, o.Out, cfg.OutputDir(), o.Verified); err != nil {
 		return err
 	}
 	say("\n== done. Outputs in %s; transcript %s", cfg.OutputDir(), filepath.Join(cfg.OutputDir(), transcript.FileName))
@@ -177,7 +192,7 @@ output: ./ceremony-out
 
 // verifyTranscript checks the rehearsal's own transcript as an auditor would,
 // with the CA certificate as the only trust anchor, and prints the summary.
-func verifyTranscript(ctx context.Context, say func(string, ...any), w io.Writer, out string) error {
+func verifyTranscript(ctx context.Context, say func(string, ...any), w io.Writer, out string, verified func(*audit.Result, error)) error {
 	path := filepath.Join(out, transcript.FileName)
 	say("\n== step 9, the auditor's side: ceremony verify %s --ca %s --artifacts %s", path, filepath.Join(out, steps.CAFile), out)
 	b, err := os.ReadFile(filepath.Join(out, steps.CAFile))
@@ -189,10 +204,15 @@ func verifyTranscript(ctx context.Context, say func(string, ...any), w io.Writer
 		return fmt.Errorf("%s: %w", steps.CAFile, err)
 	}
 	res, err := audit.Verify(ctx, path, audit.Options{CA: ca, ArtifactsDir: out})
+	if verified != nil {
+		verified(res, err)
+	}
 	if err != nil {
 		return err
 	}
-	if err := ui.PrintVerification(w, res); err != nil {
+	if verified != nil {
+		say("   %s", ui.Verdict(res))
+	} else if err := ui.PrintVerification(w, res); err != nil {
 		return err
 	}
 	if !res.OK {

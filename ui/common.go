@@ -1,0 +1,162 @@
+package ui
+
+import (
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// Common is what every pane of the wizard shares, passed by value instead
+// of package globals.
+type Common struct {
+	Styles Styles
+	Keys   KeyMap
+}
+
+// Pane is one region of the wizard: it is told its size and renders exactly
+// that many lines of that width, so the root can lay panes side by side.
+type Pane interface {
+	SetSize(width, height int)
+	View() string
+}
+
+// status is a step's state on screen. Each has a word and a glyph, so no
+// state is told by colour alone (NO_COLOR, a monochrome projector).
+type status int
+
+const (
+	stPending  status = iota
+	stRunning         // the step runs now
+	stWaiting         // the step waits for the operator: a gate or a secret
+	stDone            // finished in this run
+	stFailed          // the step stFailed; the failure is in the journal
+	stRestored        // finished in an earlier run, found again on resume
+	stSkipped         // stSkipped by the operator after it stFailed
+)
+
+func (s status) glyph() string { return [...]string{"○", "▸", "?", "✓", "✗", "↺", "↷"}[s] }
+func (s status) word() string {
+	return [...]string{"pending", "running", "waiting", "done", "failed", "restored", "skipped"}[s]
+}
+
+// KeyMap names every key the wizard answers to, with its help text.
+type KeyMap struct {
+	Quit, ForceQuit, Deviation     key.Binding
+	Up, Down, PageUp, PageDown     key.Binding
+	Follow                         key.Binding
+	Submit, Cancel, NextField      key.Binding
+	Retry, Skip, Abort, Yes, No    key.Binding
+	Leave                          key.Binding
+	ScrollUp, ScrollDown, LeaveEnd key.Binding
+}
+
+// DefaultKeys are the wizard's keys. At a gate the field takes only the
+// letters of "yes", so q and d keep their meaning there.
+func DefaultKeys() KeyMap {
+	b := func(help, desc string, keys ...string) key.Binding {
+		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(help, desc))
+	}
+	return KeyMap{
+		Quit:       b("q", "quit", "q", "ctrl+c"),
+		ForceQuit:  b("ctrl+c", "quit now", "ctrl+c"),
+		Deviation:  b("d", "deviation", "d"),
+		Up:         b("↑/k", "step", "up", "k"),
+		Down:       b("↓/j", "step", "down", "j"),
+		PageUp:     b("pgup", "", "pgup"),
+		PageDown:   b("pgdn", "scroll", "pgdown"),
+		Follow:     b("f", "follow", "f"),
+		Submit:     b("enter", "submit", "enter"),
+		Cancel:     b("esc", "cancel", "esc"),
+		NextField:  b("tab", "next field", "tab", "shift+tab"),
+		Retry:      b("r", "retry", "r"),
+		Skip:       b("s", "skip", "s"),
+		Abort:      b("a", "abort", "a"),
+		Yes:        b("y", "yes, stop", "y"),
+		No:         b("n", "no, go on", "n", "esc"),
+		ScrollUp:   b("↑", "", "up", "k", "pgup"),
+		ScrollDown: b("↓", "scroll", "down", "j", "pgdown"),
+		LeaveEnd:   b("enter/q", "leave", "enter", "q", "ctrl+c"),
+	}
+}
+
+// fit makes s exactly w cells wide: cut with an ellipsis, or padded.
+func fitWidth(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	if sw := ansi.StringWidth(s); sw <= w {
+		return s + strings.Repeat(" ", w-sw)
+	}
+	return ansi.Truncate(s, w, "…")
+}
+
+// wrap breaks s into lines of at most w cells, at spaces when it can.
+func wrapWidth(s string, w int) []string {
+	if w <= 0 {
+		return nil
+	}
+	return strings.Split(ansi.Wrap(s, w, ""), "\n")
+}
+
+// indent wraps s into width w with the first line after lead and the rest
+// under it: "Makes  one\n       two".
+func hangIndent(lead string, s string, w int) []string {
+	lw := ansi.StringWidth(lead)
+	lines := wrapWidth(s, w-lw)
+	pad := strings.Repeat(" ", lw)
+	for i := range lines {
+		if i == 0 {
+			lines[i] = lead + lines[i]
+		} else {
+			lines[i] = pad + lines[i]
+		}
+	}
+	return lines
+}
+
+// hangStyled is hangIndent with s in style, applied line by line: a
+// terminal line ends its styles, so a wrapped span must reopen them.
+func hangStyled(lead, s string, w int, style lipgloss.Style) []string {
+	lw := ansi.StringWidth(lead)
+	lines := wrapWidth(s, w-lw)
+	pad := strings.Repeat(" ", lw)
+	for i := range lines {
+		l := style.Render(lines[i])
+		if i == 0 {
+			lines[i] = lead + l
+		} else {
+			lines[i] = pad + l
+		}
+	}
+	return lines
+}
+
+// box frames lines in a rounded border of exactly w×h cells with a title
+// in the top edge. Lines are cut or padded to fit; missing lines are blank.
+func box(st Styles, frame bool, title string, lines []string, w, h int) string {
+	if w < 4 || h < 2 {
+		return ""
+	}
+	edge := st.Border
+	if frame {
+		edge = st.Focus
+	}
+	inner := w - 4
+	var b strings.Builder
+	t := ""
+	if title != "" {
+		t = " " + ansi.Truncate(title, w-6, "…") + " "
+	}
+	b.WriteString(edge.Render("╭─") + st.Title.Render(t) + edge.Render(strings.Repeat("─", max(0, w-3-ansi.StringWidth(t)))+"╮"))
+	for i := 0; i < h-2; i++ {
+		l := ""
+		if i < len(lines) {
+			l = lines[i]
+		}
+		b.WriteString("\n" + edge.Render("│") + " " + fitWidth(l, inner) + " " + edge.Render("│"))
+	}
+	b.WriteString("\n" + edge.Render("╰"+strings.Repeat("─", w-2)+"╯"))
+	return b.String()
+}

@@ -1,0 +1,710 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/spinner"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/ceremony-dev/ceremony/steps"
+)
+
+// The wizard is one root model (Wizard) over panes that are told their size:
+// the script on the left, the current step on the right, the log below, key
+// help at the bottom, and the end screen. State changes only in Update; IO
+// only in commands (the Engine runs the ceremony); panes get their data in
+// sync, after each Update, and View only renders.
+
+// WizardOptions say what the wizard shows around the run.
+type WizardOptions struct {
+	// Title heads the screen: "ceremony run · ceremony.yaml".
+	Title string
+	// Plan is the script; nil when the job shows it later (the demo
+	// builds its plan after starting its scratch components).
+	Plan *steps.Plan
+	// ResumeHint tells the operator how to continue after stopping:
+	// "ceremony run --config ceremony.yaml".
+	ResumeHint string
+}
+
+// wizStep is what the wizard knows of one step of the plan.
+type wizStep struct {
+	status   status
+	progress string // the last StepProgress message
+	result   *steps.Result
+	err      error
+	skipAsk  bool // the operator answered skip: the next StepSkipped is theirs
+	errShown bool // the failure question under the step says the error already
+}
+
+type phase int
+
+const (
+	phaseRun      phase = iota
+	phaseStopping       // quit confirmed: waiting for the run to end
+	phaseEnd            // the end screen
+)
+
+type overlay int
+
+const (
+	noOverlay overlay = iota
+	quitOverlay
+	deviationOverlay
+)
+
+// Wizard is the terminal wizard's root model.
+type Wizard struct {
+	c      Common
+	engine *Engine
+	opts   WizardOptions
+	width  int
+	height int
+
+	plan     *steps.Plan
+	rows     []wizStep
+	current  int  // the step the run is at
+	selected int  // the step the right pane shows
+	follow   bool // the right pane follows the run
+	finished bool // PlanFinished came: the journal is sealed
+
+	script  *scriptPane
+	detail  *detailPane
+	log     *logPane
+	end     *endPane
+	spinner spinner.Model
+	ticking bool
+	help    help.Model
+
+	ask    *questionMsg // a gate or a failure, waiting for its answer
+	secret *secretMsg   // a secret prompt, waiting for its value
+	input  textinput.Model
+	over   overlay
+	devs   [2]textinput.Model // a deviation's text and who reports it
+	devAt  int
+
+	phase    phase
+	runErr   error
+	verified *verifiedMsg
+	sealed   string   // the PlanFinished message: where the transcript is
+	after    []string // narration after the ceremony (the demo's signing), for the end screen
+}
+
+// NewWizard makes the wizard over engine; Init starts the engine's job.
+func NewWizard(engine *Engine, opts WizardOptions) *Wizard {
+	c := Common{Styles: NewStyles(), Keys: DefaultKeys()}
+	m := &Wizard{c: c, engine: engine, opts: opts, follow: true,
+		script: &scriptPane{c: c}, detail: &detailPane{c: c}, log: newLogPane(c), end: &endPane{c: c},
+		spinner: spinner.New(spinner.WithSpinner(spinner.Points), spinner.WithStyle(c.Styles.States[stRunning])),
+		help:    help.New(), input: textinput.New()}
+	m.help.Styles.ShortKey, m.help.Styles.ShortDesc, m.help.Styles.ShortSeparator = c.Styles.HelpKey, c.Styles.HelpDsc, c.Styles.Muted
+	for i := range m.devs {
+		m.devs[i] = textinput.New()
+		m.devs[i].Prompt = "> "
+		m.devs[i].CharLimit = 500
+	}
+	m.devs[1].Placeholder = "operator, or a witness's name"
+	if opts.Plan != nil {
+		m.setPlan(opts.Plan)
+	}
+	m.sync()
+	return m
+}
+
+// Init starts the ceremony and listens to it.
+func (m *Wizard) Init() tea.Cmd { return tea.Batch(m.engine.start(), m.engine.next()) }
+
+func (m *Wizard) setPlan(p *steps.Plan) {
+	m.plan, m.rows = p, make([]wizStep, len(p.Steps))
+}
+
+// Update is the wizard's one switch over what happened.
+func (m *Wizard) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	cmd := m.update(msg)
+	m.sync()
+	return m, cmd
+}
+
+func (m *Wizard) update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		return nil
+	case eventMsg:
+		return tea.Batch(m.onEvent(msg.Event), m.engine.next())
+	case questionMsg:
+		return tea.Batch(m.onQuestion(msg), m.engine.next())
+	case secretMsg:
+		m.secret = &msg
+		m.input = newSecretInput()
+		m.setStatus(m.current, stWaiting)
+		m.log.add(m.c.Styles.Warn.Render("secret needed: " + msg.prompt))
+		return tea.Batch(m.input.Focus(), m.engine.next())
+	case narrationMsg:
+		m.log.add(string(msg))
+		if m.finished {
+			m.after = append(m.after, string(msg))
+		}
+		return m.engine.next()
+	case planMsg:
+		m.setPlan(msg.Plan)
+		return m.engine.next()
+	case verifiedMsg:
+		m.verified = &msg
+		return m.engine.next()
+	case deviationMsg:
+		if msg.err != nil {
+			m.log.add(m.c.Styles.Bad.Render("deviation NOT recorded: " + msg.err.Error()))
+		} else {
+			m.log.add(m.c.Styles.OK.Render("deviation recorded in the transcript: ") + msg.text)
+		}
+		return nil
+	case runDoneMsg:
+		return m.onRunDone(msg.err)
+	case spinner.TickMsg:
+		if !m.anyRunning() {
+			m.ticking = false
+			return nil
+		}
+		var cmd tea.Cmd
+		m.spinner, cmd = m.spinner.Update(msg)
+		return cmd
+	case tea.InterruptMsg:
+		// SIGINT while input is not a terminal: as ctrl+c.
+		return m.onKey(tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl})
+	case tea.KeyPressMsg:
+		return m.onKey(msg)
+	case tea.PasteMsg:
+		return m.forwardToInput(msg)
+	}
+	return m.forwardToInput(msg) // the cursor's blink
+}
+
+func (m *Wizard) onEvent(e steps.Event) tea.Cmd {
+	var b strings.Builder
+	Printer(&b)(e)
+	for _, l := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
+		m.log.add(eventStyle(m.c.Styles, e.Kind).Render(l))
+	}
+	if e.Kind == steps.PlanFinished {
+		m.finished, m.sealed = true, e.Message
+		return nil
+	}
+	if m.plan == nil || e.Index < 0 || e.Index >= len(m.rows) {
+		return nil
+	}
+	r := &m.rows[e.Index]
+	m.at(e.Index)
+	switch e.Kind {
+	case steps.StepStarted:
+		r.status, r.progress, r.err = stRunning, "", nil
+		return m.tick()
+	case steps.StepProgress:
+		r.progress = e.Message
+	case steps.StepFinished:
+		r.status, r.result, r.progress = stDone, e.Result, ""
+	case steps.StepSkipped:
+		r.status = stRestored
+		if r.skipAsk {
+			r.status = stSkipped
+		}
+	case steps.StepFailed:
+		r.status, r.err = stFailed, e.Err
+	}
+	return nil
+}
+
+func eventStyle(st Styles, k steps.EventKind) lipgloss.Style {
+	switch k {
+	case steps.StepFailed:
+		return st.Bad
+	case steps.StepFinished, steps.PlanFinished:
+		return st.OK
+	case steps.StepProgress:
+		return st.Muted
+	}
+	return lipgloss.NewStyle()
+}
+
+// at makes step i the one the run is at; the right pane follows it unless
+// the operator is looking at another.
+func (m *Wizard) at(i int) {
+	m.current = i
+	if m.follow && m.selected != i {
+		m.selected = i
+		m.detail.top()
+	}
+}
+
+func (m *Wizard) setStatus(i int, s status) {
+	if i >= 0 && i < len(m.rows) {
+		m.rows[i].status = s
+	}
+}
+
+func (m *Wizard) tick() tea.Cmd {
+	if m.ticking {
+		return nil
+	}
+	m.ticking = true
+	return m.spinner.Tick
+}
+
+func (m *Wizard) anyRunning() bool {
+	return m.phase == phaseRun && m.current < len(m.rows) && m.rows[m.current].status == stRunning
+}
+
+func (m *Wizard) onQuestion(q questionMsg) tea.Cmd {
+	m.ask = &q
+	m.at(q.q.Index)
+	m.follow = true
+	m.selected = q.q.Index
+	if q.q.Kind == steps.Confirm {
+		m.setStatus(q.q.Index, stWaiting)
+		m.input = newGateInput()
+		m.log.add(m.c.Styles.Warn.Render(fmt.Sprintf("gate: step %d %s asks for a typed yes", q.q.Index, q.q.Step.Title)))
+		return m.input.Focus()
+	}
+	return nil
+}
+
+// answer replies to the pending question.
+func (m *Wizard) answer(a steps.Answer) {
+	q := m.ask
+	m.ask = nil
+	m.input.Blur()
+	q.reply <- a
+	what := map[steps.Answer]string{steps.Proceed: "confirmed by typing yes", steps.Retry: "retry", steps.Skip: "skip", steps.Abort: "abort"}[a]
+	m.log.add(fmt.Sprintf("operator: %s (step %d %s)", what, q.q.Index, q.q.Step.Title))
+	switch a {
+	case steps.Proceed, steps.Retry:
+		m.setStatus(q.q.Index, stRunning)
+	case steps.Skip:
+		m.rows[q.q.Index].skipAsk = true
+	}
+}
+
+func (m *Wizard) onRunDone(err error) tea.Cmd {
+	m.runErr = err
+	if m.phase == phaseStopping {
+		return tea.Quit
+	}
+	m.phase, m.ask, m.secret, m.over = phaseEnd, nil, nil, noOverlay
+	m.end.top()
+	return nil
+}
+
+func (m *Wizard) onKey(k tea.KeyPressMsg) tea.Cmd {
+	keys := m.c.Keys
+	switch {
+	case m.phase == phaseEnd:
+		switch {
+		case key.Matches(k, keys.LeaveEnd):
+			return tea.Quit
+		case key.Matches(k, keys.ScrollUp):
+			m.end.scroll(-pageOr(k, m.end.page()))
+		case key.Matches(k, keys.ScrollDown):
+			m.end.scroll(pageOr(k, m.end.page()))
+		}
+		return nil
+	case m.phase == phaseStopping:
+		if key.Matches(k, keys.ForceQuit) {
+			return tea.Quit
+		}
+		return nil
+	case m.over == quitOverlay:
+		switch {
+		case key.Matches(k, keys.Yes):
+			m.stop()
+		case key.Matches(k, keys.No):
+			m.over = noOverlay
+		}
+		return nil
+	case m.over == deviationOverlay:
+		return m.onDeviationKey(k)
+	case m.secret != nil:
+		switch {
+		case key.Matches(k, keys.ForceQuit):
+			m.over = quitOverlay
+		case key.Matches(k, keys.Cancel):
+			m.replySecret(nil, errors.New("refused at the prompt"))
+		case key.Matches(k, keys.Submit):
+			m.replySecret([]byte(m.input.Value()), nil)
+		default:
+			return m.forwardToInput(k)
+		}
+		return nil
+	}
+	switch {
+	case key.Matches(k, keys.Quit):
+		m.over = quitOverlay
+	case key.Matches(k, keys.Deviation):
+		m.over = deviationOverlay
+		m.devAt = 0
+		m.devs[0].Reset()
+		m.devs[1].Reset()
+		m.devs[1].Blur()
+		return m.devs[0].Focus()
+	case key.Matches(k, keys.Up):
+		m.browse(-1)
+	case key.Matches(k, keys.Down):
+		m.browse(1)
+	case key.Matches(k, keys.PageUp):
+		m.detail.scroll(-m.detail.page())
+	case key.Matches(k, keys.PageDown):
+		m.detail.scroll(m.detail.page())
+	case key.Matches(k, keys.Follow):
+		m.follow = true
+		m.at(m.current)
+	case m.ask != nil && m.ask.q.Kind == steps.Confirm:
+		return m.onGateKey(k)
+	case m.ask != nil && m.ask.q.Kind == steps.Failed:
+		switch {
+		case key.Matches(k, keys.Retry):
+			m.answer(steps.Retry)
+		case key.Matches(k, keys.Skip) && m.ask.q.CanSkip:
+			m.answer(steps.Skip)
+		case key.Matches(k, keys.Abort):
+			m.answer(steps.Abort)
+		}
+	}
+	return nil
+}
+
+// pageOr scrolls by a page for page keys and by a line for arrows.
+func pageOr(k tea.KeyPressMsg, page int) int {
+	if s := k.String(); s == "pgup" || s == "pgdown" {
+		return page
+	}
+	return 1
+}
+
+// onGateKey types into the gate's field. Only a typed "yes" and Enter go
+// on: Enter alone, or on anything else, does nothing but say so.
+func (m *Wizard) onGateKey(k tea.KeyPressMsg) tea.Cmd {
+	if key.Matches(k, m.c.Keys.Submit) {
+		if m.input.Value() == "yes" {
+			m.answer(steps.Proceed)
+			return m.tick()
+		}
+		if m.input.Value() != "" {
+			m.input.Err = errNotYes
+		}
+		return nil
+	}
+	return m.forwardToInput(k)
+}
+
+var errNotYes = errors.New(`only "yes" goes on`)
+
+func (m *Wizard) onDeviationKey(k tea.KeyPressMsg) tea.Cmd {
+	keys := m.c.Keys
+	switch {
+	case key.Matches(k, keys.Cancel):
+		m.over = noOverlay
+		return nil
+	case key.Matches(k, keys.NextField):
+		m.devs[m.devAt].Blur()
+		m.devAt = 1 - m.devAt
+		return m.devs[m.devAt].Focus()
+	case key.Matches(k, keys.Submit):
+		text := strings.TrimSpace(m.devs[0].Value())
+		if text == "" {
+			m.devs[0].Err = errors.New("say what happened")
+			return nil
+		}
+		by := strings.TrimSpace(m.devs[1].Value())
+		if strings.EqualFold(by, "operator") {
+			by = ""
+		}
+		m.over = noOverlay
+		who := by
+		if who == "" {
+			who = "the operator"
+		}
+		m.log.add(fmt.Sprintf("deviation by %s sent to the journal: %s", who, text))
+		return m.engine.deviate(steps.Deviation{Text: text, By: by})
+	}
+	var cmd tea.Cmd
+	m.devs[m.devAt], cmd = m.devs[m.devAt].Update(k)
+	return cmd
+}
+
+func (m *Wizard) forwardToInput(msg tea.Msg) tea.Cmd {
+	var cmd tea.Cmd
+	switch {
+	case m.over == deviationOverlay:
+		m.devs[m.devAt], cmd = m.devs[m.devAt].Update(msg)
+	case m.secret != nil || (m.ask != nil && m.ask.q.Kind == steps.Confirm):
+		m.input, cmd = m.input.Update(msg)
+	}
+	return cmd
+}
+
+// replySecret hands the typed secret to the engine and forgets the field.
+func (m *Wizard) replySecret(v []byte, err error) {
+	s := m.secret
+	m.secret = nil
+	m.input.Reset()
+	m.input.Blur()
+	s.reply <- secretReply{v, err}
+	if err != nil {
+		m.log.add(m.c.Styles.Warn.Render(s.prompt + ": " + err.Error()))
+	} else {
+		m.log.add(s.prompt + ": entered (not shown)")
+	}
+	m.setStatus(m.current, stRunning)
+}
+
+// stop ends the run at the operator's word: a pending question is answered
+// abort (a gate records why), the run's context is cancelled, and the
+// wizard waits for the run to end so the journal closes cleanly.
+func (m *Wizard) stop() {
+	m.over = noOverlay
+	if m.ask != nil {
+		m.answer(steps.Abort)
+	}
+	if m.secret != nil {
+		m.replySecret(nil, errors.New("stopped by the operator"))
+	}
+	m.phase = phaseStopping
+	m.log.add(m.c.Styles.Warn.Render("stopping: the step in progress is interrupted; the journal stays resumable"))
+	m.engine.stop()
+}
+
+// browse moves the right pane to another step; f (or the next question)
+// follows the run again.
+func (m *Wizard) browse(d int) {
+	if len(m.rows) == 0 {
+		return
+	}
+	m.selected = min(max(m.selected+d, 0), len(m.rows)-1)
+	m.follow = m.selected == m.current
+	m.detail.top()
+}
+
+func newGateInput() textinput.Model {
+	in := textinput.New()
+	in.Prompt = "> "
+	in.CharLimit = 8
+	in.Validate = func(s string) error {
+		if !strings.HasPrefix("yes", s) {
+			return errNotYes
+		}
+		return nil
+	}
+	return in
+}
+
+// newSecretInput is a masked field: the value is never rendered, only one
+// bullet per character typed.
+func newSecretInput() textinput.Model {
+	in := textinput.New()
+	in.Prompt = "> "
+	in.EchoMode = textinput.EchoPassword
+	in.EchoCharacter = '•'
+	in.CharLimit = 256
+	return in
+}
+
+// sync hands the panes what they show, sized to the terminal.
+func (m *Wizard) sync() {
+	w, h := m.width, m.height
+	logH := 0
+	if h >= 16 {
+		logH = min(max(h/5, 3), 12) + 1
+	}
+	bodyH := max(h-2-logH, 3)
+	scriptW := 0
+	if w >= 64 {
+		// Narrow terminals give the script more of the width, so titles
+		// stay readable; wide ones give it to the step's text.
+		scriptW = min(max(w*43/100, 26), 56)
+		if w >= 100 {
+			scriptW = min(w*38/100, 56)
+		}
+	}
+	m.script.SetSize(scriptW, bodyH)
+	m.detail.SetSize(w-scriptW, bodyH)
+	m.log.SetSize(w, logH)
+	m.end.SetSize(w, max(h-2, 3))
+	m.help.SetWidth(w)
+
+	m.script.rows, m.script.plan, m.script.selected, m.script.current = m.rows, m.plan, m.selected, m.current
+	if m.plan != nil && m.selected < len(m.rows) {
+		var prev *wizStep
+		var prevStep *steps.Step
+		// While a gate waits, the step just made stays in view, so its
+		// fingerprints can be read aloud before anything else happens.
+		if r := m.rows[m.selected]; r.status == stWaiting && m.selected > 0 && m.rows[m.selected-1].result != nil && makesSomething(m.plan.Steps[m.selected-1]) {
+			prev, prevStep = &m.rows[m.selected-1], &m.plan.Steps[m.selected-1]
+		}
+		row := m.rows[m.selected]
+		row.errShown = m.ask != nil && m.ask.q.Kind == steps.Failed && m.ask.q.Index == m.selected && !strings.Contains(stepError(m.ask.q.Step, m.ask.q.Err), "\n")
+		m.detail.show(&m.plan.Steps[m.selected], m.selected, len(m.rows)-1, row, prevStep, prev, m.spinner.View())
+	}
+	// Fields scroll within the pane rather than run past its edge.
+	fieldW := max(m.detail.inner()-3, 8)
+	if m.secret != nil {
+		m.input.SetWidth(fieldW)
+	} else {
+		m.input.SetWidth(4) // the gate's field: "yes" and the cursor, after its prompt
+	}
+	m.devs[0].SetWidth(fieldW)
+	m.devs[1].SetWidth(fieldW)
+	m.detail.footer, m.detail.frame = m.footer(m.detail.inner()), m.ask != nil || m.secret != nil || m.over != noOverlay
+	if m.phase == phaseEnd {
+		m.end.set(m.endTitle(), m.endLines(m.end.inner()), m.runErr != nil)
+	}
+}
+
+// View renders the screen; it changes nothing.
+func (m *Wizard) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.WindowTitle = m.windowTitle()
+	if n := len(m.rows); n > 0 && m.phase == phaseRun {
+		v.ProgressBar = tea.NewProgressBar(tea.ProgressBarDefault, 100*m.countDone()/n)
+	}
+	return v
+}
+
+func (m *Wizard) render() string {
+	if m.width <= 0 || m.height <= 0 {
+		return ""
+	}
+	var parts []string
+	parts = append(parts, m.header())
+	switch {
+	case m.phase == phaseEnd:
+		parts = append(parts, m.end.View())
+	case m.plan == nil:
+		lines := []string{m.spinner.View() + " preparing: nothing is touched until preflight has passed", ""}
+		m.detail.footer = nil
+		parts = append(parts, box(m.c.Styles, false, "Starting", lines, m.width, m.detail.height))
+		if m.log.height > 0 {
+			parts = append(parts, m.log.View())
+		}
+	default:
+		body := m.detail.View()
+		if m.script.width > 0 {
+			body = joinColumns(m.script.View(), body)
+		}
+		parts = append(parts, body)
+		if m.log.height > 0 {
+			parts = append(parts, m.log.View())
+		}
+	}
+	parts = append(parts, fitWidth(m.help.ShortHelpView(m.helpKeys()), m.width))
+	return strings.Join(parts, "\n")
+}
+
+// joinColumns puts two blocks of equal height side by side; cheaper than
+// lipgloss.JoinHorizontal, which measures every line again.
+func joinColumns(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	var s strings.Builder
+	for i := range al {
+		if i > 0 {
+			s.WriteByte('\n')
+		}
+		s.WriteString(al[i])
+		if i < len(bl) {
+			s.WriteString(bl[i])
+		}
+	}
+	return s.String()
+}
+
+func (m *Wizard) countDone() int {
+	n := 0
+	for _, r := range m.rows {
+		if r.status == stDone || r.status == stRestored || r.status == stSkipped {
+			n++
+		}
+	}
+	return n
+}
+
+func (m *Wizard) header() string {
+	st := m.c.Styles
+	left := " " + st.Header.Render(m.opts.Title)
+	right := ""
+	switch {
+	case m.phase == phaseEnd && m.runErr == nil:
+		right = st.OK.Render("✓ complete")
+	case m.phase == phaseEnd:
+		right = st.Bad.Render("✗ stopped")
+	case m.phase == phaseStopping:
+		right = st.Warn.Render("stopping…")
+	case m.plan != nil:
+		r := m.rows[m.current]
+		right = fmt.Sprintf("step %d of %d %s · %d of %d finished", m.current, len(m.rows)-1, st.States[r.status].Render(r.status.glyph()+" "+r.status.word()), m.countDone(), len(m.rows))
+	}
+	gap := m.width - ansi.StringWidth(left) - ansi.StringWidth(right) - 1
+	if gap < 1 {
+		return fitWidth(left, m.width)
+	}
+	return left + strings.Repeat(" ", gap) + right + " "
+}
+
+// windowTitle names where the ceremony is, for the terminal's tab: a word
+// for the state, so a glance at a tab tells whether it waits for someone.
+func (m *Wizard) windowTitle() string {
+	switch {
+	case m.phase == phaseEnd && m.runErr == nil:
+		return m.opts.Title + " — complete"
+	case m.phase == phaseEnd:
+		return m.opts.Title + " — stopped"
+	case m.plan == nil:
+		return m.opts.Title
+	}
+	return fmt.Sprintf("%s — step %d of %d · %s", m.opts.Title, m.current, len(m.rows)-1, m.rows[m.current].status.word())
+}
+
+// helpKeys is the key help for what the wizard waits for now.
+func (m *Wizard) helpKeys() []key.Binding {
+	k := m.c.Keys
+	switch {
+	case m.phase == phaseEnd:
+		return []key.Binding{k.ScrollDown, k.LeaveEnd}
+	case m.phase == phaseStopping:
+		return []key.Binding{k.ForceQuit}
+	case m.over == quitOverlay:
+		return []key.Binding{k.Yes, k.No}
+	case m.over == deviationOverlay:
+		return []key.Binding{withHelp(k.Submit, "record"), k.NextField, k.Cancel}
+	case m.secret != nil:
+		return []key.Binding{withHelp(k.Submit, "submit"), withHelp(k.Cancel, "refuse"), k.ForceQuit}
+	}
+	nav := []key.Binding{k.Up, k.PageDown, k.Deviation, k.Quit}
+	if !m.follow {
+		nav = append([]key.Binding{k.Follow}, nav...)
+	}
+	switch {
+	case m.ask != nil && m.ask.q.Kind == steps.Confirm:
+		return append([]key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("yes⏎", "go on"))}, nav...)
+	case m.ask != nil && m.ask.q.Kind == steps.Failed:
+		b := []key.Binding{k.Retry}
+		if m.ask.q.CanSkip {
+			b = append(b, k.Skip)
+		}
+		return append(append(b, k.Abort), nav...)
+	}
+	return nav
+}
+
+func withHelp(b key.Binding, desc string) key.Binding {
+	b.SetHelp(b.Help().Key, desc)
+	return b
+}
+
+// makesSomething: the step leaves keys or certificates to check.
+func makesSomething(s steps.Step) bool { return len(s.Keys)+len(s.Certs) > 0 }
