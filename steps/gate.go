@@ -63,6 +63,11 @@ type Deviation struct {
 // and aborts on failures.
 func (st *State) ask(ctx context.Context, q Question) Answer {
 	q.Index, q.Total = st.index, st.total
+	for i := range st.plan.Steps {
+		if &st.plan.Steps[i] == q.Step {
+			q.Index = i // the transcript key's gate comes during preflight
+		}
+	}
 	if st.answer == nil {
 		if q.Kind == Confirm {
 			return Proceed
@@ -75,11 +80,33 @@ func (st *State) ask(ctx context.Context, q Question) Answer {
 // gate asks before an irreversible step. A refusal is recorded as a
 // deviation, so the record says the ceremony stopped there on purpose.
 func (st *State) gate(ctx context.Context, step *Step) error {
-	if !step.Irreversible || st.ask(ctx, Question{Kind: Confirm, Step: step}) == Proceed {
+	if step == nil || !step.Irreversible || st.gated[step.ID] || st.nothingToMake(step) {
 		return nil
+	}
+	st.gated[step.ID] = true
+	if st.ask(ctx, Question{Kind: Confirm, Step: step}) == Proceed {
+		return nil
+	}
+	if st.journal == nil {
+		return fmt.Errorf("%w before step %s, before the first key was made; nothing was made", ErrAborted, step.ID)
 	}
 	st.deviate(ctx, Deviation{Text: fmt.Sprintf("the operator stopped the ceremony before step %s (%s)", step.ID, step.Title)})
 	return fmt.Errorf("%w before step %s; run the same command to continue", ErrAborted, step.ID)
+}
+
+// nothingToMake reports a step whose keys this run already holds and that
+// publishes nothing: what is left (a certificate) is not what gates guard.
+// The transcript key's step, on resume, is one.
+func (st *State) nothingToMake(step *Step) bool {
+	if step.Publishes != "" || len(step.Keys) == 0 {
+		return false
+	}
+	for _, k := range step.Keys {
+		if st.keys[k.Label] == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // afterFailure asks what to do once step failed.

@@ -139,6 +139,18 @@ func (p *Plan) step(id ID) *Step {
 	return nil
 }
 
+// stepMaking is the step that declares the key labelled label.
+func (p *Plan) stepMaking(label string) *Step {
+	for i := range p.Steps {
+		for _, k := range p.Steps[i].Keys {
+			if k.Label == label {
+				return &p.Steps[i]
+			}
+		}
+	}
+	return nil
+}
+
 // Keys lists every key the plan generates, in order.
 func (p *Plan) Keys() []Key {
 	var keys []Key

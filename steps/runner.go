@@ -106,7 +106,7 @@ func (o Options) withDefaults() Options {
 }
 
 func newState(plan *Plan, opts Options) *State {
-	return &State{skipped: []ID{}, answer: opts.Ask, deviations: opts.Deviations, plan: plan, cfg: plan.Config, now: opts.Now, hook: opts.Hook, emit: opts.Events, prompter: opts.Prompter,
+	return &State{skipped: []ID{}, gated: map[ID]bool{}, answer: opts.Ask, deviations: opts.Deviations, plan: plan, cfg: plan.Config, now: opts.Now, hook: opts.Hook, emit: opts.Events, prompter: opts.Prompter,
 		hist: newHistory(), keys: map[string]*hsm.Key{}, generated: map[string]bool{}, certs: map[string]*x509.Certificate{}, total: len(plan.Steps) - 1}
 }
 

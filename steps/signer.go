@@ -88,6 +88,11 @@ func (st *State) signer(ctx context.Context) (*transcript.KeySigner, error) {
 	var key *hsm.Key
 	var err error
 	if !st.hist.resuming {
+		// The transcript key is the ceremony's first key: its step's gate
+		// comes now, before it is made, not after.
+		if err := st.gate(ctx, st.plan.stepMaking(k.Label)); err != nil {
+			return nil, err
+		}
 		key, _, err = st.key(ctx, k)
 	} else {
 		key, err = st.findKey(ctx, k)

@@ -45,7 +45,8 @@ type State struct {
 
 	answer     func(context.Context, Question) Answer
 	deviations <-chan Deviation
-	skipped    []ID // steps the operator skipped after a failure
+	skipped    []ID        // steps the operator skipped after a failure
+	gated      map[ID]bool // steps whose gate was asked this run
 
 	hist  *history
 	keys  map[string]*hsm.Key          // by label

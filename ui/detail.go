@@ -57,10 +57,15 @@ func (p *detailPane) View() string {
 	}
 	room = max(room, 1)
 	p.offset = min(p.offset, max(len(body)-room, 0))
-	shown := body[p.offset:min(p.offset+room, len(body))]
-	lines := slices.Clone(shown)
-	if more := len(body) - p.offset - room; more > 0 && room > 1 {
-		lines[len(lines)-1] = p.c.Styles.Muted.Render("  ↓ " + plural(more, "more line") + " (pgdn)")
+	lines := slices.Clone(body[p.offset:min(p.offset+room, len(body))])
+	if len(body)-p.offset > room && room > 1 {
+		// The last row says how much is below; no blank row above it.
+		lines = lines[:room-1]
+		for len(lines) > 1 && lines[len(lines)-1] == "" {
+			lines = lines[:len(lines)-1]
+		}
+		more := len(body) - p.offset - len(lines)
+		lines = append(lines, p.c.Styles.Muted.Render("  ↓ "+plural(more, "more line")+" (pgdn)"))
 	}
 	if len(p.footer) > 0 {
 		for len(lines) < room {

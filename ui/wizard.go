@@ -563,6 +563,9 @@ func (m *Wizard) sync() {
 	if m.phase == phaseEnd {
 		m.end.set(m.endTitle(), m.endLines(m.end.inner()), m.runErr != nil)
 	}
+	if m.phase == phaseRun && m.plan == nil {
+		m.detail.footer = m.footer(max(m.width-4, 1))
+	}
 }
 
 // View renders the screen; it changes nothing.
@@ -586,9 +589,8 @@ func (m *Wizard) render() string {
 	case m.phase == phaseEnd:
 		parts = append(parts, m.end.View())
 	case m.plan == nil:
-		lines := []string{m.spinner.View() + " preparing: nothing is touched until preflight has passed", ""}
-		m.detail.footer = nil
-		parts = append(parts, box(m.c.Styles, false, "Starting", lines, m.width, m.detail.height))
+		lines := append([]string{m.spinner.View() + " preparing: nothing is touched until preflight has passed", ""}, m.detail.footer...)
+		parts = append(parts, box(m.c.Styles, m.over != noOverlay, "Starting", lines, m.width, m.detail.height))
 		if m.log.height > 0 {
 			parts = append(parts, m.log.View())
 		}
@@ -640,6 +642,8 @@ func (m *Wizard) header() string {
 	switch {
 	case m.phase == phaseEnd && m.runErr == nil:
 		right = st.OK.Render("✓ complete")
+	case m.phase == phaseEnd && m.finished:
+		right = st.Warn.Render("✓ complete · ✗ an error after it")
 	case m.phase == phaseEnd:
 		right = st.Bad.Render("✗ stopped")
 	case m.phase == phaseStopping:
@@ -659,7 +663,7 @@ func (m *Wizard) header() string {
 // for the state, so a glance at a tab tells whether it waits for someone.
 func (m *Wizard) windowTitle() string {
 	switch {
-	case m.phase == phaseEnd && m.runErr == nil:
+	case m.phase == phaseEnd && (m.runErr == nil || m.finished):
 		return m.opts.Title + " — complete"
 	case m.phase == phaseEnd:
 		return m.opts.Title + " — stopped"

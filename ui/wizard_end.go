@@ -39,8 +39,10 @@ func (p *endPane) View() string {
 	return box(p.c.Styles, p.bad, p.title, lines, p.width, p.height)
 }
 
+// endTitle: a sealed journal is a complete ceremony, even when something
+// after it (the verification, the demo's signing) went wrong.
 func (m *Wizard) endTitle() string {
-	if m.runErr != nil {
+	if m.runErr != nil && !m.finished {
 		return "Ceremony stopped"
 	}
 	return "Ceremony complete"
@@ -51,7 +53,7 @@ func (m *Wizard) endTitle() string {
 // the transcript and its verification; otherwise the error and how to go on.
 func (m *Wizard) endLines(w int) []string {
 	st := m.c.Styles
-	if m.runErr != nil {
+	if m.runErr != nil && !m.finished {
 		out := []string{st.Bad.Render("✗ The ceremony did not finish.")}
 		for _, l := range strings.Split(m.runErr.Error(), "\n") {
 			out = append(out, wrapWidth(l, w)...)
@@ -61,6 +63,13 @@ func (m *Wizard) endLines(w int) []string {
 		return append(out, m.resumeLines(w)...)
 	}
 	var out []string
+	if m.runErr != nil {
+		out = append(out, st.Bad.Render("✗ After the ceremony: "))
+		for _, l := range strings.Split(m.runErr.Error(), "\n") {
+			out = append(out, hangIndent("  ", l, w)...)
+		}
+		out = append(out, "")
+	}
 	var res *audit.Result
 	if m.verified != nil {
 		res = m.verified.res

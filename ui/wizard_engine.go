@@ -32,10 +32,9 @@ type Engine struct {
 	devs   chan steps.Deviation
 
 	started atomic.Bool
-	done    chan struct{}
-	errOnce sync.Once
-	err     error
-	logBuf  bytes.Buffer // a partial narration line, until its newline
+	done    chan struct{} // closed when the job has returned
+	err     error         // the job's, read after done
+	logBuf  bytes.Buffer  // a partial narration line, until its newline
 	logMu   sync.Mutex
 }
 
@@ -163,7 +162,7 @@ func (e *Engine) start() tea.Cmd {
 	}
 	return func() tea.Msg {
 		err := e.job(e.ctx, e)
-		e.errOnce.Do(func() { e.err = err })
+		e.err = err
 		close(e.done)
 		e.send(runDoneMsg{err})
 		return nil
@@ -209,9 +208,8 @@ func (e *Engine) deviate(d steps.Deviation) tea.Cmd {
 	}
 }
 
-// Wait stops nothing: it waits for a started job to end and returns its
-// error. Commands call Stop when the program has ended.
-func (e *Engine) Wait() error {
+// wait waits for a started job to end and returns its error.
+func (e *Engine) wait() error {
 	if !e.started.Load() {
 		return nil
 	}
@@ -223,5 +221,5 @@ func (e *Engine) Wait() error {
 // wizard's quit: a SIGTERM, a crash) and returns the job's error.
 func (e *Engine) Stop() error {
 	e.cancel()
-	return e.Wait()
+	return e.wait()
 }

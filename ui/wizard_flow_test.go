@@ -73,10 +73,19 @@ func TestWizardFlow(t *testing.T) {
 	f.waitTitle(fmt.Sprintf("step 0 of %d · waiting", last)) // the PIN prompt
 	tm.Type(tok.PIN)
 	tm.Send(tea.KeyPressMsg{Code: tea.KeyEnter})
+	// The transcript key's gate comes first: it is the first key made,
+	// right after preflight; the other gates follow in plan order.
+	var gated []int
 	for i, s := range plan.Steps {
-		if !s.Irreversible {
-			continue
+		switch {
+		case s.ID == steps.TranscriptKeyID:
+			gated = append([]int{i}, gated...)
+		case s.Irreversible:
+			gated = append(gated, i)
 		}
+	}
+	for _, i := range gated {
+		s := plan.Steps[i]
 		f.waitTitle(fmt.Sprintf("step %d of %d · waiting", i, last))
 		cut := s.ID == steps.NotaryInitID("docker.io/flow/nginx")
 		if cut {

@@ -58,7 +58,7 @@ func newRunCmd() *cobra.Command {
 			if showPlan {
 				return ui.WritePlan(cmd.OutOrStdout(), plan, format)
 			}
-			return runPlan(cmd, plan, runMode(nonInteractive, plain), cfgPath)
+			return runPlan(cmd, plan, runMode(nonInteractive, plain), cfgPath, resumeCommand(cfgPath, out))
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "", "ceremony config (YAML)")
@@ -94,7 +94,7 @@ func runMode(nonInteractive, plain bool) mode {
 
 // runPlan runs a ceremony's plan in mode; the wizard verifies the finished
 // transcript for its end screen.
-func runPlan(cmd *cobra.Command, plan *steps.Plan, m mode, cfgPath string) error {
+func runPlan(cmd *cobra.Command, plan *steps.Plan, m mode, cfgPath, resume string) error {
 	ctx, out := cmd.Context(), cmd.OutOrStdout()
 	opts := steps.Options{Events: ui.Printer(out), Hook: testHook(), Version: version}
 	switch m {
@@ -108,7 +108,7 @@ func runPlan(cmd *cobra.Command, plan *steps.Plan, m mode, cfgPath string) error
 		if plan.Config.Training {
 			title += " · TRAINING"
 		}
-		err := showWizard(ctx, out, ui.WizardOptions{Title: title, Plan: plan, ResumeHint: resumeCommand(cfgPath)},
+		err := showWizard(ctx, out, ui.WizardOptions{Title: title, Plan: plan, ResumeHint: resume},
 			func(ctx context.Context, e *ui.Engine) error {
 				o := e.Options()
 				o.Hook, o.Version = testHook(), version
@@ -132,6 +132,10 @@ func runPlan(cmd *cobra.Command, plan *steps.Plan, m mode, cfgPath string) error
 }
 
 // resumeCommand is the command line that continues an interrupted run.
-func resumeCommand(cfgPath string) string {
-	return "ceremony run --config " + cfgPath
+func resumeCommand(cfgPath, out string) string {
+	c := "ceremony run --config " + cfgPath
+	if out != "" {
+		c += " --out " + out
+	}
+	return c
 }

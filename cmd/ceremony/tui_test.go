@@ -147,13 +147,21 @@ func verifyTranscript(t *testing.T, out string) string {
 	return r.stdout
 }
 
+// colourRE finds an SGR that sets a foreground or background colour.
+var colourRE = regexp.MustCompile(`\x1b\[(?:[0-9;]*;)?(?:3[0-7]|9[0-7]|4[0-7]|10[0-7]|38|48)[;m]`)
+
 // TestTUIDemo: `ceremony demo` at 100×30, followed with yes and Enter
-// alone, ends on `Ceremony complete` with a transcript that verifies.
+// alone, ends on `Ceremony complete` with a transcript that verifies. It
+// runs under NO_COLOR, and no frame has a colour in it.
 func TestTUIDemo(t *testing.T) {
 	t.Parallel()
 	x := newTerm(t, "demo", 100, 30)
 	dir := filepath.Join(t.TempDir(), "demo")
-	x.start([]string{"PATH=" + os.Getenv("PATH")}, "demo", "--out", dir)
+	x.start([]string{"PATH=" + os.Getenv("PATH"), "NO_COLOR=1"}, "demo", "--out", dir)
+	x.confirmGates("Ceremony complete", "2")
+	if s := x.do("capture-pane", "-e", "-p", "-t", "w"); colourRE.MatchString(s) || !strings.Contains(s, "? waiting") {
+		t.Errorf("NO_COLOR: a colour, or no word for the state:\n%q", s)
+	}
 	s := x.confirmGates("Ceremony complete", "")
 	for _, want := range []string{"Keys on the token", "VERIFIED", "TRAINING"} {
 		if !strings.Contains(s, want) {

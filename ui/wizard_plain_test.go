@@ -1,0 +1,94 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/ceremony-dev/ceremony/steps"
+)
+
+func TestPlainAsk(t *testing.T) {
+	p := wizardPlan(t)
+	gate := steps.Question{Kind: steps.Confirm, Step: &p.Steps[1], Index: 1, Total: 7}
+	fail := steps.Question{Kind: steps.Failed, Step: &p.Steps[7], Index: 7, Total: 7, Err: errors.New("step " + string(p.Steps[7].ID) + ": refused\nmore")}
+	skippable := fail
+	skippable.CanSkip = true
+	cases := []struct {
+		name  string
+		q     steps.Question
+		in    string
+		want  steps.Answer
+		shows string
+	}{
+		{"yes goes on", gate, "yes\n", steps.Proceed, `generate CA "ca" (ecdsa-p256) in the token`},
+		{"enter alone asks again", gate, "\n\nyes\n", steps.Proceed, "Only yes goes on"},
+		{"y is not yes", gate, "y\nno\n", steps.Abort, "Only yes goes on"},
+		{"no stops", gate, "no\n", steps.Abort, "Type yes to go on"},
+		{"end of input stops", gate, "", steps.Abort, "Type yes"},
+		{"retry", fail, "retry\n", steps.Retry, "failed: refused"},
+		{"skip not offered", fail, "skip\na\n", steps.Abort, "Type retry or abort"},
+		{"skip offered", skippable, "s\n", steps.Skip, "skip (it can be added later)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var out strings.Builder
+			if got := PlainAsk(strings.NewReader(c.in), &out)(context.Background(), c.q); got != c.want {
+				t.Errorf("answer %v, want %v", got, c.want)
+			}
+			if !strings.Contains(out.String(), c.shows) {
+				t.Errorf("output lacks %q:\n%s", c.shows, out.String())
+			}
+		})
+	}
+}
+
+// TestEngine: what a job reports reaches the model in order, answers go
+// back, and Stop ends a job that waits for an answer.
+func TestEngine(t *testing.T) {
+	p := wizardPlan(t)
+	e := NewEngine(context.Background(), func(ctx context.Context, e *Engine) error {
+		e.Event(steps.Event{Kind: steps.StepStarted})
+		e.Write([]byte("== narration, in two wri"))
+		e.Write([]byte("tes\n"))
+		if a := e.Ask(ctx, steps.Question{Kind: steps.Confirm, Step: &p.Steps[1]}); a != steps.Proceed {
+			return errors.New("not confirmed")
+		}
+		pin, err := e.Secret(ctx, "PIN")
+		if err != nil || string(pin) != "1234" {
+			return errors.New("no PIN")
+		}
+		e.Ask(ctx, steps.Question{Kind: steps.Confirm, Step: &p.Steps[2]})
+		return ctx.Err()
+	})
+	go e.start()()
+	var kinds []string
+	for len(kinds) < 5 {
+		switch m := e.next()().(type) {
+		case eventMsg:
+			kinds = append(kinds, "event")
+		case narrationMsg:
+			kinds = append(kinds, "narration:"+string(m))
+		case questionMsg:
+			kinds = append(kinds, "question")
+			if len(kinds) < 4 {
+				m.reply <- steps.Proceed
+			} else if err := e.Stop(); !errors.Is(err, context.Canceled) {
+				t.Errorf("Stop: %v", err)
+			}
+		case secretMsg:
+			kinds = append(kinds, "secret")
+			m.reply <- secretReply{value: []byte("1234")}
+		default:
+			t.Fatalf("unexpected %T", m)
+		}
+	}
+	want := "event narration:== narration, in two writes question secret question"
+	if got := strings.Join(kinds, " "); got != want {
+		t.Errorf("got %s\nwant %s", got, want)
+	}
+	if m, ok := e.next()().(runDoneMsg); !ok || !errors.Is(m.err, context.Canceled) {
+		t.Errorf("end %v", m)
+	}
+}
