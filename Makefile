@@ -29,7 +29,7 @@ build:
 
 test: deps lint
 	$(GO) test -race -count=1 -timeout 8m ./...
-	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 10s ./transcript
+	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 10s -fuzzminimizetime 1x ./transcript
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
