@@ -26,9 +26,9 @@ func transcriptKeyStep(cfg *config.Config) Step {
 	return Step{
 		ID:    TranscriptKeyID,
 		Title: "Create the transcript key",
-		Explain: "Have the CA certify the key that has signed every line of the ceremony's transcript since the start " +
-			"(it was generated inside the token right after preflight), so that an auditor holding only the CA certificate " +
-			"can check the whole record, years from now.",
+		Explain: "Generate the key that signs every line of the ceremony's transcript inside the token: it is the ceremony's " +
+			"first key, made right after preflight so that it signs the record from its first line. Once the CA exists, " +
+			"the CA certifies it, so that an auditor holding only the CA certificate can check the whole record, years from now.",
 		Seed:         []string{"(none: the manual procedure kept no signed record)"},
 		Inputs:       map[string]any{"label": k.Label, "key": k.Key, "days": k.Days},
 		Irreversible: true,
