@@ -86,7 +86,18 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: 2, err: err}
 	})
-	root.AddCommand(newRunCmd(), newDemoCmd(), newSignCmd(), newValidateCmd(), newVerifyCmd(), newReportCmd(), newHSMCmd(), newWitnessCmd(), newReplayCmd(), newVersionCmd())
+	run := newRunCmd()
+	// `ceremony` alone on a terminal is the wizard: `ceremony run` without a
+	// config, whose forms build one. Elsewhere it prints the help.
+	root.Args = cobra.NoArgs
+	root.RunE = func(cmd *cobra.Command, _ []string) error {
+		if !onTerminal() {
+			return cmd.Help()
+		}
+		run.SetContext(cmd.Context())
+		return run.RunE(run, nil)
+	}
+	root.AddCommand(run, newDemoCmd(), newSignCmd(), newValidateCmd(), newVerifyCmd(), newReportCmd(), newHSMCmd(), newWitnessCmd(), newReplayCmd(), newVersionCmd())
 	return root
 }
 

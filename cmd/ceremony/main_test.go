@@ -165,3 +165,13 @@ func testenvConf(t *testing.T) string {
 	}
 	return c
 }
+
+// TestBareCommandOffTerminal: `ceremony` alone opens the wizard only on a
+// terminal; piped, it prints the help and makes nothing.
+func TestBareCommandOffTerminal(t *testing.T) {
+	t.Parallel()
+	r := ceremony(t, nil)
+	if r.code != 0 || !strings.Contains(r.stdout, "Usage:") || !strings.Contains(r.stdout, "run ") {
+		t.Fatalf("ceremony: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
