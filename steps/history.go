@@ -28,6 +28,7 @@ type history struct {
 	// resuming is true when a journal exists; signerKeyID is the key its
 	// lines are signed with, from the header.
 	resuming    bool
+	training    bool // the header's: a rehearsal stays one
 	signerKeyID string
 	signerLabel string
 	// keys are the public keys (SPKI SHA-256) finished steps recorded, by
@@ -57,6 +58,7 @@ func (r intentRecord) inputs() map[string]any {
 // headerRecord is the part of the header's inputs a resume reads.
 type headerRecord struct {
 	ConfigDigest string `json:"configDigest"`
+	Training     bool   `json:"training"`
 	Signer       struct {
 		KeyID string `json:"keyId"`
 		Label string `json:"label"`
@@ -78,7 +80,7 @@ func loadHistory(entries []transcript.Entry) (*history, error) {
 	if err := decode(entries[0].Inputs, &head); err != nil {
 		return nil, fmt.Errorf("header: %w", err)
 	}
-	h.configDigest, h.resuming = head.ConfigDigest, true
+	h.configDigest, h.resuming, h.training = head.ConfigDigest, true, head.Training
 	// The header names the transcript key, made before it: the key's intent.
 	h.signerKeyID, h.signerLabel = head.Signer.KeyID, head.Signer.Label
 	if head.Signer.Label != "" {

@@ -51,6 +51,9 @@ func TestResumeRefuses(t *testing.T) {
 		{"the transcript key changed", "ca:after-record", func(_ *testing.T, _ testenv.Token, c *testenv.Ceremony) {
 			c.Extra = "transcript: {label: tx}\n"
 		}, `the journal is signed by transcript key "transcript", and the config names "tx"`},
+		{"training flipped", "ca:after-record", func(_ *testing.T, _ testenv.Token, c *testenv.Ceremony) {
+			c.Extra = "training: true\n"
+		}, "a rehearsal cannot become a real ceremony or the reverse"},
 		{"an interrupted start's transcript key renamed", "preflight:after-generate-transcript", func(_ *testing.T, _ testenv.Token, c *testenv.Ceremony) {
 			c.Extra = "transcript: {label: tx}\n"
 		}, `an interrupted start was making transcript key "transcript" (ecdsa-p256), and the config names "tx"`},

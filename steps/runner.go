@@ -387,6 +387,9 @@ func resumable(h *history, plan *Plan, path string) (changed bool, err error) {
 	if err := keysStillDeclared(h, plan); err != nil {
 		return false, err
 	}
+	if h.training != plan.Config.Training {
+		return false, fmt.Errorf("the journal's ceremony has training: %t and the config says %t; a rehearsal cannot become a real ceremony or the reverse: restore training: %t to resume", h.training, plan.Config.Training, h.training)
+	}
 	if h.configDigest == plan.Config.Digest {
 		return false, nil
 	}
