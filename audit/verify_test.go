@@ -291,29 +291,12 @@ func TestVerifyUnsealed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runUntil(t, cfg, "repo:"+gun+":after-record")
+	audittest.RunUntil(t, cfg, "repo:"+gun+":after-record")
 	ca := audittest.ReadCert(t, filepath.Join(cfg.OutputDir(), steps.CAFile))
 	res := verify(t, filepath.Join(cfg.OutputDir(), transcript.FileName), audit.Options{CA: ca})
 	if f := res.Failure; res.OK || f == nil || f.Check != audit.CheckTranscript || !strings.Contains(f.Message, "the ceremony did not finish") {
 		t.Fatalf("unsealed transcript: %+v", f)
 	}
-}
-
-// runUntil runs the plan and stops it at the hook point, as a crash would.
-func runUntil(t *testing.T, cfg *config.Config, point string) {
-	t.Helper()
-	type stop struct{}
-	defer func() {
-		if r := recover(); r != nil && r != (stop{}) {
-			panic(r)
-		}
-	}()
-	steps.Run(context.Background(), steps.NewPlan(cfg), steps.Options{Hook: func(p string) {
-		if p == point {
-			panic(stop{})
-		}
-	}})
-	t.Fatalf("the run did not reach %s", point)
 }
 
 func TestVerifyInputs(t *testing.T) {

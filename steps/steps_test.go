@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ceremony-dev/ceremony/audit/audittest"
+
 	"github.com/ceremony-dev/ceremony/hsm/keyspec"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
@@ -43,23 +45,8 @@ func load(t *testing.T, c testenv.Ceremony) *config.Config {
 	return cfg
 }
 
-// runUntil runs the plan and stops it at the hook point, as a crash there
-// would: nothing after the point happens, and the deferred clean-up runs.
-func runUntil(t *testing.T, cfg *config.Config, point string) {
-	t.Helper()
-	type stop struct{}
-	defer func() {
-		if r := recover(); r != nil && r != (stop{}) {
-			panic(r)
-		}
-	}()
-	steps.Run(context.Background(), steps.NewPlan(cfg), steps.Options{Hook: func(p string) {
-		if p == point {
-			panic(stop{})
-		}
-	}})
-	t.Fatalf("the run did not reach %s", point)
-}
+// runUntil stops a run at the hook point, as a crash there would.
+func runUntil(t *testing.T, cfg *config.Config, point string) { audittest.RunUntil(t, cfg, point) }
 
 // stepIDs lists the IDs of the events of one kind, in order.
 func stepIDs(events []steps.Event, kind steps.EventKind) []string {

@@ -49,42 +49,17 @@ func newTestForms(t testing.TB, start *config.Config, w, h int) *Forms {
 	return m
 }
 
-// formsKey is a key press as the terminal sends it: "enter", "tab",
-// "shift+tab", "esc", "backspace", "up", "down", "ctrl+c" or one character.
-func formsKey(s string) tea.KeyPressMsg {
-	switch s {
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "tab":
-		return tea.KeyPressMsg{Code: tea.KeyTab}
-	case "shift+tab":
-		return tea.KeyPressMsg{Code: tea.KeyTab, Mod: tea.ModShift}
-	case "esc":
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	case "backspace":
-		return tea.KeyPressMsg{Code: tea.KeyBackspace}
-	case "up":
-		return tea.KeyPressMsg{Code: tea.KeyUp}
-	case "down":
-		return tea.KeyPressMsg{Code: tea.KeyDown}
-	case "ctrl+c":
-		return tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
-	}
-	r := []rune(s)[0]
-	return tea.KeyPressMsg{Code: r, Text: s}
-}
-
 // formsPress sends keys, each followed by what its commands bring back.
 func formsPress(m *Forms, keys ...string) {
 	for _, k := range keys {
-		formsFeed(m, formsKey(k))
+		formsFeed(m, keyPress(k))
 	}
 }
 
 // formsType types text one character at a time.
 func formsType(m *Forms, s string) {
 	for _, r := range s {
-		formsFeed(m, formsKey(string(r)))
+		formsFeed(m, keyPress(string(r)))
 	}
 }
 
@@ -500,7 +475,7 @@ func TestFormsFlow(t *testing.T) {
 			return s.page == page && s.field == field && s.phase == fmt.Sprint(formsEditing)
 		}, teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(5*time.Millisecond))
 	}
-	press := func(k string) { tm.Send(formsKey(k)) }
+	press := func(k string) { tm.Send(keyPress(k)) }
 	typeIn := func(s string) {
 		for _, r := range s {
 			press(string(r))

@@ -106,33 +106,11 @@ func rpResult(verdict string) *audit.Result {
 	return r
 }
 
-func rpKey(s string) tea.KeyPressMsg {
-	switch s {
-	case "right":
-		return tea.KeyPressMsg{Code: tea.KeyRight}
-	case "left":
-		return tea.KeyPressMsg{Code: tea.KeyLeft}
-	case "up":
-		return tea.KeyPressMsg{Code: tea.KeyUp}
-	case "down":
-		return tea.KeyPressMsg{Code: tea.KeyDown}
-	case "home":
-		return tea.KeyPressMsg{Code: tea.KeyHome}
-	case "end":
-		return tea.KeyPressMsg{Code: tea.KeyEnd}
-	case "pgdown":
-		return tea.KeyPressMsg{Code: tea.KeyPgDown}
-	case "pgup":
-		return tea.KeyPressMsg{Code: tea.KeyPgUp}
-	}
-	return tea.KeyPressMsg{Code: rune(s[0]), Text: s}
-}
-
 // press sends keys to the replay; a quit stops it.
 func rpPress(t *testing.T, m *Replay, keys ...string) (quit bool) {
 	t.Helper()
 	for _, k := range keys {
-		_, cmd := m.Update(rpKey(k))
+		_, cmd := m.Update(keyPress(k))
 		if cmd != nil {
 			if _, ok := cmd().(tea.QuitMsg); ok {
 				return true

@@ -202,7 +202,7 @@ func Resign(t testing.TB, data []byte, signer transcript.Signer, edit func(seq i
 		if st.Kind() == transcript.KindSeal {
 			st.Results()["lines"], st.Results()["sha256"] = seq, SHA256Hex(out)
 		}
-		line := encode(t, st, signer)
+		line := SignLine(t, st, signer)
 		out, prev = append(out, line...), line[:len(line)-1]
 	}
 	return out
@@ -274,7 +274,9 @@ func decode(t testing.TB, raw []byte) Statement {
 	return st
 }
 
-func encode(t testing.TB, st Statement, signer transcript.Signer) []byte {
+// SignLine encodes st as a transcript line signed by signer, as the
+// journal writes one: a line its key holder doctored.
+func SignLine(t testing.TB, st Statement, signer transcript.Signer) []byte {
 	t.Helper()
 	payload, err := json.Marshal(st)
 	if err != nil {
@@ -356,4 +358,22 @@ func Lines(data []byte) [][]byte {
 func SHA256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// RunUntil runs cfg's plan and stops it at the hook point, as a crash there
+// would: nothing after the point happens, and the deferred clean-up runs.
+func RunUntil(t testing.TB, cfg *config.Config, point string) {
+	t.Helper()
+	type stop struct{}
+	defer func() {
+		if r := recover(); r != nil && r != (stop{}) {
+			panic(r)
+		}
+	}()
+	steps.Run(context.Background(), steps.NewPlan(cfg), steps.Options{Hook: func(p string) {
+		if p == point {
+			panic(stop{})
+		}
+	}})
+	t.Fatalf("the run did not reach %s", point)
 }

@@ -116,7 +116,7 @@ func runPlan(cmd *cobra.Command, plan *steps.Plan, m mode, cfgPath, resume strin
 					return err
 				}
 				var err error
-				res, err = verifyOutput(ctx, plan.Config.OutputDir())
+				res, err = audit.VerifyOutput(ctx, plan.Config.OutputDir())
 				e.Verified(res, err)
 				if err == nil && !res.OK {
 					err = fmt.Errorf("the transcript does not verify: %s", ui.FailureLine(res.Failure))

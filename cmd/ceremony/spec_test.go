@@ -389,27 +389,14 @@ func flipSignature(t *testing.T, data []byte, n int) []byte {
 func resign(t *testing.T, data []byte, n int, signer transcript.Signer, edit func(results map[string]any)) []byte {
 	t.Helper()
 	payload, _, _ := specEnvelope(t, bytes.TrimSuffix(audittest.Lines(data)[n-1], []byte{'\n'}))
-	var st map[string]any
+	var st audittest.Statement
 	d := json.NewDecoder(bytes.NewReader(payload))
 	d.UseNumber()
 	if err := d.Decode(&st); err != nil {
 		t.Fatal(err)
 	}
 	edit(st["predicate"].(map[string]any)["results"].(map[string]any))
-	payload, err := json.Marshal(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig, err := signer.Sign(context.Background(), dsse.PAE(transcript.PayloadType, payload))
-	if err != nil {
-		t.Fatal(err)
-	}
-	line, err := json.Marshal(dsse.Envelope{PayloadType: transcript.PayloadType, Payload: base64.StdEncoding.EncodeToString(payload),
-		Signatures: []dsse.Signature{{KeyID: signer.KeyID(), Sig: base64.StdEncoding.EncodeToString(sig)}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return withLine(data, n, append(line, '\n'))
+	return withLine(data, n, audittest.SignLine(t, st, signer))
 }
 
 // withLine replaces line n (counting from 1) by line, which ends in '\n'.

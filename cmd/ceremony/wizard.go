@@ -5,15 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	tea "charm.land/bubbletea/v2"
 	"golang.org/x/term"
 
 	"github.com/ceremony-dev/ceremony/audit"
-	"github.com/ceremony-dev/ceremony/pki"
-	"github.com/ceremony-dev/ceremony/steps"
-	"github.com/ceremony-dev/ceremony/transcript"
 	"github.com/ceremony-dev/ceremony/ui"
 )
 
@@ -48,19 +44,4 @@ func printOutcome(w io.Writer, res *audit.Result) {
 	if res != nil {
 		fmt.Fprintf(w, "Ceremony complete. Transcript %s\n%s\n", res.Transcript, ui.Verdict(res))
 	}
-}
-
-// verifyOutput checks a finished ceremony's transcript as `ceremony verify
-// --artifacts` would, with the output's own ca.pem as the anchor, for the
-// wizard's end screen.
-func verifyOutput(ctx context.Context, out string) (*audit.Result, error) {
-	b, err := os.ReadFile(filepath.Join(out, steps.CAFile))
-	if err != nil {
-		return nil, err
-	}
-	ca, err := pki.ParseCertPEM(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", steps.CAFile, err)
-	}
-	return audit.Verify(ctx, filepath.Join(out, transcript.FileName), audit.Options{CA: ca, ArtifactsDir: out})
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/internal/scratch"
-	"github.com/ceremony-dev/ceremony/pki"
 	"github.com/ceremony-dev/ceremony/secret"
 	"github.com/ceremony-dev/ceremony/steps"
 	"github.com/ceremony-dev/ceremony/transcript"
@@ -195,15 +194,7 @@ training: true   # a rehearsal: every certificate says O=TRAINING - NOT FOR PROD
 func verifyTranscript(ctx context.Context, say func(string, ...any), w io.Writer, out string, verified func(*audit.Result, error)) error {
 	path := filepath.Join(out, transcript.FileName)
 	say("\n== step 9, the auditor's side: ceremony verify %s --ca %s --artifacts %s", path, filepath.Join(out, steps.CAFile), out)
-	b, err := os.ReadFile(filepath.Join(out, steps.CAFile))
-	if err != nil {
-		return err
-	}
-	ca, err := pki.ParseCertPEM(b)
-	if err != nil {
-		return fmt.Errorf("%s: %w", steps.CAFile, err)
-	}
-	res, err := audit.Verify(ctx, path, audit.Options{CA: ca, ArtifactsDir: out})
+	res, err := audit.VerifyOutput(ctx, out)
 	if verified != nil {
 		verified(res, err)
 	}
