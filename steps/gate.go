@@ -31,6 +31,10 @@ type Question struct {
 	Index, Total int
 	Err          error // Failed: the step's error
 	CanSkip      bool  // Failed: the plan allows going on without the step
+	// Batch (Confirm only) lists the steps of the same kind that follow
+	// Step in the plan and that the one answer covers: a thousand
+	// repositories are published on one typed yes, not a thousand.
+	Batch []*Step
 }
 
 // Answer is what the operator decided.
@@ -83,8 +87,12 @@ func (st *State) gate(ctx context.Context, step *Step) error {
 	if step == nil || !step.Irreversible || st.gated[step.ID] || st.nothingToMake(step) {
 		return nil
 	}
+	batch := st.batch(step)
 	st.gated[step.ID] = true
-	if st.ask(ctx, Question{Kind: Confirm, Step: step}) == Proceed {
+	if st.ask(ctx, Question{Kind: Confirm, Step: step, Batch: batch}) == Proceed {
+		for _, s := range batch {
+			st.gated[s.ID] = true
+		}
 		return nil
 	}
 	if st.journal == nil {
@@ -93,6 +101,25 @@ func (st *State) gate(ctx context.Context, step *Step) error {
 	st.deviate(ctx, Deviation{Text: fmt.Sprintf("the operator stopped the ceremony before step %s (%s)", step.ID, step.Title)})
 	return fmt.Errorf("%w before step %s; run the same command to continue", ErrAborted, step.ID)
 }
+
+// batch is the run of steps right after step that publish and make no key,
+// and that are not finished yet: the operator confirms the publishing phase
+// once, with every repository listed, rather than once per repository.
+// Each key keeps a gate of its own.
+func (st *State) batch(step *Step) []*Step {
+	if !publishesOnly(step) {
+		return nil
+	}
+	var out []*Step
+	for i := st.plan.indexOf(step.ID) + 1; i < len(st.plan.Steps) && publishesOnly(&st.plan.Steps[i]); i++ {
+		if s := &st.plan.Steps[i]; !st.hist.done[s.ID] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func publishesOnly(s *Step) bool { return s.Irreversible && s.Publishes != "" && len(s.Keys) == 0 }
 
 // nothingToMake reports a step whose keys this run already holds and that
 // publishes nothing: what is left (a certificate) is not what gates guard.

@@ -184,3 +184,35 @@ func TestDeviationWhileRunning(t *testing.T) {
 		t.Fatalf("journal %v; deviations %v", kinds, texts)
 	}
 }
+
+// TestGateBatch: publishing steps in a row are confirmed once, at the
+// first, and the question lists the others; a key still has its own gate.
+func TestGateBatch(t *testing.T) {
+	t.Parallel()
+	publish := func(id ID) Step {
+		return Step{ID: id, Title: "Publish " + string(id), Explain: "added by a test", Seed: []string{"(none)"},
+			Irreversible: true, Publishes: "docker.io/a/b",
+			run: func(context.Context, *State) (*Result, error) { return &Result{Summary: "published"}, nil }}
+	}
+	p, _ := gatePlan(t, publish("pub:1"), publish("pub:2"), publish("pub:3"))
+	var gates []ID
+	var batch []ID
+	err := Run(context.Background(), p, Options{Ask: func(_ context.Context, q Question) Answer {
+		gates = append(gates, q.Step.ID)
+		if q.Step.ID == "pub:1" {
+			for _, s := range q.Batch {
+				batch = append(batch, s.ID)
+			}
+		}
+		return Proceed
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []ID{TranscriptKeyID, CAID, RootID, "pub:1"}; !slices.Equal(gates, want) {
+		t.Errorf("gates %v, want %v", gates, want)
+	}
+	if want := []ID{"pub:2", "pub:3"}; !slices.Equal(batch, want) {
+		t.Errorf("batch %v, want %v", batch, want)
+	}
+}

@@ -139,6 +139,16 @@ func (p *Plan) step(id ID) *Step {
 	return nil
 }
 
+// indexOf is the position of step id in the plan, or -1.
+func (p *Plan) indexOf(id ID) int {
+	for i := range p.Steps {
+		if p.Steps[i].ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
 // stepMaking is the step that declares the key labelled label.
 func (p *Plan) stepMaking(label string) *Step {
 	for i := range p.Steps {

@@ -2,6 +2,8 @@ package ui
 
 import (
 	"strings"
+
+	"github.com/charmbracelet/x/ansi"
 )
 
 // logLimit bounds the log pane's memory: a long ceremony's first lines are
@@ -14,6 +16,7 @@ type logPane struct {
 	c             Common
 	width, height int
 	lines         []string
+	status        string // the run's progress, at the right of the rule
 }
 
 func newLogPane(c Common) *logPane { return &logPane{c: c} }
@@ -34,6 +37,9 @@ func (p *logPane) View() string {
 	}
 	st := p.c.Styles
 	rule := st.Border.Render("── ") + st.Title.Render("Log") + st.Border.Render(" "+strings.Repeat("─", max(p.width-7, 0)))
+	if w := ansi.StringWidth(p.status); p.status != "" && p.width-w-10 >= 0 {
+		rule = st.Border.Render("── ") + st.Title.Render("Log") + st.Border.Render(" "+strings.Repeat("─", p.width-w-10)+" ") + p.status + st.Border.Render(" ─")
+	}
 	out := make([]string, 0, p.height)
 	out = append(out, rule)
 	n := p.height - 1

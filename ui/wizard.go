@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
@@ -37,7 +38,8 @@ type WizardOptions struct {
 // wizStep is what the wizard knows of one step of the plan.
 type wizStep struct {
 	status   status
-	progress string // the last StepProgress message
+	progress string    // the last StepProgress message
+	began    time.Time // when the step last started, for the estimate
 	result   *steps.Result
 	err      error
 	skipAsk  bool // the operator answered skip: the next StepSkipped is theirs
@@ -78,6 +80,7 @@ type Wizard struct {
 	script  *scriptPane
 	detail  *detailPane
 	log     *logPane
+	prog    runProgress
 	end     *endPane
 	spinner spinner.Model
 	ticking bool
@@ -101,7 +104,7 @@ type Wizard struct {
 func NewWizard(engine *Engine, opts WizardOptions) *Wizard {
 	c := Common{Styles: NewStyles(), Keys: DefaultKeys()}
 	m := &Wizard{c: c, engine: engine, opts: opts, follow: true,
-		script: &scriptPane{c: c}, detail: &detailPane{c: c}, log: newLogPane(c), end: &endPane{c: c},
+		script: &scriptPane{c: c}, detail: &detailPane{c: c}, log: newLogPane(c), prog: newRunProgress(c.Styles), end: &endPane{c: c},
 		spinner: spinner.New(spinner.WithSpinner(spinner.Points), spinner.WithStyle(c.Styles.States[stRunning])),
 		help:    help.New(), input: textinput.New()}
 	m.help.Styles.ShortKey, m.help.Styles.ShortDesc, m.help.Styles.ShortSeparator = c.Styles.HelpKey, c.Styles.HelpDsc, c.Styles.Muted
@@ -204,12 +207,15 @@ func (m *Wizard) onEvent(e steps.Event) tea.Cmd {
 	m.at(e.Index)
 	switch e.Kind {
 	case steps.StepStarted:
-		r.status, r.progress, r.err = stRunning, "", nil
+		r.status, r.progress, r.err, r.began = stRunning, "", nil, e.Time
 		return m.tick()
 	case steps.StepProgress:
 		r.progress = e.Message
 	case steps.StepFinished:
 		r.status, r.result, r.progress = stDone, e.Result, ""
+		if !r.began.IsZero() {
+			m.prog.finished(e.Time.Sub(r.began))
+		}
 	case steps.StepSkipped:
 		r.status = stRestored
 		if r.skipAsk {
@@ -231,6 +237,26 @@ func eventStyle(st Styles, k steps.EventKind) lipgloss.Style {
 		return st.Muted
 	}
 	return lipgloss.NewStyle()
+}
+
+// newDeviation is a deviation as typed: what happened (required) and who
+// reports it ("" or "operator" is the operator).
+func newDeviation(text, by string) (steps.Deviation, error) {
+	text, by = strings.TrimSpace(text), strings.TrimSpace(by)
+	if text == "" {
+		return steps.Deviation{}, errors.New("say what happened")
+	}
+	if strings.EqualFold(by, "operator") {
+		by = ""
+	}
+	return steps.Deviation{Text: text, By: by}, nil
+}
+
+func reporter(d steps.Deviation) string {
+	if d.By == "" {
+		return "the operator"
+	}
+	return d.By
 }
 
 // at makes step i the one the run is at; the right pane follows it unless
@@ -415,22 +441,14 @@ func (m *Wizard) onDeviationKey(k tea.KeyPressMsg) tea.Cmd {
 		m.devAt = 1 - m.devAt
 		return m.devs[m.devAt].Focus()
 	case key.Matches(k, keys.Submit):
-		text := strings.TrimSpace(m.devs[0].Value())
-		if text == "" {
-			m.devs[0].Err = errors.New("say what happened")
+		d, err := newDeviation(m.devs[0].Value(), m.devs[1].Value())
+		if err != nil {
+			m.devs[0].Err = err
 			return nil
 		}
-		by := strings.TrimSpace(m.devs[1].Value())
-		if strings.EqualFold(by, "operator") {
-			by = ""
-		}
 		m.over = noOverlay
-		who := by
-		if who == "" {
-			who = "the operator"
-		}
-		m.log.add(fmt.Sprintf("deviation by %s sent to the journal: %s", who, text))
-		return m.engine.deviate(steps.Deviation{Text: text, By: by})
+		m.log.add(fmt.Sprintf("deviation by %s sent to the journal: %s", reporter(d), d.Text))
+		return m.engine.deviate(d)
 	}
 	var cmd tea.Cmd
 	m.devs[m.devAt], cmd = m.devs[m.devAt].Update(k)
@@ -534,6 +552,10 @@ func (m *Wizard) sync() {
 	m.script.SetSize(scriptW, bodyH)
 	m.detail.SetSize(w-scriptW, bodyH)
 	m.log.SetSize(w, logH)
+	m.log.status = ""
+	if m.phase == phaseRun && m.plan != nil {
+		m.log.status = m.prog.view(m.countDone(), len(m.rows), w-10)
+	}
 	m.end.SetSize(w, max(h-2, 3))
 	m.help.SetWidth(w)
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ceremony-dev/ceremony/steps"
 )
@@ -16,8 +17,9 @@ import (
 // questions as the wizard's. A gate says what the step will do and goes on
 // only on "yes" typed out; a failure asks retry, skip (where the plan
 // allows) or abort. Answers are read from in, one per line; the end of in
-// stops the ceremony where it is.
-func PlainAsk(in io.Reader, out io.Writer) func(context.Context, steps.Question) steps.Answer {
+// stops the ceremony where it is. At any question, d records a deviation
+// through devs (the runner's Options.Deviations), when devs is not nil.
+func PlainAsk(in io.Reader, out io.Writer, devs chan<- steps.Deviation) func(context.Context, steps.Question) steps.Answer {
 	lines := make(chan string)
 	var start sync.Once
 	read := func() {
@@ -39,20 +41,76 @@ func PlainAsk(in io.Reader, out io.Writer) func(context.Context, steps.Question)
 			return "", false
 		}
 	}
+	// answer reads the next answer; d takes a deviation first.
+	answer := func(ctx context.Context) (string, bool) {
+		for {
+			l, ok := next(ctx)
+			if !ok || devs == nil || (l != "d" && l != "deviation") {
+				return l, ok
+			}
+			if !plainDeviation(ctx, out, devs, next) {
+				return "", false
+			}
+		}
+	}
 	return func(ctx context.Context, q steps.Question) steps.Answer {
 		if q.Kind == steps.Confirm {
-			return plainGate(ctx, out, q, next)
+			return plainGate(ctx, out, q, answer)
 		}
-		return plainFailure(ctx, out, q, next)
+		return plainFailure(ctx, out, q, answer)
 	}
 }
 
+// plainDeviation asks what happened and who reports it, and waits until
+// the entry is on the record; false when the input ended.
+func plainDeviation(ctx context.Context, out io.Writer, devs chan<- steps.Deviation, next func(context.Context) (string, bool)) bool {
+	fmt.Fprint(out, "Deviation: what happened? ")
+	text, ok := next(ctx)
+	if !ok {
+		return false
+	}
+	fmt.Fprint(out, "Reported by (Enter: the operator): ")
+	by, ok := next(ctx)
+	if !ok {
+		return false
+	}
+	d, err := newDeviation(text, by)
+	if err != nil {
+		fmt.Fprintf(out, "Deviation not recorded: %v\n", err)
+		return true
+	}
+	recorded := make(chan error, 1)
+	d.Recorded = recorded
+	select {
+	case devs <- d:
+	case <-time.After(2 * time.Second):
+		// Nobody listens before the journal exists.
+		fmt.Fprintln(out, "Deviation not recorded: a deviation is recorded once preflight has passed")
+		return true
+	}
+	select {
+	case err := <-recorded:
+		if err != nil {
+			fmt.Fprintf(out, "Deviation NOT recorded: %v\n", err)
+		} else {
+			fmt.Fprintf(out, "Deviation by %s recorded in the transcript.\n", reporter(d))
+		}
+	case <-ctx.Done():
+		return false
+	}
+	return true
+}
+
 func plainGate(ctx context.Context, out io.Writer, q steps.Question, next func(context.Context) (string, bool)) steps.Answer {
-	fmt.Fprintf(out, "\nStep %d of %d, %s, is irreversible. It will:\n", q.Index, q.Total, q.Step.Title)
-	for _, a := range actions(q.Step) {
+	if len(q.Batch) > 0 {
+		fmt.Fprintf(out, "\nSteps %d to %d of %d publish to the Notary server. They will:\n", q.Index, q.Index+len(q.Batch), q.Total)
+	} else {
+		fmt.Fprintf(out, "\nStep %d of %d, %s, is irreversible. It will:\n", q.Index, q.Total, q.Step.Title)
+	}
+	for _, a := range gateActions(q, 12) {
 		fmt.Fprintf(out, "  - %s\n", a)
 	}
-	fmt.Fprint(out, "Type yes to go on, or no to stop here: ")
+	fmt.Fprint(out, "Type yes to go on, no to stop here, or d to record a deviation: ")
 	for {
 		l, ok := next(ctx)
 		switch {

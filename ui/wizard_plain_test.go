@@ -34,7 +34,7 @@ func TestPlainAsk(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var out strings.Builder
-			if got := PlainAsk(strings.NewReader(c.in), &out)(context.Background(), c.q); got != c.want {
+			if got := PlainAsk(strings.NewReader(c.in), &out, nil)(context.Background(), c.q); got != c.want {
 				t.Errorf("answer %v, want %v", got, c.want)
 			}
 			if !strings.Contains(out.String(), c.shows) {
@@ -90,5 +90,44 @@ func TestEngine(t *testing.T) {
 	}
 	if m, ok := e.next()().(runDoneMsg); !ok || !errors.Is(m.err, context.Canceled) {
 		t.Errorf("end %v", m)
+	}
+}
+
+// TestPlainDeviation: d at a question takes a deviation, says when it is on
+// the record, and asks the question again; an empty text is refused, and
+// before the journal exists (nobody listens) it says so.
+func TestPlainDeviation(t *testing.T) {
+	p := wizardPlan(t)
+	gate := steps.Question{Kind: steps.Confirm, Step: &p.Steps[1], Index: 1, Total: 7}
+	devs := make(chan steps.Deviation)
+	var got []steps.Deviation
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for d := range devs {
+			got = append(got, d)
+			d.Recorded <- nil
+		}
+	}()
+	var out strings.Builder
+	in := "d\nthe safe was open\nWitness A\nd\n \n\nyes\n"
+	if a := PlainAsk(strings.NewReader(in), &out, devs)(context.Background(), gate); a != steps.Proceed {
+		t.Errorf("answer %v after the deviation, want proceed", a)
+	}
+	close(devs)
+	<-done
+	if len(got) != 1 || got[0].Text != "the safe was open" || got[0].By != "Witness A" {
+		t.Errorf("deviations %+v", got)
+	}
+	for _, want := range []string{"Deviation by Witness A recorded in the transcript.", "Deviation not recorded: say what happened", "or d to record a deviation"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	out.Reset()
+	PlainAsk(strings.NewReader("d\nearly\n\nno\n"), &out, make(chan steps.Deviation))(context.Background(), gate)
+	if !strings.Contains(out.String(), "recorded once preflight has passed") {
+		t.Errorf("a deviation nobody can record:\n%s", out.String())
 	}
 }

@@ -46,8 +46,12 @@ func (m *Wizard) footer(w int) []string {
 // "yes" typed out; the hint under the field follows every keystroke.
 func (m *Wizard) gateLines(w int) []string {
 	st, q := m.c.Styles, m.ask.q
-	out := []string{st.Warn.Render(fmt.Sprintf("⚠ Irreversible: step %d of %d will", q.Index, q.Total))}
-	for _, a := range actions(q.Step) {
+	head := fmt.Sprintf("⚠ Irreversible: step %d of %d will", q.Index, q.Total)
+	if len(q.Batch) > 0 {
+		head = fmt.Sprintf("⚠ Irreversible: steps %d to %d publish to the Notary server", q.Index, q.Index+len(q.Batch))
+	}
+	out := []string{st.Warn.Render(head)}
+	for _, a := range gateActions(q, 4) {
 		out = append(out, hangIndent("  • ", a, w)...)
 	}
 	out = append(out, st.Prompt.Render("Type ")+st.Key.Render("yes")+st.Prompt.Render(" and press Enter to go on: ")+m.input.View())
@@ -63,6 +67,23 @@ func (m *Wizard) gateLines(w int) []string {
 		out = append(out, st.Muted.Render("keep typing: yes"))
 	}
 	return out
+}
+
+// gateActions are what a gate's answer allows, in words: the step's acts
+// and its batch's, at most limit lines, the rest counted.
+// A batch's steps only publish, so each is its title.
+func gateActions(q steps.Question, limit int) []string {
+	if len(q.Batch) == 0 {
+		return actions(q.Step)
+	}
+	out := []string{q.Step.Title}
+	for _, s := range q.Batch {
+		out = append(out, s.Title)
+	}
+	if len(out) <= limit {
+		return out
+	}
+	return append(out[:limit-1], fmt.Sprintf("and %d more steps like these (the script lists them)", len(out)-limit+1))
 }
 
 // actions are a step's irreversible acts, in words.

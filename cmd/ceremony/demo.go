@@ -8,6 +8,7 @@ import (
 	"github.com/ceremony-dev/ceremony/audit"
 	"github.com/ceremony-dev/ceremony/internal/rehearsal"
 	"github.com/ceremony-dev/ceremony/secret"
+	"github.com/ceremony-dev/ceremony/steps"
 	"github.com/ceremony-dev/ceremony/ui"
 	"github.com/spf13/cobra"
 )
@@ -38,7 +39,8 @@ func newDemoCmd() *cobra.Command {
 			var err error
 			switch runMode(nonInteractive, plain) {
 			case modePlain:
-				o.Ask, o.Prompter = ui.PlainAsk(cmd.InOrStdin(), stdout), secret.Terminal{}
+				devs := make(chan steps.Deviation)
+				o.Ask, o.Prompter, o.Deviations = ui.PlainAsk(cmd.InOrStdin(), stdout, devs), secret.Terminal{}, devs
 				err = rehearsal.Run(cmd.Context(), o)
 			case modeWizard:
 				err = demoWizard(cmd.Context(), cmd, o)

@@ -101,7 +101,8 @@ func runPlan(cmd *cobra.Command, plan *steps.Plan, m mode, cfgPath, resume strin
 	case modeLines:
 		opts.Prompter = secret.Terminal{}
 	case modePlain:
-		opts.Prompter, opts.Ask = secret.Terminal{}, ui.PlainAsk(cmd.InOrStdin(), out)
+		devs := make(chan steps.Deviation)
+		opts.Prompter, opts.Ask, opts.Deviations = secret.Terminal{}, ui.PlainAsk(cmd.InOrStdin(), out, devs), devs
 	case modeWizard:
 		var res *audit.Result
 		title := "ceremony run · " + filepath.Base(cfgPath)

@@ -103,7 +103,7 @@ func (x *tmuxPane) waitText(want string) string {
 	return x.waitFor(want, func(s string) bool { return strings.Contains(s, want) })
 }
 
-var gateRE = regexp.MustCompile(`Irreversible: step (\d+) of`)
+var gateRE = regexp.MustCompile(`Irreversible: steps? (\d+) (?:of|to)`)
 
 // confirmGates types yes at each gate, once per step, until the screen
 // shows until; stopAt leaves that step's gate unanswered and returns.
