@@ -21,6 +21,11 @@ type Result struct {
 	// hold among themselves (signatures by the header's key, the chain, the
 	// seal), but nothing ties that key to a CA anyone trusts. OK is false.
 	Unanchored bool `json:"unanchored,omitempty"`
+	// Unfinished: the ceremony stopped before its seal. The transcript
+	// check fails, but every complete line held (signed, chained) and the
+	// Ceremony is what they record, for an auditor looking into why it
+	// stopped. OK is false.
+	Unfinished bool `json:"unfinished,omitempty"`
 }
 
 // Failure is the first check that did not hold. Line counts from 1; 0 when

@@ -69,11 +69,15 @@ func Read(ctx context.Context, path string) (*Result, error) {
 		return a.res, nil
 	}
 	detail, err := a.transcript(data)
-	if err != nil {
+	switch {
+	case err != nil && !a.res.Unfinished:
 		a.fail(CheckTranscript, err)
 		return a.res, nil
+	case err != nil:
+		a.fail(CheckTranscript, err)
+	default:
+		a.res.Checks = append(a.res.Checks, Check{Name: CheckTranscript, OK: true, Detail: detail})
 	}
-	a.res.Checks = append(a.res.Checks, Check{Name: CheckTranscript, OK: true, Detail: detail})
 	for _, w := range a.rec.v.Witnesses {
 		a.res.Witnesses = append(a.res.Witnesses, Witness{Name: w.Name, Role: w.Role, KeyID: w.KeyID, Statement: w.Statement,
 			Time: w.Time, Line: w.Line, Declared: a.declared(w.KeyID)})
@@ -116,24 +120,32 @@ func (a *auditor) run(ctx context.Context, data []byte) {
 		detail, err := c.run()
 		if err != nil {
 			a.fail(c.name, err)
+			if c.name == CheckTranscript && a.res.Unfinished {
+				continue // the lines that are there still tell what happened
+			}
 			a.lineChecks()
 			return
 		}
 		a.res.Checks = append(a.res.Checks, Check{Name: c.name, OK: true, Detail: detail})
 	}
-	a.res.OK = true
+	a.res.OK = a.res.Failure == nil
 	a.lineChecks()
 }
 
+// fail records a check that did not hold; the first one is the Failure.
 func (a *auditor) fail(name string, err error) {
 	line, msg := splitLine(err)
 	a.res.Checks = append(a.res.Checks, Check{Name: name, Detail: msg})
-	a.res.Failure = &Failure{Check: name, Line: line, Message: msg}
+	if a.res.Failure == nil {
+		a.res.Failure = &Failure{Check: name, Line: line, Message: msg}
+	}
 }
 
 // transcript runs transcript.Verify and reads what the checks after it need.
+// An unfinished ceremony's lines are read too (Result.Unfinished), and the
+// check fails with why there is no seal.
 func (a *auditor) transcript(data []byte) (string, error) {
-	v, err := transcript.Verify(data)
+	v, unfinished, err := transcript.VerifyUnfinished(data)
 	if err != nil {
 		return "", err
 	}
@@ -143,6 +155,10 @@ func (a *auditor) transcript(data []byte) (string, error) {
 	}
 	a.rec = rec
 	a.res.Ceremony = ceremonyOf(rec, a.opts.CA)
+	if unfinished != nil {
+		a.res.Unfinished = true
+		return "", unfinished
+	}
 	return fmt.Sprintf("%d lines through the seal, each signed by %s and chained to the one before; sealed at line %d",
 		len(v.Entries), v.SignerKeyID, v.Seal.Seq+1), nil
 }

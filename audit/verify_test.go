@@ -297,6 +297,25 @@ func TestVerifyUnsealed(t *testing.T) {
 	if f := res.Failure; res.OK || f == nil || f.Check != audit.CheckTranscript || !strings.Contains(f.Message, "the ceremony did not finish") {
 		t.Fatalf("unsealed transcript: %+v", f)
 	}
+	// What is there still reads, anchored in the CA: an auditor can see
+	// how far the ceremony went.
+	if !res.Unfinished || !res.Ceremony.Sealed.IsZero() {
+		t.Fatalf("unfinished %v, sealed %v", res.Unfinished, res.Ceremony.Sealed)
+	}
+	steps := map[string]audit.LineStatus{}
+	for _, e := range res.Ceremony.Events {
+		if e.StepID != "" {
+			steps[e.StepID] = e.Verification.Status
+		}
+	}
+	if len(steps) < 4 || steps["ca"] != audit.LineVerified || steps["repo:"+gun] != audit.LineVerified {
+		t.Fatalf("the unfinished ceremony's steps: %v", steps)
+	}
+	for _, c := range res.Checks {
+		if c.Name != audit.CheckTranscript && c.Name != audit.CheckWitnesses && !c.OK {
+			t.Errorf("check %s failed on the lines that are there: %s", c.Name, c.Detail)
+		}
+	}
 }
 
 func TestVerifyInputs(t *testing.T) {

@@ -71,6 +71,9 @@ const (
 	// ErrTornTail: the last line is incomplete, as a crash mid-write leaves
 	// it. Read reports it; Open repairs it.
 	ErrTornTail Error = "torn last line (incomplete write)"
+	// ErrNotSealed: every line holds but no seal ends them; the ceremony
+	// did not finish. VerifyUnfinished reads such a transcript.
+	ErrNotSealed Error = "not sealed"
 )
 
 // Signer signs a line's DSSE pre-authentication encoding (dsse.PAE). The

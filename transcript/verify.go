@@ -35,6 +35,8 @@ type Verified struct {
 	Witnesses []Witness
 
 	sealEnd      int      // bytes through the seal line's '\n'
+	end          int      // bytes through the last complete line's '\n'
+	lines, tail  int      // complete lines; bytes of a torn last line
 	witnessLines [][]byte // every witness line, repeats included (Merge)
 }
 
@@ -61,13 +63,49 @@ var keyIDPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 // before it, and every line after it is a witness line over this seal,
 // signed by the key it names. The error names the first failing line.
 func Verify(data []byte) (*Verified, error) {
+	v, err := verifyLines(data)
+	if err != nil {
+		return nil, err
+	}
+	if v.sealEnd == 0 {
+		return nil, v.unfinished()
+	}
+	if v.tail > 0 {
+		return nil, fmt.Errorf("line %d: %w (%d bytes) after the seal, as an interrupted witness signature leaves: keep the first %d bytes (truncate -s %d)",
+			v.lines+1, ErrTornTail, v.tail, v.end, v.end)
+	}
+	return v, nil
+}
+
+// VerifyUnfinished reads the transcript of a ceremony that stopped before
+// its seal, for an auditor looking into why: every complete line must hold
+// as in Verify (signed by the header's key, chained); a torn last line, as
+// a crash leaves, is left out. It returns the same as Verify for a sealed
+// transcript. Unfinished says why there is no seal; a transcript read so
+// never verifies.
+func VerifyUnfinished(data []byte) (v *Verified, unfinished error, err error) {
+	v, err = verifyLines(data)
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case v.sealEnd == 0 && len(v.Entries) == 0:
+		return nil, nil, v.unfinished()
+	case v.sealEnd == 0:
+		return v, v.unfinished(), nil
+	}
+	v, err = Verify(data)
+	return v, nil, err
+}
+
+// verifyLines checks every complete line: entries through the seal, witness
+// lines after it.
+func verifyLines(data []byte) (*Verified, error) {
 	lines, tail := split(data)
 	if len(lines) == 0 && len(tail) == 0 {
 		return nil, fmt.Errorf("empty: no header")
 	}
-	v := &Verified{}
+	v := &Verified{lines: len(lines), tail: len(tail)}
 	checked := v.checkLines(lines)
-	off := 0
 	for i, raw := range lines {
 		var err error
 		if v.sealEnd == 0 {
@@ -78,21 +116,20 @@ func Verify(data []byte) (*Verified, error) {
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", i+1, err)
 		}
-		off += len(raw) + 1
+		v.end += len(raw) + 1
 		if v.sealEnd == 0 && v.Seal.Kind == KindSeal {
-			v.sealEnd = off
+			v.sealEnd = v.end
 		}
 	}
-	switch {
-	case len(tail) > 0 && v.sealEnd == 0:
-		return nil, fmt.Errorf("line %d: %w (%d bytes): the ceremony did not finish", len(lines)+1, ErrTornTail, len(tail))
-	case len(tail) > 0:
-		return nil, fmt.Errorf("line %d: %w (%d bytes) after the seal, as an interrupted witness signature leaves: keep the first %d bytes (truncate -s %d)",
-			len(lines)+1, ErrTornTail, len(tail), off, off)
-	case v.sealEnd == 0:
-		return nil, fmt.Errorf("not sealed: the ceremony did not finish (%d lines, the last a %q entry)", len(lines), v.Entries[len(v.Entries)-1].Kind)
-	}
 	return v, nil
+}
+
+// unfinished says why a transcript without a seal ends where it does.
+func (v *Verified) unfinished() error {
+	if v.tail > 0 {
+		return fmt.Errorf("line %d: %w (%d bytes): the ceremony did not finish: %w", v.lines+1, ErrTornTail, v.tail, ErrNotSealed)
+	}
+	return fmt.Errorf("%w: the ceremony did not finish (%d lines, the last a %q entry)", ErrNotSealed, v.lines, v.Entries[len(v.Entries)-1].Kind)
 }
 
 // checkedLine is a line decoded as an entry, its signature checked.

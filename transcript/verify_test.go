@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -647,4 +648,53 @@ func BenchmarkECDSAVerify(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifies/s")
+}
+
+// TestVerifyUnfinished: a transcript cut before its seal reads, line by
+// line, with why it is unfinished; a torn last line is left out; a forged
+// line is still refused; a sealed transcript reads as Verify reads it.
+func TestVerifyUnfinished(t *testing.T) {
+	key := softKey(t, keyspec.ECDSAP256)
+	_, data := sealedFile(t, key)
+	l := splitLines(data)
+	other := keySigner(t, softKey(t, keyspec.ECDSAP256))
+	for _, c := range []struct {
+		name       string
+		data       []byte
+		entries    int
+		unfinished string // "" when sealed
+		err        string
+	}{
+		{"sealed", data, len(l), "", ""},
+		{"seal dropped", join(l[:5]), 5, "not sealed: the ceremony did not finish (5 lines", ""},
+		{"seal torn", append(join(l[:5]), l[5][:100]...), 5, "line 6: torn last line (incomplete write) (100 bytes)", ""},
+		{"header only", join(l[:1]), 1, "not sealed", ""},
+		{"header torn", l[0][:50], 0, "", "line 1:"},
+		{"a line forged", join(append(append([][]byte{}, l[:2]...), resign(t, l[2], other, func(map[string]any) {}))), 0, "", "line 3:"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			v, unfinished, err := VerifyUnfinished(c.data)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("err %v, want %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(v.Entries) != c.entries {
+				t.Errorf("%d entries, want %d", len(v.Entries), c.entries)
+			}
+			switch {
+			case c.unfinished == "" && unfinished != nil:
+				t.Errorf("sealed, yet unfinished: %v", unfinished)
+			case c.unfinished != "" && (unfinished == nil || !strings.Contains(unfinished.Error(), c.unfinished) || !errors.Is(unfinished, ErrNotSealed)):
+				t.Errorf("unfinished %v, want %q", unfinished, c.unfinished)
+			}
+			if _, err := Verify(c.data); (err == nil) != (c.unfinished == "") {
+				t.Errorf("Verify disagrees: %v", err)
+			}
+		})
+	}
 }

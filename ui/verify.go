@@ -64,7 +64,11 @@ func FailureLine(f *audit.Failure) string {
 
 func printCeremony(w io.Writer, c audit.Ceremony) {
 	fmt.Fprintf(w, "Ceremony %s by %s %s, config sha256:%s\n", c.Kind, c.Tool, c.Version, strings.TrimPrefix(c.ConfigDigest, "sha256:"))
-	fmt.Fprintf(w, "  started %s, sealed %s, operator %s\n", stamp(c.Started), stamp(c.Sealed), orNone(c.Operator))
+	sealed := stamp(c.Sealed)
+	if c.Sealed.IsZero() {
+		sealed = "NOT SEALED (the ceremony did not finish; the steps below are what it recorded)"
+	}
+	fmt.Fprintf(w, "  started %s, sealed %s, operator %s\n", stamp(c.Started), sealed, orNone(c.Operator))
 	t, m := c.Token, c.Module
 	fmt.Fprintf(w, "Token %q  %s %s  serial %s  firmware %s\n", t.Label, t.Manufacturer, t.Model, t.Serial, t.Firmware)
 	fmt.Fprintf(w, "Module %s (%s), sha256 %s\n", m.Path, m.Library, m.SHA256)

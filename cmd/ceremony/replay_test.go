@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/ceremony-dev/ceremony/internal/testenv"
 	"github.com/ceremony-dev/ceremony/pki"
 	"github.com/ceremony-dev/ceremony/steps"
+	"github.com/ceremony-dev/ceremony/transcript"
 	"github.com/ceremony-dev/ceremony/ui"
 )
 
@@ -66,6 +68,35 @@ func TestReplay(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stdout, "⚠ UNVERIFIED (no --ca)") || !strings.Contains(r.stdout, "? signed, not anchored: no --ca given") ||
 			strings.Contains(r.stdout, "✓ verified") {
 			t.Fatalf("replay without --ca: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("unfinished", func(t *testing.T) {
+		t.Parallel()
+		// The transcript up to the step before the seal, as a ceremony
+		// killed there leaves it, with half a line torn off the end.
+		data, err := os.ReadFile(c.Transcript)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.SplitAfter(string(data), "\n")
+		entries, err := transcript.ReadPrefix(c.Transcript)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seal := slices.IndexFunc(entries, func(e transcript.Entry) bool { return e.Kind == transcript.KindSeal })
+		if seal < 2 {
+			t.Fatalf("no seal in %d entries", len(entries))
+		}
+		cut := strings.Join(lines[:seal-1], "") + lines[seal-1][:40]
+		r := ceremony(t, nil, "replay", audittest.WriteTemp(t, "transcript.intoto.jsonl", []byte(cut)), "--ca", c.CAFile, "--plain")
+		for _, want := range []string{"✗ NOT VERIFIED against ca.pem", "the ceremony did not finish",
+			"· ✓ done · Create the CA", "✓ verified (ca, certificates)", "· ✓ done · Repository certificate for " + audittest.GUN, "NO SEAL"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("replay of an unfinished ceremony lacks %q:\n%s", want, r.stdout)
+			}
+		}
+		if r.code != 1 {
+			t.Errorf("exit %d, want 1: it does not verify", r.code)
 		}
 	})
 	t.Run("another CA", func(t *testing.T) {
