@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"charm.land/bubbles/v2/cursor"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
@@ -67,8 +68,8 @@ var formsCmdType = reflect.TypeFor[tea.Cmd]()
 
 // formsFeed updates m with msg and runs the commands it returns, feeding
 // their messages back: huh moves between fields through commands. Batches
-// and sequences are opened; a command that does not answer within 20 ms
-// (a cursor blink, a tick) is dropped.
+// and sequences are opened; commands that only wait (waitingCmds) are
+// dropped.
 func formsFeed(m *Forms, msg tea.Msg) {
 	if msg == nil {
 		return
@@ -88,8 +89,19 @@ func formsFeed(m *Forms, msg tea.Msg) {
 	formsRun(m, cmd)
 }
 
+// waitingCmds are the code of the commands that only wait (a cursor's
+// blink, a tick): dropped at once. Every other command is waited for, so a
+// busy machine cannot drop one that moves between fields.
+var waitingCmds = func() map[uintptr]bool {
+	c := cursor.New()
+	return map[uintptr]bool{
+		reflect.ValueOf(c.Blink()).Pointer():                                                   true,
+		reflect.ValueOf(tea.Tick(time.Hour, func(time.Time) tea.Msg { return nil })).Pointer(): true,
+	}
+}()
+
 func formsRun(m *Forms, cmd tea.Cmd) {
-	if cmd == nil {
+	if cmd == nil || waitingCmds[reflect.ValueOf(cmd).Pointer()] {
 		return
 	}
 	ch := make(chan tea.Msg, 1)
@@ -100,7 +112,7 @@ func formsRun(m *Forms, cmd tea.Cmd) {
 			return
 		}
 		formsFeed(m, msg)
-	case <-time.After(20 * time.Millisecond):
+	case <-time.After(5 * time.Second):
 	}
 }
 
