@@ -1,0 +1,110 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ceremony-dev/ceremony/config"
+	"github.com/ceremony-dev/ceremony/internal/testenv"
+)
+
+// BenchmarkCeremonyRepos runs whole ceremonies of 10, 100 and 1,000
+// repositories against a local notary-server (memory storage) and reports
+// the time per repository of the publishing steps (notary init and the
+// snapshot key's rotation), and how the last tenth of the repositories
+// compares with the first: last10/first10 stays near 1 when a repository
+// costs the same whatever came before it.
+//
+//	go test -run '^$' -bench CeremonyRepos -benchtime 1x ./steps
+func BenchmarkCeremonyRepos(b *testing.B) {
+	srv := testenv.NotaryServerT(b)
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprintf("repos=%d", n), func(b *testing.B) {
+			var first, last, all time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				plan := scalePlan(b, srv, n)
+				t := newStepTimer()
+				b.StartTimer()
+				if err := Run(context.Background(), plan, Options{Events: t.event}); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				f, l, a := t.tenths(n)
+				first, last, all = first+f, last+l, all+a
+				b.StartTimer()
+			}
+			tenth := float64(max(n/10, 1) * b.N)
+			b.ReportMetric(float64(all.Microseconds())/1000/float64(n*b.N), "publish-ms/repo")
+			b.ReportMetric(float64(first.Microseconds())/1000/tenth, "first10-ms/repo")
+			b.ReportMetric(float64(last.Microseconds())/1000/tenth, "last10-ms/repo")
+			b.ReportMetric(float64(last)/float64(first), "last10/first10")
+		})
+	}
+}
+
+func scalePlan(b *testing.B, srv *testenv.NotaryServer, n int) *Plan {
+	guns := make([]string, n)
+	run := strings.ReplaceAll(fmt.Sprint(time.Now().UnixNano()), "-", "")
+	for i := range guns {
+		guns[i] = fmt.Sprintf("docker.io/scale%s/r%d", run, i)
+	}
+	cfg, err := config.Load(testenv.Ceremony{Token: testenv.NewToken(b), GUNs: guns, Notary: srv}.Write(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return NewPlan(cfg)
+}
+
+// stepTimer sums each repository's publishing steps, in plan order.
+type stepTimer struct {
+	mu      sync.Mutex
+	started map[ID]time.Time
+	took    []time.Duration // per repository: its notary init plus snapshot
+	at      map[string]int  // GUN -> index in took
+}
+
+func newStepTimer() *stepTimer {
+	return &stepTimer{started: map[ID]time.Time{}, at: map[string]int{}}
+}
+
+func (t *stepTimer) event(e Event) {
+	kind, gun, ok := strings.Cut(string(e.StepID), ":")
+	if !ok || (kind != "notary-init" && kind != "snapshot") {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch e.Kind {
+	case StepStarted:
+		t.started[e.StepID] = time.Now()
+	case StepFinished:
+		i, seen := t.at[gun]
+		if !seen {
+			i = len(t.took)
+			t.at[gun] = i
+			t.took = append(t.took, 0)
+		}
+		t.took[i] += time.Since(t.started[e.StepID])
+	}
+}
+
+// tenths are the time of the first and the last tenth of the repositories,
+// and of all.
+func (t *stepTimer) tenths(n int) (first, last, all time.Duration) {
+	k := max(n/10, 1)
+	for i, d := range t.took {
+		all += d
+		if i < k {
+			first += d
+		}
+		if i >= len(t.took)-k {
+			last += d
+		}
+	}
+	return first, last, all
+}
