@@ -21,6 +21,7 @@ import (
 
 	"github.com/ceremony-dev/ceremony/pki"
 	"github.com/ceremony-dev/ceremony/secret"
+	"github.com/ceremony-dev/ceremony/trust/names"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -101,6 +102,16 @@ type Delegation struct {
 	Role  string `yaml:"role" json:"role,omitempty"`
 	Cert  string `yaml:"cert" json:"cert,omitempty"`
 	Paths Paths  `yaml:"paths" json:"paths,omitempty"`
+	// Docker makes the delegate a signer as `docker trust signer add` does:
+	// its key goes in targets/releases too, the role docker's client reads
+	// tags from (names.SignerRoles).
+	Docker bool `yaml:"docker,omitempty" json:"docker,omitempty"`
+}
+
+// Roles are the delegation roles the delegate's key goes into: the role,
+// and targets/releases first for a docker signer (names.SignerRoles).
+func (d Delegation) Roles() ([]string, error) {
+	return names.SignerRoles(d.Role, d.Docker, d.Paths.All)
 }
 
 // Witness is a person declared to watch the ceremony, with the public key

@@ -107,6 +107,13 @@ func TestInvalid(t *testing.T) {
 		{"a role twice", base + "notary: {url: 'https://x', trust_dir: t, targets_passphrase: env:A, snapshot_passphrase: env:B}\n" +
 			"delegations: [{gun: docker.io/a/b, role: targets/me, cert: me.crt, paths: all}, {gun: docker.io/a/b, role: targets/me, cert: me.crt, paths: all}]\n",
 			[]string{"delegations[1]: targets/me of docker.io/a/b is delegations[0] already"}},
+		{"docker signer with some paths", base + "notary: {url: 'https://x', trust_dir: t, targets_passphrase: env:A, snapshot_passphrase: env:B}\n" +
+			"delegations: [{gun: docker.io/a/b, role: targets/me, cert: me.crt, paths: [v1/], docker: true}, {gun: docker.io/a/b, role: targets/releases, cert: me.crt, paths: [v2/]}]\n",
+			[]string{"delegations[0].paths: targets/me puts the key in targets/releases, which docker's signers share with every path: give paths: all",
+				"delegations[1].paths: targets/releases puts the key in targets/releases"}},
+		{"docker signer with a bad role", base + "notary: {url: 'https://x', trust_dir: t, targets_passphrase: env:A, snapshot_passphrase: env:B}\n" +
+			"delegations: [{gun: docker.io/a/b, role: targets/team/me, cert: me.crt, paths: all, docker: true}]\n",
+			[]string{`delegations[0].role: role "targets/team/me" is nested under targets/team`}},
 		{"paths word", base + "notary: {url: 'https://x', trust_dir: t, targets_passphrase: env:A, snapshot_passphrase: env:B}\n" +
 			"delegations: [{gun: docker.io/a/b, role: targets/me, cert: me.crt, paths: some}]\n", []string{"paths must be \"all\""}},
 	}
@@ -184,5 +191,29 @@ func TestWitnesses(t *testing.T) {
 		"witnesses: [{name: Ann, key: ann.pub}, {name: Ann again, key_id: '"+id+"'}]\n"), dir)
 	if err == nil || !strings.Contains(err.Error(), "witnesses[1]: the same key as witnesses[0]") {
 		t.Fatalf("a key declared twice: %v", err)
+	}
+}
+
+// TestDelegationRoles: a docker signer's key goes in targets/releases and
+// its own role, as docker trust signer add puts it; the YAML says so with
+// docker: true or the role targets/releases.
+func TestDelegationRoles(t *testing.T) {
+	for _, tc := range []struct{ entry, want string }{
+		{"{gun: docker.io/alice/nginx, role: targets/me, cert: me.crt, paths: all}", "targets/me"},
+		{"{gun: docker.io/alice/nginx, role: targets/me, cert: me.crt, paths: [v1/]}", "targets/me"},
+		{"{gun: docker.io/alice/nginx, role: targets/me, cert: me.crt, paths: all, docker: true}", "targets/releases targets/me"},
+		{"{gun: docker.io/alice/nginx, role: targets/releases, cert: me.crt, paths: all}", "targets/releases"},
+	} {
+		t.Run(tc.entry, func(t *testing.T) {
+			raw := strings.Replace(contract, "{gun: docker.io/alice/nginx, role: targets/me, cert: me.crt, paths: all}", tc.entry, 1)
+			c, err := Parse([]byte(raw), contractDir(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			roles, err := c.Delegations[0].Roles()
+			if err != nil || strings.Join(roles, " ") != tc.want {
+				t.Fatalf("roles %q, %v; want %q", roles, err, tc.want)
+			}
+		})
 	}
 }

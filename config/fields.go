@@ -152,6 +152,15 @@ func CheckRole(field, role string) error {
 	return nil
 }
 
+// CheckSigner: the roles the delegate's key goes into follow docker's rule
+// (names.SignerRoles); a docker signer needs every path.
+func CheckSigner(field string, d Delegation) error {
+	if _, err := d.Roles(); err != nil {
+		return fieldErr(field+".paths", "%v", err)
+	}
+	return nil
+}
+
 // CheckCert: a delegate's certificate or public key file that exists
 // (relative to the config's directory).
 func (c *Config) CheckCert(field, cert string) error {
@@ -253,14 +262,21 @@ func (c *Config) CheckDelegations() []error {
 			errs = append(errs, fieldErr(field, "%s of %s is %s already; a role is delegated once: give a second delegate a role of its own", d.Role, d.GUN, other))
 		}
 		roles[d.GUN+" "+d.Role] = field
-		if err := CheckRole(field+".role", d.Role); err != nil {
-			errs = append(errs, err)
+		roleErr := CheckRole(field+".role", d.Role)
+		if roleErr != nil {
+			errs = append(errs, roleErr)
 		}
 		if err := c.CheckCert(field+".cert", d.Cert); err != nil {
 			errs = append(errs, err)
 		}
-		if err := CheckPaths(field+".paths", d.Paths); err != nil {
-			errs = append(errs, err)
+		pathsErr := CheckPaths(field+".paths", d.Paths)
+		if pathsErr != nil {
+			errs = append(errs, pathsErr)
+		}
+		if roleErr == nil && pathsErr == nil {
+			if err := CheckSigner(field, d); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errs

@@ -59,10 +59,11 @@ type (
 		SnapshotPassphrase string   `yaml:"snapshot_passphrase,omitempty"`
 	}
 	fileDelegation struct {
-		GUN   string `yaml:"gun"`
-		Role  string `yaml:"role"`
-		Cert  string `yaml:"cert"`
-		Paths Paths  `yaml:"paths"`
+		GUN    string `yaml:"gun"`
+		Role   string `yaml:"role"`
+		Cert   string `yaml:"cert"`
+		Paths  Paths  `yaml:"paths"`
+		Docker bool   `yaml:"docker,omitempty"`
 	}
 	fileWitness struct {
 		Name  string `yaml:"name"`
@@ -101,7 +102,7 @@ func Marshal(c *Config) ([]byte, error) {
 		}
 	}
 	for _, d := range c.Delegations {
-		f.Delegations = append(f.Delegations, fileDelegation{GUN: d.GUN, Role: d.Role, Cert: d.Cert, Paths: d.Paths})
+		f.Delegations = append(f.Delegations, fileDelegation(d))
 	}
 	for _, w := range c.Witnesses {
 		f.Witnesses = append(f.Witnesses, fileWitness(w))

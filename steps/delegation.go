@@ -21,12 +21,30 @@ func delegationStep(cfg *config.Config, i int, d config.Delegation) Step {
 	if d.Paths.All {
 		paths, shown, flag = nil, "all", "--all-paths"
 	}
+	// Validate has checked the roles; a plan built from an unchecked
+	// config delegates to the role alone and fails in preflight.
+	roles, rolesErr := d.Roles()
+	if rolesErr != nil {
+		roles = []string{d.Role}
+	}
+	inputs := map[string]any{"gun": d.GUN, "role": d.Role, "cert": d.Cert, "paths": shown}
+	explain := "Add the delegate's key as " + d.Role + " so its holder can sign targets, and publish targets."
+	if len(roles) > 1 || d.Docker {
+		// The transcript says where the key went: docker reads tags from
+		// targets/releases only.
+		inputs["docker"], inputs["roles"] = d.Docker, roles
+		explain = "Add the delegate's key as " + strings.Join(roles, " and ") + ", as docker trust signer add does, so that docker's client shows the tags its holder signs, and publish targets."
+	}
+	var seed []string
+	for _, r := range roles {
+		seed = append(seed, "notary delegation add "+d.GUN+" "+r+" "+d.Cert+" "+flag+" -p")
+	}
 	return Step{
 		ID:           DelegationID(d.GUN, d.Role),
 		Title:        "Delegation " + d.Role + " of " + d.GUN,
-		Explain:      "Add the delegate's key as " + d.Role + " so its holder can sign targets, and publish targets.",
-		Seed:         []string{"notary delegation add " + d.GUN + " " + d.Role + " " + d.Cert + " " + flag + " -p"},
-		Inputs:       map[string]any{"gun": d.GUN, "role": d.Role, "cert": d.Cert, "paths": shown},
+		Explain:      explain,
+		Seed:         seed,
+		Inputs:       inputs,
 		Irreversible: true,
 		Skippable:    true,
 		Needs:        []ID{NotaryInitID(d.GUN), SnapshotID(d.GUN)},
@@ -36,10 +54,14 @@ func delegationStep(cfg *config.Config, i int, d config.Delegation) Step {
 		// The delegate's key must parse before the first key is made, not
 		// after the repository is published.
 		preflight: func(ctx context.Context, st *State) []error {
-			if _, err := delegateKey(st.cfg, field, d); err != nil {
-				return []error{err}
+			var errs []error
+			if rolesErr != nil {
+				errs = append(errs, fmt.Errorf("delegations[%d]: %w", i, rolesErr))
 			}
-			return nil
+			if _, err := delegateKey(st.cfg, field, d); err != nil {
+				errs = append(errs, err)
+			}
+			return errs
 		},
 		run: func(ctx context.Context, st *State) (*Result, error) {
 			pemBytes, err := delegateKey(st.cfg, field, d)
@@ -50,12 +72,16 @@ func delegationStep(cfg *config.Config, i int, d config.Delegation) Step {
 			if err != nil {
 				return nil, err
 			}
-			res, err := c.AddDelegation(ctx, d.GUN, d.Role, pemBytes, paths)
+			res, err := c.AddDelegation(ctx, d.GUN, roles, pemBytes, paths)
 			if err != nil {
 				return nil, err
 			}
 			st.point("after-publish")
-			summary := fmt.Sprintf("%s holds key %s", d.Role, shortID(res.KeyID))
+			verb := " holds"
+			if len(roles) > 1 {
+				verb = " hold"
+			}
+			summary := fmt.Sprintf("%s%s key %s", strings.Join(roles, " and "), verb, shortID(res.KeyID))
 			if res.AlreadyPresent {
 				summary = "already present: " + summary
 			}

@@ -122,6 +122,35 @@ func TestPlanSeedFollowsConfig(t *testing.T) {
 	}
 }
 
+// TestPlanDockerSigner: a docker signer's step says, to the witnesses and
+// in the transcript's inputs, that the key goes in targets/releases too.
+func TestPlanDockerSigner(t *testing.T) {
+	for _, tc := range []struct {
+		entry, seed string
+		roles       any
+	}{
+		{"{gun: docker.io/a/y, role: targets/me, cert: me.pub, paths: all}",
+			"notary delegation add docker.io/a/y targets/me me.pub --all-paths -p", nil},
+		{"{gun: docker.io/a/y, role: targets/me, cert: me.pub, paths: all, docker: true}",
+			"notary delegation add docker.io/a/y targets/releases me.pub --all-paths -p\nnotary delegation add docker.io/a/y targets/me me.pub --all-paths -p",
+			[]string{"targets/releases", "targets/me"}},
+		{"{gun: docker.io/a/y, role: targets/releases, cert: me.pub, paths: all, docker: true}",
+			"notary delegation add docker.io/a/y targets/releases me.pub --all-paths -p", []string{"targets/releases"}},
+	} {
+		t.Run(tc.entry, func(t *testing.T) {
+			p := NewPlan(planConfig(t, planNotary+"delegations: ["+tc.entry+"]\n"))
+			s := p.Steps[len(p.Steps)-1]
+			if got := strings.Join(s.Seed, "\n"); got != tc.seed {
+				t.Errorf("seed %q\nwant %q", got, tc.seed)
+			}
+			if roles, ok := s.Inputs["roles"]; (tc.roles == nil) != !ok || (ok && !slices.Equal(roles.([]string), tc.roles.([]string))) {
+				t.Errorf("inputs %v, want roles %v", s.Inputs, tc.roles)
+			}
+			checkDeclarations(t, p)
+		})
+	}
+}
+
 // TestPlanDerivedLists: what preflight checks comes from the declarations.
 func TestPlanDerivedLists(t *testing.T) {
 	p := NewPlan(planConfig(t, strings.Replace(planNotary, "trust_dir: t,", "trust_dir: t, targets_key: {label: tk, key: rsa-3072},", 1)))

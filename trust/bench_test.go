@@ -85,7 +85,7 @@ func BenchmarkNotarySteps(b *testing.B) {
 					if _, err := o.client.RotateSnapshotToServer(ctx, g); err != nil {
 						b.Fatal(err)
 					}
-					if _, err := o.client.AddDelegation(ctx, g, "targets/me", pubPEM, nil); err != nil {
+					if _, err := o.client.AddDelegation(ctx, g, []string{"targets/me"}, pubPEM, nil); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -16,6 +16,7 @@ import (
 	"github.com/theupdateframework/notary/tuf/utils"
 
 	"github.com/ceremony-dev/ceremony/internal/testenv"
+	"github.com/ceremony-dev/ceremony/trust/names"
 )
 
 // TestCeremony runs the seed's steps 4-8 against the real notary-server with
@@ -103,7 +104,7 @@ func TestCeremony(t *testing.T) {
 
 	// Step 6: delegation of targets/me to the delegate's PUBLIC KEY.
 	privPEM, pubPEM := delegateKeys(t, "me")
-	del, err := o.client.AddDelegation(ctx, gun, role, pubPEM, nil)
+	del, err := o.client.AddDelegation(ctx, gun, []string{role}, pubPEM, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func TestCeremony(t *testing.T) {
 	if del.AlreadyPresent || !ok || !slices.Equal(me.KeyIDs, []string{del.KeyID}) || !slices.Equal(me.Paths, []string{""}) {
 		t.Errorf("delegation: %+v", del)
 	}
-	if del2, err := o.client.AddDelegation(ctx, gun, role, pubPEM, []string{""}); err != nil || !del2.AlreadyPresent {
+	if del2, err := o.client.AddDelegation(ctx, gun, []string{role}, pubPEM, []string{""}); err != nil || !del2.AlreadyPresent {
 		t.Errorf("second delegation: %+v, %v", del2, err)
 	}
 
@@ -137,15 +138,15 @@ func TestCeremony(t *testing.T) {
 	if key.ID() != del.KeyID {
 		t.Fatalf("delegate key %s, delegation has %s", key.ID(), del.KeyID)
 	}
-	tr, err := delegate.AddTarget(ctx, gun, role, tag, digest, size, key)
+	tr, err := delegate.AddTarget(ctx, gun, []string{role}, tag, digest, size, key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Target{GUN: gun, Name: tag, Digest: digest, Size: size, Role: role}
-	if tr.AlreadyPresent || tr.Target != want {
+	if tr.AlreadyPresent || !slices.Equal(tr.Targets, []Target{want}) {
 		t.Errorf("AddTarget = %+v, want %+v", tr, want)
 	}
-	if tr2, err := delegate.AddTarget(ctx, gun, role, tag, strings.TrimPrefix(digest, "sha256:"), size, key); err != nil || !tr2.AlreadyPresent {
+	if tr2, err := delegate.AddTarget(ctx, gun, []string{role}, tag, strings.TrimPrefix(digest, "sha256:"), size, key); err != nil || !tr2.AlreadyPresent {
 		t.Errorf("second AddTarget: %+v, %v", tr2, err)
 	}
 
@@ -165,6 +166,40 @@ func TestCeremony(t *testing.T) {
 	wantErr := fmt.Sprintf("notary says %s (%d bytes) for %s, the registry serves %s (%d bytes)", digest, size, tag, other.Digest, other.Size)
 	if err == nil || err.Error() != wantErr {
 		t.Errorf("Validate against another image: %v, want %q", err, wantErr)
+	}
+
+	// A docker signer (docker trust signer add bob): its key in
+	// targets/releases and targets/bob, one publish; bob signs with no role
+	// named, into both, as docker trust sign does.
+	bobPriv, bobPub := delegateKeys(t, "bob")
+	bobDel, err := o.client.AddDelegation(ctx, gun, []string{names.Releases, "targets/bob"}, bobPub, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{names.Releases, "targets/bob"} {
+		if have, ok := bobDel.Role(r); !ok || !slices.Equal(have.KeyIDs, []string{bobDel.KeyID}) {
+			t.Errorf("%s after the docker signer: %+v", r, have)
+		}
+	}
+	if again, err := o.client.AddDelegation(ctx, gun, []string{names.Releases, "targets/bob"}, bobPub, nil); err != nil || !again.AlreadyPresent {
+		t.Errorf("second docker signer delegation: %+v, %v", again, err)
+	}
+	bob, err := DelegateKeyFromPEM(bobPriv, testDelegatePass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := delegate.AddTarget(ctx, gun, nil, "v2", digest, size, bob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := signed.Roles(); signed.AlreadyPresent || !slices.Equal(got, []string{"targets/bob", names.Releases}) {
+		t.Errorf("bob signed into %v (already %v), want targets/bob and %s", got, signed.AlreadyPresent, names.Releases)
+	}
+	if again, err := delegate.AddTarget(ctx, gun, nil, "v2", digest, size, bob); err != nil || !again.AlreadyPresent {
+		t.Errorf("bob's second signing: %+v, %v", again, err)
+	}
+	if _, err := delegate.AddTarget(ctx, gun, []string{names.Releases}, "v3", digest, size, key); err == nil || !strings.Contains(err.Error(), "is not a key of targets/releases") {
+		t.Errorf("me signing into %s: %v", names.Releases, err)
 	}
 
 	// Interop: the official CLI, from an empty trust dir, pinned to the CA.

@@ -115,32 +115,50 @@ type Target struct {
 
 // TargetResult is the outcome of AddTarget.
 type TargetResult struct {
-	Target
-	// AlreadyPresent: the role had signed this digest and size for the tag;
-	// nothing was done.
+	// Targets are the tag as each role signed it, in the order of the roles.
+	Targets []Target
+	// AlreadyPresent: every role had signed this digest and size for the
+	// tag; nothing was done.
 	AlreadyPresent bool
 }
 
-// AddTarget signs tag -> (digest, size) into the delegation role with the
-// delegate's key and publishes (`notary addhash GUN TAG SIZE --sha256 HEX -r
-// ROLE --publish`). The snapshot is the server's to sign, so the delegate
-// needs no other key.
-func (c *Client) AddTarget(ctx context.Context, gun, role, tag, digest string, size int64, key *DelegateKey) (*TargetResult, error) {
-	res, err := c.addTarget(ctx, gun, role, tag, digest, size, key)
+// Roles are the roles that signed the tag.
+func (r *TargetResult) Roles() []string {
+	var out []string
+	for _, t := range r.Targets {
+		out = append(out, t.Role)
+	}
+	return out
+}
+
+// AddTarget signs tag -> (digest, size) into the delegation roles with the
+// delegate's key and publishes once (`notary addhash GUN TAG SIZE --sha256
+// HEX -r ROLE --publish` for each role). No roles means every delegation
+// that holds the key, as `docker trust sign` signs into targets/releases and
+// the signer's own role: docker shows the tag only from targets/releases,
+// and names its signers from the others. The snapshot is the server's to
+// sign, so the delegate needs no other key.
+func (c *Client) AddTarget(ctx context.Context, gun string, roles []string, tag, digest string, size int64, key *DelegateKey) (*TargetResult, error) {
+	res, err := c.addTarget(ctx, gun, roles, tag, digest, size, key)
 	if err != nil {
-		return nil, fmt.Errorf("notary addhash %s %s to %s: %w", gun, tag, role, err)
+		to := strings.Join(roles, " and ")
+		if to == "" {
+			to = "the key's roles"
+		}
+		return nil, fmt.Errorf("notary addhash %s %s to %s: %w", gun, tag, to, err)
 	}
 	return res, nil
 }
 
-func (c *Client) addTarget(ctx context.Context, gun, role, tag, digest string, size int64, key *DelegateKey) (*TargetResult, error) {
+func (c *Client) addTarget(ctx context.Context, gun string, roles []string, tag, digest string, size int64, key *DelegateKey) (*TargetResult, error) {
 	g, err := checkGUN(gun)
 	if err != nil {
 		return nil, err
 	}
-	r, err := checkDelegationRole(role)
-	if err != nil {
-		return nil, err
+	for _, role := range roles {
+		if _, err := checkDelegationRole(role); err != nil {
+			return nil, err
+		}
 	}
 	sum, err := parseDigest(digest)
 	if err != nil {
@@ -161,43 +179,83 @@ func (c *Client) addTarget(ctx context.Context, gun, role, tag, digest string, s
 	if err != nil {
 		return nil, err
 	}
-	have, ok := facts.Role(role)
-	if !ok {
-		return nil, fmt.Errorf("%s has no delegation %s: the repository owner adds it first", g, role)
-	}
-	if !slices.Contains(have.KeyIDs, key.ID()) {
-		return nil, fmt.Errorf("key %s is not a key of %s (it has %v): the repository owner adds it first", key.ID(), role, have.KeyIDs)
-	}
-	if !pathAllowed(have.Paths, tag) {
-		return nil, fmt.Errorf("tag %s is outside %s's paths %q: sign a tag under one of them, or have the owner widen the delegation", tag, role, have.Paths)
-	}
-	want := Target{GUN: gun, Name: tag, Digest: "sha256:" + hex.EncodeToString(sum), Size: size, Role: role}
-	if got, err := c.lookup(ctx, g, tag, r); err == nil && *got == want {
-		return &TargetResult{Target: want, AlreadyPresent: true}, nil
-	}
-	store, err := key.store(ctx, r, g)
-	if err != nil {
+	if roles, err = keyRoles(facts, roles, key.ID(), tag); err != nil {
 		return nil, err
+	}
+	hexSum := "sha256:" + hex.EncodeToString(sum)
+	want := func(role string) Target {
+		return Target{GUN: gun, Name: tag, Digest: hexSum, Size: size, Role: role}
+	}
+	var missing []data.RoleName
+	for _, role := range roles {
+		if got, err := c.lookup(ctx, g, tag, data.RoleName(role)); err != nil || *got != want(role) {
+			missing = append(missing, data.RoleName(role))
+		}
+	}
+	res := &TargetResult{AlreadyPresent: len(missing) == 0}
+	if len(missing) > 0 {
+		if err := c.publishTarget(ctx, g, missing, &client.Target{Name: tag, Hashes: data.Hashes{"sha256": sum}, Length: size}, key); err != nil {
+			return nil, err
+		}
+	}
+	for _, role := range roles {
+		got, err := c.lookup(ctx, g, tag, data.RoleName(role))
+		if err != nil {
+			return nil, fmt.Errorf("read back %s: %w", role, err)
+		}
+		if *got != want(role) {
+			return nil, fmt.Errorf("published, but the server's metadata says %s (%d bytes) in %s", got.Digest, got.Size, got.Role)
+		}
+		res.Targets = append(res.Targets, *got)
+	}
+	return res, nil
+}
+
+// publishTarget adds t to the roles with the delegate's key and publishes.
+func (c *Client) publishTarget(ctx context.Context, g data.GUN, roles []data.RoleName, t *client.Target, key *DelegateKey) error {
+	store, err := key.store(ctx, roles[0], g)
+	if err != nil {
+		return err
 	}
 	repo, err := c.openWriter(ctx, g, store)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	t := &client.Target{Name: tag, Hashes: data.Hashes{"sha256": sum}, Length: size}
-	if err := repo.AddTarget(t, r); err != nil {
-		return nil, err
+	if err := repo.AddTarget(t, roles...); err != nil {
+		return err
 	}
 	if err := repo.Publish(); err != nil {
-		return nil, fmt.Errorf("publish: %w", keyError(err))
+		return fmt.Errorf("publish: %w", keyError(err))
 	}
-	got, err := c.lookup(ctx, g, tag, r)
-	if err != nil {
-		return nil, fmt.Errorf("read back: %w", err)
+	return nil
+}
+
+// keyRoles checks that the key may sign tag into each of roles, or, with
+// no roles given, finds every delegation that holds the key.
+func keyRoles(facts *Facts, roles []string, keyID, tag string) ([]string, error) {
+	if len(roles) == 0 {
+		for _, r := range facts.Roles {
+			if data.IsDelegation(data.RoleName(r.Name)) && slices.Contains(r.KeyIDs, keyID) {
+				roles = append(roles, r.Name)
+			}
+		}
+		if len(roles) == 0 {
+			return nil, fmt.Errorf("key %s is in no delegation of %s: the repository owner adds it first", keyID, facts.GUN)
+		}
 	}
-	if *got != want {
-		return nil, fmt.Errorf("published, but the server's metadata says %s (%d bytes) in %s", got.Digest, got.Size, got.Role)
+	for _, role := range roles {
+		have, ok := facts.Role(role)
+		if !ok {
+			return nil, fmt.Errorf("%s has no delegation %s: the repository owner adds it first", facts.GUN, role)
+		}
+		if !slices.Contains(have.KeyIDs, keyID) {
+			return nil, fmt.Errorf("key %s is not a key of %s (it has %v): the repository owner adds it first", keyID, role, have.KeyIDs)
+		}
+		if !pathAllowed(have.Paths, tag) {
+			return nil, fmt.Errorf("tag %s is outside %s's paths %q: sign a tag under one of them, name the other roles with --role, or have the owner widen the delegation", tag, role, have.Paths)
+		}
 	}
-	return &TargetResult{Target: *got}, nil
+	return roles, nil
 }
 
 // Lookup returns the target notary resolves for tag (`notary lookup GUN

@@ -2,8 +2,10 @@ package trust
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/theupdateframework/notary/storage"
 	"github.com/theupdateframework/notary/tuf/data"
@@ -92,35 +94,44 @@ func (c *Client) serverKey(ctx context.Context, g data.GUN, role data.RoleName) 
 // DelegationResult is the outcome of AddDelegation.
 type DelegationResult struct {
 	Facts
-	Delegation string // the role, targets/NAME
-	KeyID      string // canonical ID of the delegate's key, as `notary delegation list` shows
-	// AlreadyPresent: the role had this key and these paths; nothing was done.
+	// Delegations are the roles that hold the key, targets/NAME and, for a
+	// docker signer, targets/releases.
+	Delegations []string
+	KeyID       string // canonical ID of the delegate's key, as `notary delegation list` shows
+	// AlreadyPresent: every role had this key and these paths; nothing was done.
 	AlreadyPresent bool
 }
 
-// AddDelegation adds a delegate's key to the delegation role (`notary
-// delegation add GUN ROLE KEYFILE --all-paths --publish`) and publishes.
-// pemBytes is a CERTIFICATE or a PUBLIC KEY, as `docker trust key generate`
-// writes; paths empty means all paths. Publishing re-signs targets with the
-// targets key (its file and passphrase, or the token).
-func (c *Client) AddDelegation(ctx context.Context, gun, role string, pemBytes []byte, paths []string) (*DelegationResult, error) {
-	res, err := c.addDelegation(ctx, gun, role, pemBytes, paths)
+// AddDelegation adds a delegate's key to each of the delegation roles
+// (`notary delegation add GUN ROLE KEYFILE --all-paths --publish` for each)
+// and publishes once. A docker signer's roles are targets/releases and
+// targets/NAME, as `docker trust signer add` makes them
+// (names.SignerRoles). pemBytes is a CERTIFICATE or a PUBLIC KEY, as
+// `docker trust key generate` writes; paths empty means all paths.
+// Publishing re-signs targets with the targets key (its file and
+// passphrase, or the token).
+func (c *Client) AddDelegation(ctx context.Context, gun string, roles []string, pemBytes []byte, paths []string) (*DelegationResult, error) {
+	res, err := c.addDelegation(ctx, gun, roles, pemBytes, paths)
 	if err != nil {
-		return nil, fmt.Errorf("notary delegation add %s %s: %w", gun, role, err)
+		return nil, fmt.Errorf("notary delegation add %s %s: %w", gun, strings.Join(roles, " and "), err)
 	}
 	return res, nil
 }
 
-func (c *Client) addDelegation(ctx context.Context, gun, role string, pemBytes []byte, paths []string) (*DelegationResult, error) {
+func (c *Client) addDelegation(ctx context.Context, gun string, roles []string, pemBytes []byte, paths []string) (*DelegationResult, error) {
 	g, err := checkGUN(gun)
 	if err != nil {
 		return nil, err
 	}
-	// Only a role directly under targets: the targets key signs it in.
-	if err := names.CheckDelegation(role); err != nil {
-		return nil, err
+	if len(roles) == 0 {
+		return nil, errors.New("no delegation role")
 	}
-	r := data.RoleName(role)
+	// Only roles directly under targets: the targets key signs them in.
+	for _, role := range roles {
+		if err := names.CheckDelegation(role); err != nil {
+			return nil, err
+		}
+	}
 	pub, keyID, err := parseDelegatePublicKey(pemBytes)
 	if err != nil {
 		return nil, err
@@ -135,15 +146,21 @@ func (c *Client) addDelegation(ctx context.Context, gun, role string, pemBytes [
 	if err != nil {
 		return nil, err
 	}
-	if have, ok := facts.Role(role); ok && slices.Contains(have.KeyIDs, keyID) && containsAll(have.Paths, paths) {
-		return &DelegationResult{Facts: *facts, Delegation: role, KeyID: keyID, AlreadyPresent: true}, nil
+	missing := slices.DeleteFunc(slices.Clone(roles), func(role string) bool {
+		have, ok := facts.Role(role)
+		return ok && slices.Contains(have.KeyIDs, keyID) && containsAll(have.Paths, paths)
+	})
+	if len(missing) == 0 {
+		return &DelegationResult{Facts: *facts, Delegations: roles, KeyID: keyID, AlreadyPresent: true}, nil
 	}
 	repo, err := c.openWriter(ctx, g, c.tokenStores(ctx)...)
 	if err != nil {
 		return nil, err
 	}
-	if err := repo.AddDelegation(r, []data.PublicKey{pub}, paths); err != nil {
-		return nil, err
+	for _, role := range missing {
+		if err := repo.AddDelegation(data.RoleName(role), []data.PublicKey{pub}, paths); err != nil {
+			return nil, fmt.Errorf("%s: %w", role, err)
+		}
 	}
 	if err := repo.Publish(); err != nil {
 		return nil, fmt.Errorf("publish: %w", keyError(err))
@@ -151,10 +168,12 @@ func (c *Client) addDelegation(ctx context.Context, gun, role string, pemBytes [
 	if facts, err = c.published(ctx, g); err != nil {
 		return nil, fmt.Errorf("read back: %w", err)
 	}
-	if have, ok := facts.Role(role); !ok || !slices.Contains(have.KeyIDs, keyID) {
-		return nil, fmt.Errorf("published, but the server's metadata has no key %s in %s", keyID, role)
+	for _, role := range roles {
+		if have, ok := facts.Role(role); !ok || !slices.Contains(have.KeyIDs, keyID) {
+			return nil, fmt.Errorf("published, but the server's metadata has no key %s in %s", keyID, role)
+		}
 	}
-	return &DelegationResult{Facts: *facts, Delegation: role, KeyID: keyID}, nil
+	return &DelegationResult{Facts: *facts, Delegations: roles, KeyID: keyID}, nil
 }
 
 // DelegatePublicKeyID parses a delegate's PEM certificate or public key as

@@ -195,7 +195,7 @@ func TestBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	privPEM, pubPEM := delegateKeys(t, "me")
-	if _, err := o.client.AddDelegation(ctx, gun, role, pubPEM, []string{"releases/"}); err != nil {
+	if _, err := o.client.AddDelegation(ctx, gun, []string{role}, pubPEM, []string{"releases/"}); err != nil {
 		t.Fatal(err)
 	}
 	key, err := DelegateKeyFromPEM(privPEM, testDelegatePass)
@@ -222,31 +222,31 @@ func TestBadInput(t *testing.T) {
 		want string
 	}{
 		{"delegate PEM unparsable", func() error {
-			_, err := o.client.AddDelegation(ctx, gun, role, []byte("not a key"), nil)
+			_, err := o.client.AddDelegation(ctx, gun, []string{role}, []byte("not a key"), nil)
 			return err
 		}, "delegate key: no valid public key found"},
 		{"delegate PEM is a private key", func() error {
-			_, err := o.client.AddDelegation(ctx, gun, role, privPEM, nil)
+			_, err := o.client.AddDelegation(ctx, gun, []string{role}, privPEM, nil)
 			return err
 		}, `unsupported PEM block type "ENCRYPTED PRIVATE KEY"`},
 		{"delegate certificate unparsable", func() error {
-			_, err := o.client.AddDelegation(ctx, gun, role, certLike, nil)
+			_, err := o.client.AddDelegation(ctx, gun, []string{role}, certLike, nil)
 			return err
 		}, "could not parse provided certificate"},
 		{"role without targets/ prefix", func() error {
-			_, err := o.client.AddDelegation(ctx, gun, "me", strangerPEM, nil)
+			_, err := o.client.AddDelegation(ctx, gun, []string{"me"}, strangerPEM, nil)
 			return err
 		}, `role "me" is not a delegation role`},
 		{"role targets itself", func() error {
-			_, err := o.client.AddDelegation(ctx, gun, "targets", strangerPEM, nil)
+			_, err := o.client.AddDelegation(ctx, gun, []string{"targets"}, strangerPEM, nil)
 			return err
 		}, `role "targets" is not a delegation role`},
 		{"role not clean", func() error {
-			_, err := o.client.AddDelegation(ctx, gun, "targets/../me", strangerPEM, nil)
+			_, err := o.client.AddDelegation(ctx, gun, []string{"targets/../me"}, strangerPEM, nil)
 			return err
 		}, "is not a delegation role"},
 		{"delegation on an unpublished GUN", func() error {
-			_, err := o.client.AddDelegation(ctx, "docker.io/alice/nothing", role, strangerPEM, nil)
+			_, err := o.client.AddDelegation(ctx, "docker.io/alice/nothing", []string{role}, strangerPEM, nil)
 			return err
 		}, "docker.io/alice/nothing: " + ErrNotPublished.Error()},
 		{"GUN mismatch with the cert's CN", func() error {
@@ -268,23 +268,27 @@ func TestBadInput(t *testing.T) {
 			return err
 		}, `GUN "../etc" is not a docker repository name`},
 		{"digest malformed", func() error {
-			_, err := o.client.AddTarget(ctx, gun, role, "v1", "sha256:abc", 10, key)
+			_, err := o.client.AddTarget(ctx, gun, []string{role}, "v1", "sha256:abc", 10, key)
 			return err
 		}, "want sha256:<64 hex digits>"},
 		{"size zero", func() error {
-			_, err := o.client.AddTarget(ctx, gun, role, "v1", img.Digest, 0, key)
+			_, err := o.client.AddTarget(ctx, gun, []string{role}, "v1", img.Digest, 0, key)
 			return err
 		}, "must be positive"},
 		{"sign into a role without targets/ prefix", func() error {
-			_, err := o.client.AddTarget(ctx, gun, "me", "v1", img.Digest, img.Size, key)
+			_, err := o.client.AddTarget(ctx, gun, []string{"me"}, "v1", img.Digest, img.Size, key)
 			return err
 		}, `role "me" is not a delegation role`},
 		{"sign with a key not in the delegation", func() error {
-			_, err := o.client.AddTarget(ctx, gun, role, "v1", img.Digest, img.Size, stranger)
+			_, err := o.client.AddTarget(ctx, gun, []string{role}, "v1", img.Digest, img.Size, stranger)
 			return err
 		}, "is not a key of targets/me"},
+		{"sign with a key in no delegation, no role named", func() error {
+			_, err := o.client.AddTarget(ctx, gun, nil, "v1", img.Digest, img.Size, stranger)
+			return err
+		}, "is in no delegation of " + gun},
 		{"sign into a delegation that does not exist", func() error {
-			_, err := o.client.AddTarget(ctx, gun, "targets/nobody", "v1", img.Digest, img.Size, key)
+			_, err := o.client.AddTarget(ctx, gun, []string{"targets/nobody"}, "v1", img.Digest, img.Size, key)
 			return err
 		}, "has no delegation targets/nobody"},
 		{"delegate key file, wrong passphrase", func() error {
@@ -354,7 +358,7 @@ func TestDelegateTokenKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := o.client.AddDelegation(ctx, gun, role, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), []string{""}); err != nil {
+	if _, err := o.client.AddDelegation(ctx, gun, []string{role}, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), []string{""}); err != nil {
 		t.Fatal(err)
 	}
 	key, err := DelegateKeyFromToken(ctx, dsess, fmt.Sprintf("pkcs11:token=%s;object=ci;type=private", dsess.Token().Label))
@@ -364,11 +368,11 @@ func TestDelegateTokenKey(t *testing.T) {
 	cfg := o.cfg
 	cfg.Token, cfg.TrustDir, cfg.Passphrases = nil, filepath.Join(t.TempDir(), "ci-trust"), Passphrases{}
 	digest := "sha256:" + strings.Repeat("ab", 32)
-	res, err := newClient(t, cfg).AddTarget(ctx, gun, role, tag, digest, 1234, key)
+	res, err := newClient(t, cfg).AddTarget(ctx, gun, []string{role}, tag, digest, 1234, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Target != (Target{GUN: gun, Name: tag, Digest: digest, Size: 1234, Role: role}) {
+	if !slices.Equal(res.Targets, []Target{{GUN: gun, Name: tag, Digest: digest, Size: 1234, Role: role}}) {
 		t.Errorf("%+v", res)
 	}
 	if f := files(t, filepath.Join(cfg.TrustDir, "private")); len(f) != 0 {
@@ -471,7 +475,7 @@ func TestTargetsKeyInToken(t *testing.T) {
 		t.Errorf("key files %v, want only the snapshot key", keys)
 	}
 	_, pubPEM := delegateKeys(t, "me")
-	if _, err := c.AddDelegation(ctx, gun, "targets/me", pubPEM, nil); err != nil {
+	if _, err := c.AddDelegation(ctx, gun, []string{"targets/me"}, pubPEM, nil); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/secret"
@@ -63,7 +64,9 @@ func newSignCmd() *cobra.Command {
 		Short: "Delegate: add an image manifest as a target of a delegation role and publish",
 		Long: "Add the sha256 and size of an image manifest (read from the registry, or from --manifest) as TAG in the\n" +
 			"delegation role, signed with the delegate's key, and publish (the seed's skopeo inspect --raw + notary addhash -r).\n" +
-			"--key is a PEM private key file (as docker trust key generate writes) or a pkcs11: URI.",
+			"--key is a PEM private key file (as docker trust key generate writes) or a pkcs11: URI.\n" +
+			"Without --role the tag goes into every delegation role that holds the key, as docker trust sign does: a docker\n" +
+			"signer's key is in targets/releases, the role docker's client reads tags from, and in targets/NAME, its name.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if (image == "") == (manifest == "") {
@@ -94,7 +97,11 @@ func newSignCmd() *cobra.Command {
 				return err
 			}
 			defer closeKey()
-			res, err := c.AddTarget(ctx, gun, role, tag, digest, size, dk)
+			var roles []string
+			if role != "" {
+				roles = []string{role}
+			}
+			res, err := c.AddTarget(ctx, gun, roles, tag, digest, size, dk)
 			if err != nil {
 				return err
 			}
@@ -102,7 +109,7 @@ func newSignCmd() *cobra.Command {
 			if res.AlreadyPresent {
 				state = "already signed"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s %s:%s %s (%d bytes) as %s with key %s\n", state, gun, tag, digest, size, role, dk.ID())
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %s:%s %s (%d bytes) as %s with key %s\n", state, gun, tag, digest, size, strings.Join(res.Roles(), " and "), dk.ID())
 			return nil
 		},
 	}
@@ -112,11 +119,11 @@ func newSignCmd() *cobra.Command {
 	f.StringVar(&tag, "tag", "", "tag to sign, e.g. latest")
 	f.StringVar(&image, "image", "", "image reference to read the manifest from, e.g. registry.example/alice/nginx:latest")
 	f.StringVar(&manifest, "manifest", "", "a manifest file instead of --image (skopeo inspect --raw output)")
-	f.StringVar(&role, "role", "", "delegation role, e.g. targets/me")
+	f.StringVar(&role, "role", "", "delegation role, e.g. targets/me (default: every role that holds the key)")
 	f.StringVar(&key, "key", "", "the delegate's key: PEM private key file or pkcs11: URI")
 	f.StringVar(&keyPass, "key-passphrase", "prompt", "passphrase of an encrypted key file: env:NAME, file:PATH or prompt")
 	f.StringVar(&pin, "pin", "", "PIN for a pkcs11: key (default: the URI's pin-source, else prompt)")
-	for _, name := range []string{"gun", "tag", "role", "key"} {
+	for _, name := range []string{"gun", "tag", "key"} {
 		cmd.MarkFlagRequired(name)
 	}
 	return cmd
@@ -129,8 +136,10 @@ func checkSignFlags(gun, role, keyPass, pin string) error {
 	if err := names.CheckGUN(gun); err != nil {
 		return fmt.Errorf("--gun: %w", err)
 	}
-	if err := names.CheckRole(role); err != nil {
-		return fmt.Errorf("--role: %w", err)
+	if role != "" { // else every role that holds the key, found on the server
+		if err := names.CheckRole(role); err != nil {
+			return fmt.Errorf("--role: %w", err)
+		}
 	}
 	if _, err := secret.Parse(keyPass); err != nil {
 		return fmt.Errorf("--key-passphrase: %w", err)

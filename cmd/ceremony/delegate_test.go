@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -157,11 +158,16 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, b)
 	}
-	for _, want := range []string{"[7/7] Delegation targets/me of docker.io/demo/nginx done", "they agree", "latest sha256:", "targets/me",
+	for _, want := range []string{"[7/7] Delegation targets/me of docker.io/demo/nginx done", "targets/releases and targets/me hold key", "they agree", "latest sha256:", "targets/me",
+		"as targets/me and targets/releases with delegate key", "Signatures for docker.io/demo/nginx:latest",
 		"VERIFIED: every check holds, anchored in the CA certificate given"} {
 		if !strings.Contains(string(b), want) {
 			t.Fatalf("demo output lacks %q:\n%s", want, b)
 		}
+	}
+	// Docker's own client shows the rehearsal's tag, signed by me.
+	if !regexp.MustCompile(`(?m)^latest +[0-9a-f]{64} +me$`).Match(b) {
+		t.Fatalf("docker trust inspect does not show latest signed by me:\n%s", b)
 	}
 	if _, err := os.Stat(filepath.Join(out, "ceremony-out", transcript.FileName)); err != nil {
 		t.Fatal(err)

@@ -129,7 +129,7 @@ notary:
   targets_passphrase: file:targets.secret
   snapshot_passphrase: file:snapshot.secret
 delegations:
-  - {gun: %s, role: targets/me, cert: me.pub, paths: all}
+  - {gun: %s, role: targets/me, cert: me.pub, paths: all, docker: true}   # as docker trust signer add: targets/releases too
 output: ./ceremony-out
 training: true   # a rehearsal: every certificate says O=TRAINING - NOT FOR PRODUCTION
 `, config.DefaultModule, GUN, srv.URL, srv.CAFile, GUN)
@@ -153,7 +153,7 @@ training: true   # a rehearsal: every certificate says O=TRAINING - NOT FOR PROD
 	}
 
 	// The delegate signs the image, as on its own device with its own trust dir.
-	say("\n== step 7, on the delegate's side: sign %s:latest as targets/me", GUN)
+	say("\n== step 7, on the delegate's side: sign %s:latest into every role of its key, as docker trust sign does", GUN)
 	delegate, err := trust.New(trust.Config{URL: srv.URL, TLSCA: srv.CAFile, TrustDir: filepath.Join(dir, "delegate-trust"),
 		PinCA: filepath.Join(cfg.OutputDir(), steps.CAFile)})
 	if err != nil {
@@ -168,10 +168,11 @@ training: true   # a rehearsal: every certificate says O=TRAINING - NOT FOR PROD
 	if err != nil {
 		return err
 	}
-	if _, err := delegate.AddTarget(ctx, GUN, "targets/me", "latest", digest, size, key); err != nil {
+	signed, err := delegate.AddTarget(ctx, GUN, nil, "latest", digest, size, key)
+	if err != nil {
 		return err
 	}
-	say("   signed %s (%d bytes) with delegate key %s", digest, size, key.ID())
+	say("   signed %s (%d bytes) as %s with delegate key %s", digest, size, strings.Join(signed.Roles(), " and "), key.ID())
 
 	say("\n== step 8: validate: notary's target against the registry's manifest")
 	v, err := delegate.Validate(ctx, GUN, "latest", img.Ref)
@@ -180,6 +181,9 @@ training: true   # a rehearsal: every certificate says O=TRAINING - NOT FOR PROD
 	}
 	say("   notary: %s %d bytes (signed by %s); registry: %s %d bytes: they agree", v.Target.Digest, v.Target.Size, v.Target.Role, v.ManifestDigest, v.ManifestSize)
 	if err := cliLookup(ctx, say, dir, srv, filepath.Join(cfg.OutputDir(), steps.CAFile)); err != nil {
+		return err
+	}
+	if err := dockerInspect(ctx, say, dir, srv); err != nil {
 		return err
 	}
 	if err := verifyTranscript(ctx, say, o.Out, cfg.OutputDir(), o.Verified); err != nil {
@@ -231,6 +235,23 @@ func cliLookup(ctx context.Context, say func(string, ...any), dir string, srv *s
 		if err != nil {
 			return fmt.Errorf("notary %s: %w", strings.Join(args, " "), err)
 		}
+	}
+	return nil
+}
+
+// dockerInspect shows what docker's own client reads: it shows a tag only
+// when targets/releases signs it, and trusts the root on first use.
+func dockerInspect(ctx context.Context, say func(string, ...any), dir string, srv *scratch.NotaryServer) error {
+	cmd, err := srv.DockerTrust(ctx, filepath.Join(dir, "docker"), "trust", "inspect", "--pretty", GUN+":latest")
+	if err != nil {
+		say("\n(%v; skipping docker's view)", err)
+		return nil
+	}
+	out, err := cmd.CombinedOutput()
+	say("\n== docker's client (DOCKER_CONTENT_TRUST_SERVER=%s; it trusts the root on first use): docker trust inspect --pretty %s:latest", srv.URL, GUN)
+	say("%s", strings.TrimRight(string(out), "\n"))
+	if err != nil {
+		return fmt.Errorf("docker trust inspect: %w", err)
 	}
 	return nil
 }

@@ -55,6 +55,9 @@ type Delegation struct {
 	// beside the config.
 	Cert  string
 	Paths string // YAML: "" is all, or a list such as "[releases/]"
+	// Docker makes the delegate a docker signer (docker: true): its key in
+	// targets/releases too.
+	Docker bool
 }
 
 // Write writes the config as ceremony.yaml in a fresh directory, with the
@@ -119,7 +122,11 @@ func (c Ceremony) delegation(tb testing.TB, dir string, i int, d Delegation) str
 	if d.Paths == "" {
 		d.Paths = "all"
 	}
-	return fmt.Sprintf("  - {gun: %q, role: %q, cert: %q, paths: %s}\n", d.GUN, d.Role, d.Cert, d.Paths)
+	docker := ""
+	if d.Docker {
+		docker = ", docker: true"
+	}
+	return fmt.Sprintf("  - {gun: %q, role: %q, cert: %q, paths: %s%s}\n", d.GUN, d.Role, d.Cert, d.Paths, docker)
 }
 
 // PublicKeyPEM is pub as a PUBLIC KEY block, as a delegate hands it over.

@@ -119,6 +119,34 @@ func CheckDelegation(role string) error {
 	return nil
 }
 
+// Releases is the delegation docker's client reads signed tags from, beside
+// targets itself: `docker trust inspect` and a trusted pull see a tag only
+// when targets or targets/releases signs it (docker/cli's
+// matchReleasedSignatures), and name as its signers the other roles that
+// signed the same digest.
+const Releases = "targets/releases"
+
+// SignerRoles is the rule for where a delegate's key goes: role itself, and
+// for a docker signer (docker), targets/releases too, as `docker trust
+// signer add NAME` does (targets/releases and targets/NAME), so that docker
+// shows what the delegate signs, under its name. A key that goes into
+// targets/releases needs every path (allPaths): docker's signers share that
+// role with all paths, and notary joins the paths of everyone added to it,
+// so a narrower list would not hold.
+func SignerRoles(role string, docker, allPaths bool) ([]string, error) {
+	if err := CheckDelegation(role); err != nil {
+		return nil, err
+	}
+	roles := []string{role}
+	if docker && role != Releases {
+		roles = []string{Releases, role}
+	}
+	if roles[0] == Releases && !allPaths {
+		return nil, fmt.Errorf("%s puts the key in %s, which docker's signers share with every path: give paths: all, as docker trust signer add does", role, Releases)
+	}
+	return roles, nil
+}
+
 // CheckServerURL accepts a notary server's URL as https://HOST[:PORT]. TLS
 // is always verified, so http is refused; notary appends /v2/<gun>/... to
 // the URL as a string, so a path, query or fragment would mangle every

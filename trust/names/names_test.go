@@ -1,6 +1,7 @@
 package names
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -99,6 +100,36 @@ func TestCheckDelegation(t *testing.T) {
 		{"targets/Me", "notary refuses uppercase"},
 		{"targets/team/releases", `nested under targets/team, whose key the ceremony does not hold (it signs with the targets key); delegate "targets/releases" instead`},
 	})
+}
+
+func TestSignerRoles(t *testing.T) {
+	for _, tc := range []struct {
+		role          string
+		docker, all   bool
+		want, refused string
+	}{
+		{"targets/me", false, true, "targets/me", ""},
+		{"targets/me", false, false, "targets/me", ""},
+		{"targets/me", true, true, "targets/releases targets/me", ""},
+		{"targets/releases", false, true, "targets/releases", ""},
+		{"targets/releases", true, true, "targets/releases", ""},
+		{"targets/me", true, false, "", "targets/me puts the key in targets/releases, which docker's signers share with every path: give paths: all"},
+		{"targets/releases", false, false, "", "give paths: all"},
+		{"targets/team/me", true, true, "", "nested under targets/team"},
+		{"me", true, true, "", "start with targets/"},
+	} {
+		t.Run(fmt.Sprint(tc.role, tc.docker, tc.all), func(t *testing.T) {
+			roles, err := SignerRoles(tc.role, tc.docker, tc.all)
+			switch {
+			case tc.refused == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.refused == "" && strings.Join(roles, " ") != tc.want:
+				t.Fatalf("roles %q, want %q", roles, tc.want)
+			case tc.refused != "" && (err == nil || !strings.Contains(err.Error(), tc.refused)):
+				t.Fatalf("roles %q, err %v; want %q", roles, err, tc.refused)
+			}
+		})
+	}
 }
 
 func TestCheckServerURL(t *testing.T) {
