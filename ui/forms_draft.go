@@ -43,6 +43,7 @@ type formDraft struct {
 
 type formDelegation struct {
 	gun, role, cert, paths string
+	docker                 bool // also in targets/releases, as docker trust signer add
 	more                   bool // the operator adds another delegate after this one
 }
 
@@ -91,7 +92,7 @@ func newFormDraft(start *config.Config, dir string) *formDraft {
 		if !g.Paths.All {
 			paths = strings.Join(g.Paths.List, " ")
 		}
-		d.delegations = append(d.delegations, &formDelegation{gun: g.GUN, role: g.Role, cert: g.Cert, paths: paths, more: true})
+		d.delegations = append(d.delegations, &formDelegation{gun: g.GUN, role: g.Role, cert: g.Cert, paths: paths, docker: g.Docker, more: true})
 	}
 	if n := len(d.delegations); n > 0 {
 		d.delegate = true
@@ -231,7 +232,7 @@ func (d *formDraft) config() *config.Config {
 		if d.delegate {
 			for _, g := range d.delegations {
 				c.Delegations = append(c.Delegations, config.Delegation{GUN: g.gun, Role: strings.TrimSpace(g.role),
-					Cert: strings.TrimSpace(g.cert), Paths: parsePaths(g.paths)})
+					Cert: strings.TrimSpace(g.cert), Paths: parsePaths(g.paths), Docker: g.docker})
 			}
 		}
 	}

@@ -293,7 +293,7 @@ func (m *Forms) delegatePage(i int) formPage {
 	g := d.delegations[i]
 	field := fmt.Sprintf("delegations[%d]", i)
 	return formPage{id: "delegate/" + strconv.Itoa(i), title: fmt.Sprintf("Delegate %d", i+1), fields: []string{field},
-		intro: "What the delegate may sign, and the key they sign with.",
+		intro: "What the delegate may sign, and the key they sign with. Docker sees only tags in targets/releases.",
 		build: func(fm formFieldMaker) []*formField {
 			errs := func(fields ...string) func() error {
 				return func() error { return problemsOf(d.config().CheckDelegations(), false, fields...) }
@@ -316,6 +316,7 @@ func (m *Forms) delegatePage(i int) formPage {
 				fm.input("Role", "targets/NAME, NAME of a-z, 0-9, - and _", &g.role, errs(field+".role", field)),
 				fm.input("Certificate file", "the delegate's certificate or public key (PEM)", &g.cert, errs(field+".cert")),
 				fm.input("Paths", "all, or path prefixes separated by spaces", &g.paths, errs(field+".paths")),
+				fm.confirm("Also in targets/releases, for docker?", "", "Yes", "No", &g.docker).inline(),
 				fm.confirm("Another delegate after this one?", "", "Yes", "No", &g.more).inline(),
 			}
 		}}

@@ -353,7 +353,8 @@ func TestFormsStartFromConfig(t *testing.T) {
 ca: {label: ca2, key: rsa-3072, subject: "CN=Example CA,O=Example", days: 5000}
 repositories: [{gun: docker.io/alice/nginx, days: 100}]
 notary: {url: "https://notary.example.com", trust_dir: trust, targets_passphrase: env:T, snapshot_passphrase: env:S}
-delegations: [{gun: docker.io/alice/nginx, role: targets/ci, cert: me.crt, paths: [release/, v1/]}]
+delegations: [{gun: docker.io/alice/nginx, role: targets/ci, cert: me.crt, paths: [release/, v1/]},
+  {gun: docker.io/alice/nginx, role: targets/me, cert: me.crt, paths: all, docker: true}]
 operator: Olga
 `), src)
 	if err != nil {
@@ -366,7 +367,8 @@ operator: Olga
 	d := m.d
 	if d.token != "spare" || d.pin != "file:"+filepath.Join(src, "pin.txt") || d.caKey != "rsa-3072" || d.caDays != "5000" ||
 		d.guns != "docker.io/alice/nginx" || d.repoDays != "100" || !d.notary || d.trustDir != filepath.Join(src, "trust") ||
-		!d.delegate || d.delegations[0].paths != "release/ v1/" || d.delegations[0].cert != filepath.Join(src, "me.crt") || d.operator != "Olga" {
+		!d.delegate || d.delegations[0].paths != "release/ v1/" || d.delegations[0].cert != filepath.Join(src, "me.crt") || d.operator != "Olga" ||
+		d.delegations[0].docker || !d.delegations[1].docker {
 		t.Fatalf("draft %+v %+v", d, d.delegations[0])
 	}
 	formsPress(m, "enter")
@@ -376,6 +378,9 @@ operator: Olga
 	back := d.config()
 	if got, want := back.Path(back.Delegations[0].Cert), c.Path(c.Delegations[0].Cert); got != want {
 		t.Fatalf("delegate's cert %s, want %s", got, want)
+	}
+	if back.Delegations[0].Docker || !back.Delegations[1].Docker {
+		t.Fatal("the docker signer is lost between the file and the forms")
 	}
 }
 
