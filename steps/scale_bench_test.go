@@ -47,7 +47,9 @@ func BenchmarkCeremonyRepos(b *testing.B) {
 	}
 }
 
-func scalePlan(b *testing.B, srv *testenv.NotaryServer, n int) *Plan {
+func scalePlan(b *testing.B, srv *testenv.NotaryServer, n int) *Plan { return scalePlanT(b, srv, n) }
+
+func scalePlanT(b testing.TB, srv *testenv.NotaryServer, n int) *Plan {
 	guns := make([]string, n)
 	run := strings.ReplaceAll(fmt.Sprint(time.Now().UnixNano()), "-", "")
 	for i := range guns {

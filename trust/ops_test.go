@@ -121,7 +121,12 @@ func TestInitResume(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(cl, "01_stray.change"), []byte(`{"action":"create","role":"targets","type":"target","path":"x","data":null}`), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		res, err := o.client.Init(ctx, gun, o.repoCert)
+		// A new process finds it so (a client reads the key files once).
+		again, err := New(o.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := again.Init(ctx, gun, o.repoCert)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -64,6 +65,13 @@ type Passphrases struct {
 type Client struct {
 	cfg  Config
 	base *http.Transport
+
+	// keys is the trust dir's key file store, read once: notary's store
+	// opens every key file when it is made, so one per operation made a
+	// ceremony of N repositories open N² files. It sees the keys this
+	// client adds; nothing else writes the trust dir during a ceremony.
+	keysMu sync.Mutex
+	keys   *trustmanager.GenericKeyStore
 }
 
 // New checks the configuration and builds the TLS transport. It does not
@@ -274,10 +282,16 @@ func (c *Client) gunDir(gun data.GUN) string {
 // fileKeyStore is notary's passphrase-protected key files, in the CLI's
 // layout under the trust dir.
 func (c *Client) fileKeyStore() (*trustmanager.GenericKeyStore, error) {
+	c.keysMu.Lock()
+	defer c.keysMu.Unlock()
+	if c.keys != nil {
+		return c.keys, nil
+	}
 	ks, err := trustmanager.NewKeyFileStore(c.cfg.TrustDir, c.retriever())
 	if err != nil {
 		return nil, fmt.Errorf("key files in %s: %w", c.cfg.TrustDir, err)
 	}
+	c.keys = ks // a failure is not kept: a retry after the fix reads again
 	return ks, nil
 }
 
