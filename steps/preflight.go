@@ -190,12 +190,10 @@ func (p *preflightRun) server(ctx context.Context) {
 		return
 	}
 	p.facts["notary"] = n.URL
-	for _, gun := range p.mustBeNew() {
-		pub, err := trust.Published(ctx, n.URL, p.st.cfg.Path(n.TLSCA), gun)
-		p.add(err)
-		if pub {
-			p.add(fmt.Errorf("repository %s already has trust data on %s: a new root key cannot take it over; choose another GUN", gun, n.URL))
-		}
+	pub, err := trust.PublishedOf(ctx, n.URL, p.st.cfg.Path(n.TLSCA), p.mustBeNew())
+	p.add(err)
+	for _, gun := range pub {
+		p.add(fmt.Errorf("repository %s already has trust data on %s: a new root key cannot take it over; choose another GUN", gun, n.URL))
 	}
 }
 

@@ -484,3 +484,33 @@ func TestTargetsKeyInToken(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPublishedOf: of many GUNs, the ones the server holds, in the order
+// asked; asking many at once answers the same as one by one.
+func TestPublishedOf(t *testing.T) {
+	ctx := context.Background()
+	srv := testenv.NotaryServerT(t)
+	const held = "docker.io/alice/held"
+	o := newOwner(t, srv, held)
+	if _, err := o.client.Init(ctx, held, o.repoCert); err != nil {
+		t.Fatal(err)
+	}
+	var guns []string
+	for i := range 20 {
+		guns = append(guns, fmt.Sprintf("docker.io/alice/new%d", i))
+	}
+	guns = slices.Insert(guns, 13, held)
+	got, err := PublishedOf(ctx, srv.URL, srv.CAFile, guns)
+	if err != nil || !slices.Equal(got, []string{held}) {
+		t.Fatalf("PublishedOf = %v, %v; want [%s]", got, err, held)
+	}
+	for _, g := range []string{held, guns[0]} {
+		one, err := Published(ctx, srv.URL, srv.CAFile, g)
+		if err != nil || one != (g == held) {
+			t.Errorf("Published(%s) = %v, %v", g, one, err)
+		}
+	}
+	if _, err := PublishedOf(ctx, srv.URL, srv.CAFile, []string{"docker.io/Alice/bad"}); err == nil {
+		t.Error("a bad GUN was asked about")
+	}
+}
