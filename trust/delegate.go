@@ -154,7 +154,7 @@ func (c *Client) addTarget(ctx context.Context, gun, role, tag, digest string, s
 	case key == nil:
 		return nil, errors.New("no delegate key")
 	}
-	if err := c.Ping(ctx); err != nil {
+	if err := c.writePing(ctx); err != nil {
 		return nil, err
 	}
 	facts, err := c.published(ctx, g)

@@ -37,7 +37,7 @@ func (c *Client) rotateSnapshot(ctx context.Context, gun string) (*RotateResult,
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Ping(ctx); err != nil {
+	if err := c.writePing(ctx); err != nil {
 		return nil, err
 	}
 	facts, err := c.published(ctx, g)
@@ -128,7 +128,7 @@ func (c *Client) addDelegation(ctx context.Context, gun, role string, pemBytes [
 	if len(paths) == 0 {
 		paths = []string{""} // notary's "all paths"
 	}
-	if err := c.Ping(ctx); err != nil {
+	if err := c.writePing(ctx); err != nil {
 		return nil, err
 	}
 	facts, err := c.published(ctx, g)
