@@ -22,6 +22,7 @@ import (
 var (
 	ownerUser    = scratch.TokenUser{Name: "owner", Password: "owner-secret-pw", Actions: []string{"*"}}
 	delegateUser = scratch.TokenUser{Name: "delegate", Password: "delegate-secret-pw", Actions: []string{"push", "pull"}}
+	readerUser   = scratch.TokenUser{Name: "reader", Password: "reader-secret-pw", Actions: []string{"pull"}}
 )
 
 // notaryAuth is what NOTARY_AUTH holds for u.
@@ -41,7 +42,7 @@ func TestProduction(t *testing.T) {
 	testenv.Tool(t, scratch.NotarySignerBinary)
 	ctx := context.Background()
 	start := time.Now()
-	prod, err := scratch.StartProduction(ctx, t.TempDir(), scratch.ProductionOptions{Users: []scratch.TokenUser{ownerUser, delegateUser}})
+	prod, err := scratch.StartProduction(ctx, t.TempDir(), scratch.ProductionOptions{Users: []scratch.TokenUser{ownerUser, delegateUser, readerUser}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,9 +77,10 @@ func TestProduction(t *testing.T) {
 		"CEREMONY_TEST_OWNER_AUTH=" + notaryAuth(ownerUser.Name, ownerUser.Password),
 		"CEREMONY_TEST_DELEGATE_AUTH=" + notaryAuth(delegateUser.Name, delegateUser.Password),
 		"CEREMONY_TEST_WRONG_AUTH=" + notaryAuth(delegateUser.Name, "not-the-password"),
+		"CEREMONY_TEST_READER_AUTH=" + notaryAuth(readerUser.Name, readerUser.Password),
 		"CEREMONY_TEST_BAD_AUTH=delegate:not-base64",
 	}
-	secrets := []string{ownerUser.Password, delegateUser.Password, "not-the-password", "delegate-pass"}
+	secrets := []string{ownerUser.Password, delegateUser.Password, readerUser.Password, "not-the-password", "delegate-pass"}
 	for _, e := range env {
 		secrets = append(secrets, e[strings.Index(e, "=")+1:])
 	}
@@ -151,6 +153,7 @@ func TestProduction(t *testing.T) {
 	})
 
 	t.Run("refused credentials", func(t *testing.T) {
+		byFlags := []string{"--server", prod.Server.URL, "--tls-ca", prod.Server.CAFile, "--ca", caFile, "--trust-dir", filepath.Join(dir, "delegate-trust"), "--gun", gun}
 		signArgs := slices.Concat([]string{"sign", "--tag", "x", "--image", img.Ref, "--role", "targets/me", "--key", keyFile, "--key-passphrase", "file:" + passFile}, common)
 		for _, tc := range []struct {
 			name    string
@@ -161,9 +164,10 @@ func TestProduction(t *testing.T) {
 			{"wrong password", slices.Concat(signArgs, []string{"--auth", "env:CEREMONY_TEST_WRONG_AUTH"}), "refused the credentials (unauthorized: incorrect username or password)", 1},
 			{"not base64", slices.Concat(signArgs, []string{"--auth", "env:CEREMONY_TEST_BAD_AUTH"}), "notary auth is not base64", 0},
 			{"literal credentials", slices.Concat(signArgs, []string{"--auth", notaryAuth("delegate", "x")}), "--auth: secret source: use env:NAME, file:PATH or prompt", 0},
+			{"reader may not publish", slices.Concat(signArgs, []string{"--auth", "env:CEREMONY_TEST_READER_AUTH"}), "server returned 401. The token server gave no access for this", 0},
 			// The config's notary.auth is the owner's: name the server by flags.
-			{"no credentials to publish", slices.Concat(signArgs[:len(signArgs)-len(common)], []string{"--server", prod.Server.URL, "--tls-ca", prod.Server.CAFile,
-				"--ca", caFile, "--trust-dir", filepath.Join(dir, "delegate-trust"), "--gun", gun}), "requires authentication to publish: give notary.auth (or --auth)", 0},
+			{"no credentials to publish", slices.Concat(signArgs[:len(signArgs)-len(common)], byFlags), "requires authentication to publish: give notary.auth (or --auth)", 0},
+			{"anonymous read refused", slices.Concat([]string{"validate", "--tag", "latest", "--image", img.Ref}, byFlags), "server returned 401. The token server gave no access for this", 0},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				before := prod.Tokens.Requests("!")
@@ -172,6 +176,7 @@ func TestProduction(t *testing.T) {
 				if r.code == 0 || len(lines) != 1 || !strings.Contains(lines[0], tc.want) {
 					t.Fatalf("exit %d, stderr %q; want one line with %q", r.code, r.stderr, tc.want)
 				}
+				t.Log(r.stderr)
 				noSecret(t, r.stdout+r.stderr)
 				if got := prod.Tokens.Requests("!") - before; got != tc.refused {
 					t.Errorf("the token issuer refused %d requests, want %d: refused credentials must not be tried again", got, tc.refused)
@@ -198,6 +203,17 @@ func TestProduction(t *testing.T) {
 		}
 	})
 
+	// Preflight asks for a token: wrong credentials stop the ceremony in one
+	// line before any key is made, after a single refused request.
+	t.Run("ceremony with wrong credentials", func(t *testing.T) {
+		before := prod.Tokens.Requests("!")
+		refusedBeforeKeys(t, prod, env, "env:CEREMONY_TEST_WRONG_AUTH",
+			"preflight: the token server of "+prod.Server.URL+" refused the credentials (unauthorized: incorrect username or password)")
+		if got := prod.Tokens.Requests("!") - before; got != 1 {
+			t.Errorf("the token issuer refused %d requests, want 1", got)
+		}
+	})
+
 	// With the signer down, preflight refuses in one line before any key
 	// is made. notary-server notices the signer within its 10 s health
 	// period.
@@ -206,19 +222,27 @@ func TestProduction(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitHealth(t, prod.Server, 503)
-		tok := testenv.NewToken(t)
-		cfg := testenv.Ceremony{Token: tok, GUNs: []string{"docker.io/alice/down"}, Notary: prod.Server, Auth: "env:CEREMONY_TEST_OWNER_AUTH"}.Write(t)
-		r := ceremony(t, env, "run", "--config", cfg, "--non-interactive")
-		lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
-		want := "preflight: notary server " + prod.Server.URL + " is not healthy (503 Service Unavailable): Trust operational:"
-		if r.code != 1 || len(lines) != 1 || !strings.Contains(lines[0], want) {
-			t.Fatalf("exit %d, stderr %q; want one line with %q\n%s", r.code, r.stderr, want, r.stdout)
-		}
-		objs, err := tok.Session(t).Objects(ctx)
-		if err != nil || len(objs) != 0 {
-			t.Fatalf("the token holds %d objects after the refusal (%v)", len(objs), err)
-		}
+		refusedBeforeKeys(t, prod, env, "env:CEREMONY_TEST_OWNER_AUTH",
+			"preflight: notary server "+prod.Server.URL+" is not healthy (503 Service Unavailable): Trust operational:")
 	})
+}
+
+// refusedBeforeKeys runs a new ceremony against prod with notary.auth from
+// auth and wants it refused in one line, with nothing made on its token.
+func refusedBeforeKeys(t *testing.T, prod *scratch.Production, env []string, auth, want string) {
+	t.Helper()
+	tok := testenv.NewToken(t)
+	cfg := testenv.Ceremony{Token: tok, GUNs: []string{"docker.io/alice/refused"}, Notary: prod.Server, Auth: auth}.Write(t)
+	r := ceremony(t, env, "run", "--config", cfg, "--non-interactive")
+	lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+	if r.code != 1 || len(lines) != 1 || !strings.Contains(lines[0], want) {
+		t.Fatalf("exit %d, stderr %q; want one line with %q\n%s", r.code, r.stderr, want, r.stdout)
+	}
+	t.Log(r.stderr)
+	objs, err := tok.Session(t).Objects(context.Background())
+	if err != nil || len(objs) != 0 {
+		t.Fatalf("the token holds %d objects after the refusal (%v)", len(objs), err)
+	}
 }
 
 // waitHealth polls the server's health endpoint until it answers status:
