@@ -197,6 +197,14 @@ func TestProduction(t *testing.T) {
 		}
 		validate(t, "latest")
 		validate(t, "cli")
+		// A new publication needs the server's snapshot and timestamp keys,
+		// which the restarted signer decrypts from its database.
+		r := ceremony(t, env, append([]string{"sign", "--tag", "after-restart", "--image", img.Ref, "--role", "targets/me",
+			"--key", keyFile, "--key-passphrase", "file:" + passFile, "--auth", "env:CEREMONY_TEST_DELEGATE_AUTH"}, common...)...)
+		if r.code != 0 {
+			t.Fatalf("sign after the restart: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		validate(t, "after-restart")
 		out := testenv.NotaryCLI(t, prod.Server, caFile, gun, "NOTARY_AUTH="+notaryAuth(delegateUser.Name, delegateUser.Password))("lookup", gun, "latest")
 		if want := fmt.Sprintf("latest %s %d", img.Digest, img.Size); strings.TrimSpace(out) != want {
 			t.Fatalf("notary lookup after the restart = %q, want %q", strings.TrimSpace(out), want)
