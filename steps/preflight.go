@@ -185,6 +185,9 @@ func (p *preflightRun) server(ctx context.Context) {
 	if p.st.hist.resuming && len(p.problems) == 0 {
 		p.add(p.st.checkPassphrases(ctx)...)
 	}
+	if n.Auth != "" && checkSource("notary.auth", n.Auth, p.st.prompter) != nil {
+		return // secrets() has listed it
+	}
 	auth, err := p.st.auth(ctx)
 	if err != nil {
 		p.add(err)
