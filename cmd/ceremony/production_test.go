@@ -214,11 +214,18 @@ func TestProduction(t *testing.T) {
 	// Preflight asks for a token: wrong credentials stop the ceremony in one
 	// line before any key is made, after a single refused request.
 	t.Run("ceremony with wrong credentials", func(t *testing.T) {
-		before := prod.Tokens.Requests("!")
-		refusedBeforeKeys(t, prod, env, "env:CEREMONY_TEST_WRONG_AUTH",
-			"preflight: the token server of "+prod.Server.URL+" refused the credentials (unauthorized: incorrect username or password)")
-		if got := prod.Tokens.Requests("!") - before; got != 1 {
-			t.Errorf("the token issuer refused %d requests, want 1", got)
+		for _, tc := range []struct{ name, auth, want string }{
+			{"wrong password", "env:CEREMONY_TEST_WRONG_AUTH",
+				"preflight: the token server of " + prod.Server.URL + " refused the credentials (unauthorized: incorrect username or password)"},
+			{"source unset", "env:CEREMONY_TEST_UNSET_AUTH", "preflight: notary.auth: environment variable CEREMONY_TEST_UNSET_AUTH is not set"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				before := prod.Tokens.Requests("!")
+				refusedBeforeKeys(t, prod, env, tc.auth, tc.want)
+				if got, want := prod.Tokens.Requests("!")-before, strings.Count(tc.auth, "WRONG"); got != want {
+					t.Errorf("the token issuer refused %d requests, want %d", got, want)
+				}
+			})
 		}
 	})
 
