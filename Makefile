@@ -4,7 +4,7 @@ BIN       := bin/ceremony
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 # Debian packages the acceptance path runs against; installed when missing.
-DEB_TOOLS := softhsm2-util:softhsm2 pkcs11-tool:opensc openssl:openssl tmux:tmux notary-server:notary python3:python3 /usr/bin/docker:docker.io
+DEB_TOOLS := softhsm2-util:softhsm2 pkcs11-tool:opensc openssl:openssl tmux:tmux notary-server:notary python3:python3 /usr/bin/docker:docker.io notary-signer:notary pg_ctlcluster:postgresql
 
 .PHONY: all deps build test bench demo lint clean screenshots
 

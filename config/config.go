@@ -94,6 +94,10 @@ type Notary struct {
 	// file in trust_dir; targets_passphrase is then not used.
 	TargetsKey         *Key   `yaml:"targets_key,omitempty" json:"targets_key,omitempty"`
 	SnapshotPassphrase string `yaml:"snapshot_passphrase" json:"snapshot_passphrase,omitempty"`
+	// Auth, for a server behind token authentication, is a secret source
+	// holding what the notary CLI's NOTARY_AUTH holds: base64 of
+	// user:password. Empty: no authentication.
+	Auth string `yaml:"auth,omitempty" json:"auth,omitempty"`
 }
 
 // Delegation adds a delegate's key as targets/<name> of a repository.
@@ -247,6 +251,9 @@ func decode(raw []byte, dir string) (*Config, error) {
 	if c.Notary != nil {
 		c.Notary.TargetsPassphrase = c.secretPath(c.Notary.TargetsPassphrase)
 		c.Notary.SnapshotPassphrase = c.secretPath(c.Notary.SnapshotPassphrase)
+		if c.Notary.Auth != "" {
+			c.Notary.Auth = c.secretPath(c.Notary.Auth)
+		}
 	}
 	return &c, nil
 }
@@ -374,6 +381,9 @@ func (n *Notary) validate(c *Config) []error {
 	}
 	add(CheckSecretSource("notary.targets_passphrase", n.TargetsPassphrase))
 	add(CheckSecretSource("notary.snapshot_passphrase", n.SnapshotPassphrase))
+	if n.Auth != "" {
+		add(CheckSecretSource("notary.auth", n.Auth))
+	}
 	return errs
 }
 

@@ -57,6 +57,7 @@ type (
 		TargetsKey         *fileKey `yaml:"targets_key,omitempty"`
 		TargetsPassphrase  string   `yaml:"targets_passphrase,omitempty"`
 		SnapshotPassphrase string   `yaml:"snapshot_passphrase,omitempty"`
+		Auth               string   `yaml:"auth,omitempty"`
 	}
 	fileDelegation struct {
 		GUN    string `yaml:"gun"`
@@ -95,7 +96,7 @@ func Marshal(c *Config) ([]byte, error) {
 	}
 	if n := c.Notary; n != nil {
 		f.Notary = &fileNotary{URL: n.URL, TLSCA: n.TLSCA, TrustDir: n.TrustDir,
-			TargetsPassphrase: n.TargetsPassphrase, SnapshotPassphrase: n.SnapshotPassphrase}
+			TargetsPassphrase: n.TargetsPassphrase, SnapshotPassphrase: n.SnapshotPassphrase, Auth: n.Auth}
 		if n.TargetsKey != nil {
 			k := toFileKey(*n.TargetsKey)
 			f.Notary.TargetsKey = &k
@@ -166,6 +167,7 @@ func (c *Config) Rebase(dir string) {
 		n.TrustDir = move(n.TrustDir)
 		n.TargetsPassphrase = moveSecret(n.TargetsPassphrase)
 		n.SnapshotPassphrase = moveSecret(n.SnapshotPassphrase)
+		n.Auth = moveSecret(n.Auth)
 	}
 	for i := range c.Delegations {
 		c.Delegations[i].Cert = move(c.Delegations[i].Cert)

@@ -28,6 +28,7 @@ notary:
   targets_key: {label: targets, key: ecdsa-p256}
   targets_passphrase: env:NOTARY_TARGETS_PASSPHRASE
   snapshot_passphrase: file:/run/secrets/snapshot
+  auth: env:NOTARY_AUTH
 delegations:
   - {gun: docker.io/alice/nginx, role: targets/me, cert: me.crt, paths: all, docker: true}
   - {gun: registry.example.com:5000/team/app, role: targets/ci, cert: me.crt, paths: [release/, "v1: beta/"]}

@@ -20,7 +20,26 @@ func notarySecrets(cfg *config.Config) []Secret {
 	if n.TargetsKey == nil {
 		s = append(s, Secret{Field: "notary.targets_passphrase", Source: n.TargetsPassphrase})
 	}
+	if n.Auth != "" {
+		s = append(s, Secret{Field: "notary.auth", Source: n.Auth})
+	}
 	return s
+}
+
+// auth reads notary.auth once per run; nil when the server needs none.
+func (st *State) auth(ctx context.Context) ([]byte, error) {
+	n := st.cfg.Notary
+	if n.Auth == "" || st.notaryAuth != nil {
+		return st.notaryAuth, nil
+	}
+	src, err := secret.Parse(n.Auth)
+	if err != nil {
+		return nil, fmt.Errorf("notary.auth: %w", err)
+	}
+	if st.notaryAuth, err = src.Read(ctx, "notary.auth (base64 of user:password)", st.prompter); err != nil {
+		return nil, err
+	}
+	return st.notaryAuth, nil
 }
 
 // rootJSON is the published root.json as a transcript artifact.
@@ -51,6 +70,10 @@ func (st *State) notary(ctx context.Context) (*trust.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	auth, err := st.auth(ctx)
+	if err != nil {
+		return nil, err
+	}
 	trustDir := st.cfg.Path(n.TrustDir)
 	c, err := trust.New(trust.Config{
 		URL:         n.URL,
@@ -59,6 +82,7 @@ func (st *State) notary(ctx context.Context) (*trust.Client, error) {
 		PinCA:       st.outPath(CAFile),
 		Passphrases: trust.Passphrases{Targets: targets, Snapshot: snapshot},
 		Token:       ks,
+		Auth:        auth,
 	})
 	if err != nil {
 		return nil, err

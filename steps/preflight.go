@@ -185,12 +185,22 @@ func (p *preflightRun) server(ctx context.Context) {
 	if p.st.hist.resuming && len(p.problems) == 0 {
 		p.add(p.st.checkPassphrases(ctx)...)
 	}
-	if err := trust.CheckServer(ctx, n.URL, p.st.cfg.Path(n.TLSCA)); err != nil {
+	if n.Auth != "" && checkSource("notary.auth", n.Auth, p.st.prompter) != nil {
+		return // secrets() has listed it
+	}
+	auth, err := p.st.auth(ctx)
+	if err != nil {
 		p.add(err)
 		return
 	}
+	c, err := trust.CheckServer(ctx, trust.Config{URL: n.URL, TLSCA: p.st.cfg.Path(n.TLSCA), Auth: auth})
+	if err != nil {
+		p.add(err)
+		return
+	}
+	defer c.Close()
 	p.facts["notary"] = n.URL
-	pub, err := trust.PublishedOf(ctx, n.URL, p.st.cfg.Path(n.TLSCA), p.mustBeNew())
+	pub, err := c.HasTrustDataOf(ctx, p.mustBeNew())
 	p.add(err)
 	for _, gun := range pub {
 		p.add(fmt.Errorf("repository %s already has trust data on %s: a new root key cannot take it over; choose another GUN", gun, n.URL))

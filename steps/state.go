@@ -56,6 +56,8 @@ type State struct {
 	trust     *trust.Client
 	// The notary key passphrases, read once per run.
 	targetsPass, snapshotPass []byte
+	// notaryAuth is notary.auth's value, read once per run.
+	notaryAuth []byte
 }
 
 // at makes step (index i) the current one.

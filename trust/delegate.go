@@ -172,7 +172,7 @@ func (c *Client) addTarget(ctx context.Context, gun string, roles []string, tag,
 	case key == nil:
 		return nil, errors.New("no delegate key")
 	}
-	if err := c.Ping(ctx); err != nil {
+	if err := c.writePing(ctx); err != nil {
 		return nil, err
 	}
 	facts, err := c.published(ctx, g)

@@ -135,6 +135,16 @@ func readError(g data.GUN, err error) error {
 	if errors.As(err, &pin) {
 		return fmt.Errorf("%w: the server's root for %s is not accepted under the pinned CA", err, g)
 	}
+	return accessError(err)
+}
+
+// accessError explains notary's bare 401: the token the account got does
+// not cover the operation.
+func accessError(err error) error {
+	var denied storage.ErrServerUnavailable
+	if errors.As(err, &denied) && strings.Contains(denied.Error(), "401") {
+		return fmt.Errorf("%w The token server gave no access for this: give notary.auth (or --auth) for an account allowed it (pull to read, push to publish, * to rotate a key)", err)
+	}
 	return err
 }
 
@@ -147,7 +157,7 @@ func keyError(err error) error {
 	if errors.As(err, &pass) || errors.As(err, &attempts) {
 		return fmt.Errorf("%w: check the targets/snapshot/delegation passphrase (and the token PIN)", err)
 	}
-	return err
+	return accessError(err)
 }
 
 func parseRoot(raw []byte) (*data.SignedRoot, error) {

@@ -51,7 +51,7 @@ func (c *Client) init(ctx context.Context, gun string, repoCert *x509.Certificat
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Ping(ctx); err != nil {
+	if err := c.writePing(ctx); err != nil {
 		return nil, err
 	}
 	facts, err := c.published(ctx, g)

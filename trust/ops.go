@@ -39,7 +39,7 @@ func (c *Client) rotateSnapshot(ctx context.Context, gun string) (*RotateResult,
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Ping(ctx); err != nil {
+	if err := c.writePing(ctx); err != nil {
 		return nil, err
 	}
 	facts, err := c.published(ctx, g)
@@ -139,7 +139,7 @@ func (c *Client) addDelegation(ctx context.Context, gun string, roles []string, 
 	if len(paths) == 0 {
 		paths = []string{""} // notary's "all paths"
 	}
-	if err := c.Ping(ctx); err != nil {
+	if err := c.writePing(ctx); err != nil {
 		return nil, err
 	}
 	facts, err := c.published(ctx, g)

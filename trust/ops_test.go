@@ -485,9 +485,9 @@ func TestTargetsKeyInToken(t *testing.T) {
 	}
 }
 
-// TestPublishedOf: of many GUNs, the ones the server holds, in the order
-// asked; asking many at once answers the same as one by one.
-func TestPublishedOf(t *testing.T) {
+// TestHasTrustDataOf: of many GUNs, the ones the server holds, in the
+// order asked; asking many at once answers the same as one by one.
+func TestHasTrustDataOf(t *testing.T) {
 	ctx := context.Background()
 	srv := testenv.NotaryServerT(t)
 	const held = "docker.io/alice/held"
@@ -500,17 +500,17 @@ func TestPublishedOf(t *testing.T) {
 		guns = append(guns, fmt.Sprintf("docker.io/alice/new%d", i))
 	}
 	guns = slices.Insert(guns, 13, held)
-	got, err := PublishedOf(ctx, srv.URL, srv.CAFile, guns)
+	got, err := o.client.HasTrustDataOf(ctx, guns)
 	if err != nil || !slices.Equal(got, []string{held}) {
-		t.Fatalf("PublishedOf = %v, %v; want [%s]", got, err, held)
+		t.Fatalf("HasTrustDataOf = %v, %v; want [%s]", got, err, held)
 	}
 	for _, g := range []string{held, guns[0]} {
-		one, err := Published(ctx, srv.URL, srv.CAFile, g)
+		one, err := o.client.HasTrustData(ctx, g)
 		if err != nil || one != (g == held) {
-			t.Errorf("Published(%s) = %v, %v", g, one, err)
+			t.Errorf("HasTrustData(%s) = %v, %v", g, one, err)
 		}
 	}
-	if _, err := PublishedOf(ctx, srv.URL, srv.CAFile, []string{"docker.io/Alice/bad"}); err == nil {
+	if _, err := o.client.HasTrustDataOf(ctx, []string{guns[0], "docker.io/Alice/bad"}); err == nil {
 		t.Error("a bad GUN was asked about")
 	}
 }

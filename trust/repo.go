@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/docker/distribution/registry/client/auth"
 	"github.com/sirupsen/logrus"
 	"github.com/theupdateframework/notary"
 	"github.com/theupdateframework/notary/client"
@@ -53,6 +54,10 @@ type Config struct {
 	// Token holds the root key (and optionally a targets key) in the
 	// PKCS#11 token; nil for a delegate or a reader.
 	Token *KeyStore
+	// Auth is what the notary CLI's NOTARY_AUTH holds, the base64 of
+	// user:password, for a server behind token authentication; empty for
+	// none (reads then go anonymous). Never logged, never in an error.
+	Auth []byte
 }
 
 // Passphrases for notary's key files. Never logged, never in an error.
@@ -63,8 +68,10 @@ type Passphrases struct {
 
 // Client runs notary operations against one server with one trust dir.
 type Client struct {
-	cfg  Config
-	base *http.Transport
+	cfg   Config
+	base  *http.Transport
+	creds *credentials // from Auth; nil for anonymous
+	auth  *authState
 
 	// keys is the trust dir's key file store, read once: notary's store
 	// opens every key file when it is made, so one per operation made a
@@ -95,11 +102,22 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	cfg.PinCA = pinCA
+	return buildClient(cfg)
+}
+
+// buildClient builds the TLS transport and reads the credentials.
+func buildClient(cfg Config) (*Client, error) {
 	base, err := newTransport(cfg.TLSCA)
 	if err != nil {
 		return nil, err
 	}
-	return &Client{cfg: cfg, base: base}, nil
+	c := &Client{cfg: cfg, base: base, auth: &authState{}}
+	if len(cfg.Auth) > 0 {
+		if c.creds, err = parseAuth(cfg.Auth); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
 }
 
 // SetNotaryLog sends the notary library's log to w (io.Discard to silence
@@ -114,64 +132,72 @@ func SetNotaryLog(w io.Writer, debug bool) {
 	}
 }
 
-// probe is a Client for checks made before New can be: no CA to pin yet,
-// only the server and the CA of its TLS certificate.
-func probe(serverURL, tlsCA string) (*Client, error) {
-	if err := names.CheckServerURL(serverURL); err != nil {
+// CheckServer is the one check of a notary server before anything else
+// exists (the ceremony's preflight runs it before the CA that New needs is
+// made): it answers over verified TLS, is healthy (its signer and database
+// up), takes the credentials, and lets this client publish. It returns a
+// client for HasTrustData; only cfg's URL, TLSCA and Auth are used.
+func CheckServer(ctx context.Context, cfg Config) (*Client, error) {
+	if err := names.CheckServerURL(cfg.URL); err != nil {
 		return nil, err
 	}
-	base, err := newTransport(tlsCA)
+	c, err := buildClient(Config{URL: strings.TrimRight(cfg.URL, "/"), TLSCA: cfg.TLSCA, Auth: cfg.Auth})
 	if err != nil {
 		return nil, err
 	}
-	return &Client{cfg: Config{URL: strings.TrimRight(serverURL, "/"), TLSCA: tlsCA}, base: base}, nil
-}
-
-// CheckServer pings a notary server before anything else exists: the
-// ceremony's preflight runs it before the CA that New needs is made.
-func CheckServer(ctx context.Context, serverURL, tlsCA string) error {
-	c, err := probe(serverURL, tlsCA)
-	if err != nil {
-		return err
+	if err := c.writePing(ctx); err != nil {
+		c.Close()
+		return nil, err
 	}
-	defer c.Close()
-	return c.Ping(ctx)
+	return c, nil
 }
 
-// Published reports whether the server already holds trust data for gun:
-// a new ceremony must not find its repositories there, or it would make its
-// keys only to fail at notary init.
-func Published(ctx context.Context, serverURL, tlsCA, gun string) (bool, error) {
-	pub, err := PublishedOf(ctx, serverURL, tlsCA, []string{gun})
-	return len(pub) > 0, err
+// HasTrustData reports whether the server already holds trust data for
+// gun: a new ceremony must not find its repositories there, or it would
+// make its keys only to fail at notary init.
+func (c *Client) HasTrustData(ctx context.Context, gun string) (bool, error) {
+	if err := names.CheckGUN(gun); err != nil {
+		return false, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.cfg.URL+"/v2/"+gun+"/_trust/tuf/root.json", nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := (&http.Client{Transport: c.transport(ctx)}).Do(req)
+	if err != nil {
+		return false, c.reachError(err)
+	}
+	// Read to the end so the connection goes back to the pool: a thousand
+	// probes share a few TLS handshakes.
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<20))
+	resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return true, nil
+	case http.StatusNotFound:
+		return false, nil
+	}
+	return false, fmt.Errorf("notary server %s answered %d for %s's root.json", c.cfg.URL, resp.StatusCode, gun)
 }
 
-// publishedProbes is how many repositories PublishedOf asks about at once:
+// probesAtOnce is how many repositories HasTrustDataOf asks about at once:
 // a thousand-repository preflight takes seconds, not a minute, and the
 // server sees a handful of connections.
-const publishedProbes = 8
+const probesAtOnce = 8
 
-// PublishedOf lists those of guns the server already holds trust data for,
-// in the order given, over one connection pool.
-func PublishedOf(ctx context.Context, serverURL, tlsCA string, guns []string) ([]string, error) {
-	for _, g := range guns {
-		if err := names.CheckGUN(g); err != nil {
-			return nil, err
-		}
-	}
-	c, err := probe(serverURL, tlsCA)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
+// HasTrustDataOf lists those of guns the server already holds trust data
+// for, in the order given.
+func (c *Client) HasTrustDataOf(ctx context.Context, guns []string) ([]string, error) {
 	found := make([]bool, len(guns))
 	errs := make([]error, len(guns))
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range min(publishedProbes, len(guns)) {
+	for range min(probesAtOnce, len(guns)) {
 		wg.Go(func() {
 			for i := range next {
-				found[i], errs[i] = c.hasTrustData(ctx, guns[i])
+				found[i], errs[i] = c.HasTrustData(ctx, guns[i])
 			}
 		})
 	}
@@ -190,20 +216,6 @@ func PublishedOf(ctx context.Context, serverURL, tlsCA string, guns []string) ([
 		}
 	}
 	return out, nil
-}
-
-func (c *Client) hasTrustData(ctx context.Context, gun string) (bool, error) {
-	status, err := c.get(ctx, "/v2/"+gun+"/_trust/tuf/root.json")
-	if err != nil {
-		return false, err
-	}
-	switch status {
-	case http.StatusOK:
-		return true, nil
-	case http.StatusNotFound:
-		return false, nil
-	}
-	return false, fmt.Errorf("notary server %s answered %d for %s's root.json", c.cfg.URL, status, gun)
 }
 
 // newTransport trusts tlsCA (system roots when empty) and nothing else.
@@ -244,46 +256,66 @@ func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(r.WithContext(t.ctx))
 }
 
+// transport is what notary's stores send through: bound to ctx, and
+// answering the server's authentication challenge when Ping met one.
 func (c *Client) transport(ctx context.Context) http.RoundTripper {
+	if mgr, _ := c.auth.get(); mgr != nil {
+		return ctxTransport{ctx: ctx, base: &authTransport{c: c, ctx: ctx, mgr: mgr, handlers: map[string]auth.AuthenticationHandler{}}}
+	}
 	return ctxTransport{ctx: ctx, base: c.base}
 }
 
-// Ping checks that a notary server answers GET /v2/ with 200 over verified
-// TLS. Every operation pings first: notary would otherwise fail half way, after
-// making keys or signing, and the CLI even falls back to its offline store.
+// Ping checks that a notary server answers GET /v2/ over verified TLS
+// (200, or 401 with a challenge the credentials then answer) and is
+// healthy. Every operation pings first: notary would otherwise fail half
+// way, after making keys or signing, and the CLI even falls back to its
+// offline store.
 func (c *Client) Ping(ctx context.Context) error {
-	status, err := c.get(ctx, "/v2/")
+	resp, err := c.get(ctx, "/v2/")
 	if err != nil {
 		return err
 	}
-	switch status {
+	switch resp.StatusCode {
 	case http.StatusOK:
-		return nil
 	case http.StatusUnauthorized:
-		// A notary server behind token auth (Docker Hub's): every call
-		// would fail later, after keys were made, so say it now.
-		return fmt.Errorf("notary server %s requires authentication (401), which ceremony does not support yet", c.cfg.URL)
+		// A notary server behind token auth (Docker Hub's).
+		if err := c.challenge(resp); err != nil {
+			return err
+		}
+		if err := c.login(ctx); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("notary server %s answered GET /v2/ with %d: is this the notary server's URL?", c.cfg.URL, resp.StatusCode)
 	}
-	return fmt.Errorf("notary server %s answered GET /v2/ with %d: is this the notary server's URL?", c.cfg.URL, status)
+	return c.health(ctx)
 }
 
-// get fetches path from the server (within 30 s) and returns the status.
-func (c *Client) get(ctx context.Context, path string) (int, error) {
+// writePing is Ping for an operation that publishes.
+func (c *Client) writePing(ctx context.Context) error {
+	if err := c.Ping(ctx); err != nil {
+		return err
+	}
+	return c.requireCredentials()
+}
+
+// get fetches path from the server (within 30 s), body discarded.
+func (c *Client) get(ctx context.Context, path string) (*http.Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.cfg.URL+path, nil)
 	if err != nil {
-		return 0, fmt.Errorf("notary server %s: %w", c.cfg.URL, err)
+		return nil, fmt.Errorf("notary server %s: %w", c.cfg.URL, err)
 	}
 	resp, err := (&http.Client{Transport: c.base}).Do(req)
 	if err != nil {
-		return 0, c.reachError(err)
+		return nil, c.reachError(err)
 	}
 	// Read to the end so the connection goes back to the pool: a thousand
 	// probes share a few TLS handshakes.
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<20))
 	resp.Body.Close()
-	return resp.StatusCode, nil
+	return resp, nil
 }
 
 // reachError says in one line why the server cannot be used and what to do.

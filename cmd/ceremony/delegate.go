@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,7 +17,7 @@ import (
 // server holds the flags that say how to reach and trust the notary server;
 // they override what --config gives.
 type server struct {
-	config, url, tlsCA, trustDir, pinCA string
+	config, url, tlsCA, trustDir, pinCA, auth string
 }
 
 func (s *server) flags(cmd *cobra.Command) {
@@ -26,9 +27,11 @@ func (s *server) flags(cmd *cobra.Command) {
 	f.StringVar(&s.tlsCA, "tls-ca", "", "CA of the server's TLS certificate (PEM)")
 	f.StringVar(&s.trustDir, "trust-dir", "", "notary trust directory")
 	f.StringVar(&s.pinCA, "ca", "", "the ceremony CA to pin for the repository (default: ca.pem in the config's output)")
+	f.StringVar(&s.auth, "auth", "", "credentials for a server behind token authentication, what the notary CLI's NOTARY_AUTH holds\n"+
+		"(base64 of user:password): env:NAME, file:PATH or prompt (default: notary.auth of --config; none: anonymous)")
 }
 
-func (s *server) client() (*trust.Client, error) {
+func (s *server) client(ctx context.Context) (*trust.Client, error) {
 	if s.config != "" {
 		cfg, err := config.LoadNotary(s.config)
 		if err != nil {
@@ -38,6 +41,7 @@ func (s *server) client() (*trust.Client, error) {
 		pick(&s.tlsCA, cfg.Path(cfg.Notary.TLSCA))
 		pick(&s.trustDir, cfg.Path(cfg.Notary.TrustDir))
 		pick(&s.pinCA, filepath.Join(cfg.OutputDir(), "ca.pem"))
+		pick(&s.auth, cfg.Notary.Auth)
 	}
 	switch {
 	case s.url == "":
@@ -47,7 +51,30 @@ func (s *server) client() (*trust.Client, error) {
 	case s.pinCA == "":
 		return nil, fmt.Errorf("no CA to pin: give --ca (the ceremony's ca.pem) or --config")
 	}
-	return trust.New(trust.Config{URL: s.url, TLSCA: s.tlsCA, TrustDir: s.trustDir, PinCA: s.pinCA})
+	auth, err := s.readAuth(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return trust.New(trust.Config{URL: s.url, TLSCA: s.tlsCA, TrustDir: s.trustDir, PinCA: s.pinCA, Auth: auth})
+}
+
+// readAuth reads the credentials' source; none means anonymous.
+func (s *server) readAuth(ctx context.Context) ([]byte, error) {
+	if s.auth == "" {
+		return nil, nil
+	}
+	src, err := secret.Parse(s.auth)
+	if err != nil {
+		return nil, &exitError{code: 2, err: fmt.Errorf("--auth: %w", err)}
+	}
+	b, err := src.Read(ctx, "notary auth (base64 of user:password)", secret.Terminal{})
+	if err != nil {
+		return nil, err
+	}
+	if err := trust.ParseAuth(b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 func pick(dst *string, v string) {
@@ -76,7 +103,7 @@ func newSignCmd() *cobra.Command {
 				return &exitError{code: 2, err: err}
 			}
 			ctx := cmd.Context()
-			c, err := srv.client()
+			c, err := srv.client(ctx)
 			if err != nil {
 				return err
 			}
@@ -166,7 +193,7 @@ func newValidateCmd() *cobra.Command {
 			if err := names.CheckGUN(gun); err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("--gun: %w", err)}
 			}
-			c, err := srv.client()
+			c, err := srv.client(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -1,16 +1,11 @@
 package scratch
 
 import (
-	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -40,9 +35,10 @@ type NotaryServer struct {
 	LogFile string // the server's stdout and stderr
 	PID     int
 
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has been reaped
-	werr error         // cmd.Wait's result, valid after done
+	bin, conf string // binary and configuration, for Restart
+	cmd       *exec.Cmd
+	done      chan struct{} // closed when the process has been reaped
+	werr      error         // cmd.Wait's result, valid after done
 }
 
 // How long a start or stop may take: notary-server with memory storage is up
@@ -57,22 +53,44 @@ const (
 // verified against CAFile. The process is not tied to ctx after the start:
 // call Stop.
 func StartNotaryServer(ctx context.Context, dir string) (*NotaryServer, error) {
-	bin, err := exec.LookPath(NotaryServerBinary)
-	if err != nil {
-		return nil, fmt.Errorf("start notary-server: %w (install Debian's notary package: make deps)", err)
-	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("start notary-server: %w", err)
 	}
-	caPEM, err := writeServerTLS(dir)
-	if err != nil {
+	if err := writeServerTLS(dir); err != nil {
 		return nil, fmt.Errorf("start notary-server: TLS files: %w", err)
+	}
+	return startNotary(ctx, dir, memorySetup())
+}
+
+// notarySetup is what differs between the scratch servers' configurations:
+// where keys and metadata live, and who may write.
+type notarySetup struct {
+	trustService map[string]any
+	storage      map[string]any
+	auth         map[string]any // nil: no authentication
+}
+
+// memorySetup is notary-api.md §8's server: the local trust service and
+// memory storage (the two die together).
+func memorySetup() notarySetup {
+	return notarySetup{
+		trustService: map[string]any{"type": "local"},
+		storage:      map[string]any{"backend": "memory"},
+	}
+}
+
+// startNotary starts notary-server with setup; dir holds ca.pem, server.crt
+// and server.key already.
+func startNotary(ctx context.Context, dir string, setup notarySetup) (*NotaryServer, error) {
+	bin, err := exec.LookPath(NotaryServerBinary)
+	if err != nil {
+		return nil, fmt.Errorf("start notary-server: %w (install Debian's notary package: make deps)", err)
 	}
 	// The free port is found by binding and releasing it, so another process
 	// may take it before the server binds: try a few ports before giving up.
 	var lastErr error
 	for range 3 {
-		s, err := startNotaryOnce(ctx, bin, dir, caPEM)
+		s, err := startNotaryOnce(ctx, bin, dir, setup)
 		if err == nil {
 			return s, nil
 		}
@@ -86,50 +104,74 @@ func StartNotaryServer(ctx context.Context, dir string) (*NotaryServer, error) {
 
 var errAddrInUse = errors.New("address already in use")
 
-func startNotaryOnce(ctx context.Context, bin, dir string, caPEM []byte) (*NotaryServer, error) {
+func startNotaryOnce(ctx context.Context, bin, dir string, setup notarySetup) (*NotaryServer, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
 	conf := filepath.Join(dir, "server.json")
-	if err := writeNotaryConfig(conf, dir, addr); err != nil {
-		return nil, err
-	}
-	logPath := filepath.Join(dir, "notary-server.log")
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close() // the child holds its own descriptor
-	cmd := exec.Command(bin, "-config", conf)
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Its own process group, so a Ctrl-C at the demo's terminal does not kill
-	// the server under a ceremony that is still cleaning up; and a death
-	// signal, so a test binary killed by its timeout leaves no server behind.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := writeNotaryConfig(conf, dir, addr, setup); err != nil {
 		return nil, err
 	}
 	s := &NotaryServer{
 		URL:     "https://" + addr,
 		CAFile:  filepath.Join(dir, "ca.pem"),
 		Dir:     dir,
-		LogFile: logPath,
-		PID:     cmd.Process.Pid,
-		cmd:     cmd,
-		done:    make(chan struct{}),
+		LogFile: filepath.Join(dir, "notary-server.log"),
+		bin:     bin,
+		conf:    conf,
 	}
+	if err := s.launch(ctx); err != nil {
+		if strings.Contains(err.Error(), "address already in use") {
+			return nil, fmt.Errorf("%s: %w", addr, errAddrInUse)
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
+// launch starts the process with the written configuration and waits until
+// it is healthy.
+func (s *NotaryServer) launch(ctx context.Context) error {
+	caPEM, err := os.ReadFile(s.CAFile)
+	if err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(s.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logf.Close() // the child holds its own descriptor
+	cmd := exec.Command(s.bin, "-config", s.conf)
+	cmd.Dir = s.Dir
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Its own process group, so a Ctrl-C at the demo's terminal does not kill
+	// the server under a ceremony that is still cleaning up; and a death
+	// signal, so a test binary killed by its timeout leaves no server behind.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	s.cmd, s.PID, s.done, s.werr = cmd, cmd.Process.Pid, make(chan struct{}), nil
 	go func() { s.werr = cmd.Wait(); close(s.done) }()
 	if err := s.waitHealthy(ctx, caPEM); err != nil {
 		_ = s.Stop()
-		tail := s.LogTail(20)
-		if strings.Contains(tail, "address already in use") {
-			return nil, fmt.Errorf("%s: %w", addr, errAddrInUse)
-		}
-		return nil, fmt.Errorf("%w; server log %s ends:\n%s", err, logPath, tail)
+		return fmt.Errorf("%w; server log %s ends:\n%s", err, s.LogFile, s.LogTail(20))
 	}
-	return s, nil
+	return nil
+}
+
+// Restart stops the server and starts it again on the same address with the
+// same configuration: what its storage keeps survives, memory storage does
+// not.
+func (s *NotaryServer) Restart(ctx context.Context) error {
+	if err := s.Stop(); err != nil {
+		return err
+	}
+	if err := s.launch(ctx); err != nil {
+		return fmt.Errorf("restart notary-server: %w", err)
+	}
+	return nil
 }
 
 // waitHealthy polls the health endpoint until it answers 200 over TLS that
@@ -216,18 +258,21 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// writeNotaryConfig writes the server configuration notary-api.md §8 gives:
-// TLS, the local trust service and memory storage (the two die together).
-func writeNotaryConfig(path, dir, addr string) error {
+// writeNotaryConfig writes the server configuration: TLS from dir, the
+// setup's trust service, storage and authentication.
+func writeNotaryConfig(path, dir, addr string, setup notarySetup) error {
 	conf := map[string]any{
 		"server": map[string]any{
 			"http_addr":     addr,
 			"tls_cert_file": filepath.Join(dir, "server.crt"),
 			"tls_key_file":  filepath.Join(dir, "server.key"),
 		},
-		"trust_service": map[string]any{"type": "local"},
-		"storage":       map[string]any{"backend": "memory"},
+		"trust_service": setup.trustService,
+		"storage":       setup.storage,
 		"logging":       map[string]any{"level": "info"},
+	}
+	if setup.auth != nil {
+		conf["auth"] = setup.auth
 	}
 	b, err := json.MarshalIndent(conf, "", "  ")
 	if err != nil {
@@ -237,68 +282,17 @@ func writeNotaryConfig(path, dir, addr string) error {
 }
 
 // writeServerTLS makes a throwaway CA and a server certificate for
-// 127.0.0.1 and localhost, writes ca.pem, server.crt and server.key into dir
-// and returns the CA's PEM.
-func writeServerTLS(dir string) ([]byte, error) {
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// 127.0.0.1 and localhost, and writes ca.pem, server.crt and server.key
+// into dir.
+func writeServerTLS(dir string) error {
+	ca, err := newTLSCA("ceremony test notary-server CA")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	now := time.Now().Add(-time.Hour) // tolerate a little clock skew
-	caTmpl := &x509.Certificate{
-		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: "ceremony test notary-server CA"},
-		NotBefore:             now,
-		NotAfter:              now.Add(30 * 24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	if err := ca.write(dir, "ca.pem"); err != nil {
+		return err
 	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
-	if err != nil {
-		return nil, err
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return nil, err
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore:    now,
-		NotAfter:     now.Add(30 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:     []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
-	if err != nil {
-		return nil, err
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, err
-	}
-	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
-	files := []struct {
-		name string
-		body []byte
-	}{
-		{"ca.pem", caPEM},
-		{"server.crt", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})},
-		{"server.key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})},
-	}
-	for _, f := range files {
-		if err := os.WriteFile(filepath.Join(dir, f.name), f.body, 0o600); err != nil {
-			return nil, err
-		}
-	}
-	return bytes.Clone(caPEM), nil
+	return ca.issue(dir, "server", "127.0.0.1", x509.ExtKeyUsageServerAuth)
 }
 
 func serial() *big.Int {

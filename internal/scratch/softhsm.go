@@ -1,6 +1,7 @@
 // Package scratch makes throwaway real components: a SoftHSM2 token
 // directory, a notary-server process with TLS from a throwaway CA, an
-// in-process OCI registry. `ceremony demo` rehearses on them and the tests
+// in-process OCI registry, and notary as it is deployed (notary-server with
+// notary-signer over mutual TLS, PostgreSQL, a token issuer). `ceremony demo` rehearses on them and the tests
 // (through internal/testenv) run against them. It has no test-only code, so
 // the binary does not link the testing package.
 package scratch

@@ -38,6 +38,8 @@ type Ceremony struct {
 	URL    string // replaces Notary.URL: an unreachable port, a proxy
 	// TrustDir replaces "trust" beside the config.
 	TrustDir string
+	// Auth is notary.auth, a secret source; "" writes none.
+	Auth string
 	// TargetsKey is notary.targets_key as YAML ("{label: targets}"); ""
 	// keeps the targets key in a file.
 	TargetsKey  string
@@ -103,6 +105,9 @@ func (c Ceremony) notary(tb testing.TB, dir string) string {
 		url, c.Notary.CAFile, trustDir, "file:"+targets, "file:"+snapshot)
 	if c.TargetsKey != "" {
 		s += "  targets_key: " + c.TargetsKey + "\n"
+	}
+	if c.Auth != "" {
+		s += fmt.Sprintf("  auth: %q\n", c.Auth)
 	}
 	return s
 }
