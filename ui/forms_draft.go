@@ -28,6 +28,7 @@ type formDraft struct {
 	notary                                bool
 	url, tlsCA, trustDir                  string
 	targetsPassphrase, snapshotPassphrase string
+	auth                                  string      // notary.auth, a secret source; "" for none
 	targetsKey                            *config.Key // kept as the start config has it
 
 	delegate    bool
@@ -79,7 +80,7 @@ func newFormDraft(start *config.Config, dir string) *formDraft {
 	d.guns, d.repoDays = gunLines(c.Repositories)
 	if n := c.Notary; n != nil {
 		d.notary = true
-		d.url, d.tlsCA, d.trustDir = n.URL, n.TLSCA, n.TrustDir
+		d.url, d.tlsCA, d.trustDir, d.auth = n.URL, n.TLSCA, n.TrustDir, n.Auth
 		d.targetsPassphrase = orDefault(n.TargetsPassphrase, "prompt")
 		d.snapshotPassphrase = orDefault(n.SnapshotPassphrase, "prompt")
 		if n.TargetsKey != nil {
@@ -223,7 +224,7 @@ func (d *formDraft) config() *config.Config {
 	c.Repositories, _ = d.repositories()
 	if d.notary {
 		c.Notary = &config.Notary{URL: d.url, TLSCA: d.tlsCA, TrustDir: d.trustDir,
-			TargetsPassphrase: d.targetsPassphrase, SnapshotPassphrase: d.snapshotPassphrase}
+			TargetsPassphrase: d.targetsPassphrase, SnapshotPassphrase: d.snapshotPassphrase, Auth: d.auth}
 		if d.targetsKey != nil {
 			k := *d.targetsKey
 			c.Notary.TargetsKey = &k

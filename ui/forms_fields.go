@@ -184,7 +184,16 @@ func (fm formFieldMaker) optional(title, desc string, ptr *string, check func() 
 
 // source is a secret source field: prompt, env:NAME or file:PATH.
 func (fm formFieldMaker) source(title, desc string, ptr *string, check func() error) *formField {
-	ff := fm.input(title, desc, ptr, check)
+	return fm.asSource(fm.input(title, desc, ptr, check))
+}
+
+// optionalSource is a secret source field that may stay empty.
+func (fm formFieldMaker) optionalSource(title, desc string, ptr *string, check func() error) *formField {
+	return fm.asSource(fm.optional(title, desc, ptr, check))
+}
+
+// asSource suggests the source forms and hides a secret typed by mistake.
+func (fm formFieldMaker) asSource(ff *formField) *formField {
 	in := ff.inner().(*huh.Input)
 	in.Suggestions([]string{"prompt", "env:", "file:"})
 	if ff.live != nil {

@@ -249,7 +249,7 @@ func (m *Forms) notaryPage() formPage {
 
 func (m *Forms) serverPage() formPage {
 	d := m.d
-	return formPage{id: "server", title: "Notary server", fields: []string{"notary.url", "notary.tls_ca", "notary.trust_dir"},
+	return formPage{id: "server", title: "Notary server", fields: []string{"notary.url", "notary.tls_ca", "notary.trust_dir", "notary.auth"},
 		intro: "The server's TLS is always verified: against the system's roots, or the CA file given here.",
 		build: func(fm formFieldMaker) []*formField {
 			return []*formField{
@@ -258,6 +258,8 @@ func (m *Forms) serverPage() formPage {
 					func() error { return d.config().CheckTLSCA(d.tlsCA) }),
 				fm.input("Trust directory", "notary.trust_dir · notary's trust directory (the CLI's layout)", &d.trustDir,
 					func() error { return config.CheckTrustDir(d.trustDir) }),
+				fm.optionalSource("Credentials source", "notary.auth · behind token authentication: env:NAME or file:PATH holding what NOTARY_AUTH holds; empty: none", &d.auth,
+					func() error { return config.CheckSecretSource("notary.auth", d.auth) }),
 			}
 		}}
 }

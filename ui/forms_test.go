@@ -352,7 +352,7 @@ func TestFormsStartFromConfig(t *testing.T) {
 	c, err := config.Parse([]byte(`hsm: {token: spare, pin: file:pin.txt}
 ca: {label: ca2, key: rsa-3072, subject: "CN=Example CA,O=Example", days: 5000}
 repositories: [{gun: docker.io/alice/nginx, days: 100}]
-notary: {url: "https://notary.example.com", trust_dir: trust, targets_passphrase: env:T, snapshot_passphrase: env:S}
+notary: {url: "https://notary.example.com", trust_dir: trust, targets_passphrase: env:T, snapshot_passphrase: env:S, auth: file:auth.b64}
 delegations: [{gun: docker.io/alice/nginx, role: targets/ci, cert: me.crt, paths: [release/, v1/]},
   {gun: docker.io/alice/nginx, role: targets/me, cert: me.crt, paths: all, docker: true}]
 operator: Olga
@@ -378,6 +378,9 @@ operator: Olga
 	back := d.config()
 	if got, want := back.Path(back.Delegations[0].Cert), c.Path(c.Delegations[0].Cert); got != want {
 		t.Fatalf("delegate's cert %s, want %s", got, want)
+	}
+	if got, want := back.Notary.Auth, "file:"+filepath.Join(src, "auth.b64"); got != want {
+		t.Fatalf("notary.auth %q, want %q", got, want)
 	}
 	if back.Delegations[0].Docker || !back.Delegations[1].Docker {
 		t.Fatal("the docker signer is lost between the file and the forms")
