@@ -22,7 +22,7 @@ var (
 	ErrKeyAmbiguous   = errors.New("more than one key matches")
 	ErrKeyUnsafe      = errors.New("key attributes are not safe")
 	ErrSessionLost    = errors.New("session with the token lost")
-	ErrMechanism      = errors.New("the token lacks the mechanism or key size")
+	ErrMechanism      = errors.New("unsupported by the token")
 )
 
 // isCKR reports whether err is the PKCS#11 return value rv.

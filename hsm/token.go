@@ -251,7 +251,7 @@ func (s *Session) supports(kt keyspec.Type) []error {
 			continue
 		}
 		if err := s.checkSize(kt, m); err != nil {
-			problems = append(problems, err)
+			return append(problems, err) // one size problem per type says it all
 		}
 	}
 	return problems
