@@ -4,7 +4,13 @@ BIN       := bin/ceremony
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 # Debian packages the acceptance path runs against; installed when missing.
-DEB_TOOLS := softhsm2-util:softhsm2 pkcs11-tool:opensc openssl:openssl tmux:tmux notary-server:notary python3:python3 /usr/bin/docker:docker.io notary-signer:notary pg_ctlcluster:postgresql
+# A pair is command:package, or /path/of/a/file:package for a library.
+DEB_TOOLS := softhsm2-util:softhsm2 pkcs11-tool:opensc openssl:openssl tmux:tmux notary-server:notary python3:python3 \
+	/usr/bin/docker:docker.io notary-signer:notary pg_ctlcluster:postgresql \
+	swtpm:swtpm swtpm_setup:swtpm-tools tpm2_getrandom:tpm2-tools tpm2-abrmd:tpm2-abrmd dbus-daemon:dbus \
+	/usr/lib/x86_64-linux-gnu/libtss2-tcti-swtpm.so.0:libtss2-tcti-swtpm0 \
+	/usr/lib/x86_64-linux-gnu/libtss2-tcti-tabrmd.so.0:libtss2-tcti-tabrmd0 \
+	/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so:libtpm2-pkcs11-1
 
 .PHONY: all deps build test bench demo lint clean screenshots
 
@@ -13,7 +19,7 @@ all: build
 deps:
 	@missing=""; for pair in $(DEB_TOOLS); do \
 		cmd=$${pair%%:*}; pkg=$${pair##*:}; \
-		command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+		case $$cmd in /*) [ -e $$cmd ] ;; *) command -v $$cmd >/dev/null 2>&1 ;; esac || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \

@@ -3,7 +3,6 @@ package hsm
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/miekg/pkcs11"
 )
@@ -22,6 +21,7 @@ var (
 	ErrKeyAmbiguous   = errors.New("more than one key matches")
 	ErrKeyUnsafe      = errors.New("key attributes are not safe")
 	ErrSessionLost    = errors.New("session with the token lost")
+	ErrMechanism      = errors.New("unsupported by the token")
 )
 
 // isCKR reports whether err is the PKCS#11 return value rv.
@@ -65,7 +65,10 @@ func (s *Session) lost(err error) error {
 }
 
 // PINError is a failed login. It names the token and what the token's own
-// flags say about the remaining tries, and never carries the PIN itself.
+// flags say about the remaining tries, and never carries the PIN itself. It
+// is terminal: whoever gets it stops, because tokens lock the PIN after a few
+// wrong tries (tpm2-pkcs11 locks the whole TPM after three) and PKCS#11 does
+// not say after how many.
 type PINError struct {
 	Token string
 	Flags uint
@@ -73,22 +76,28 @@ type PINError struct {
 }
 
 func (e *PINError) Error() string {
-	var state []string
-	if e.Flags&pkcs11.CKF_USER_PIN_LOCKED != 0 {
-		state = append(state, "the user PIN is now locked: the security officer must unlock it")
-	} else if e.Flags&pkcs11.CKF_USER_PIN_FINAL_TRY != 0 {
-		state = append(state, "one try is left before the PIN locks")
-	} else if e.Flags&pkcs11.CKF_USER_PIN_COUNT_LOW != 0 {
-		state = append(state, "the token reports few tries left")
-	} else {
-		state = append(state, "the token reports no retry-counter warning")
+	var state string
+	switch {
+	case e.Flags&pkcs11.CKF_USER_PIN_LOCKED != 0:
+		state = "the user PIN is now locked: the security officer must unlock it"
+	case e.Flags&pkcs11.CKF_USER_PIN_FINAL_TRY != 0:
+		state = "one try is left before the PIN locks"
+	case e.Flags&pkcs11.CKF_USER_PIN_COUNT_LOW != 0:
+		state = "the token reports few tries left"
+	default:
+		state = "the token reports no retry-counter warning"
 	}
-	what := "wrong PIN"
 	if errors.Is(e.Err, ErrPINLocked) {
-		what = "PIN locked"
+		return fmt.Sprintf("PIN locked on token %q (%s); nothing was retried", e.Token, state)
 	}
-	return fmt.Sprintf("token %q: %s (%s); check the PIN source, it was not retried",
-		e.Token, what, strings.Join(state, ", "))
+	return fmt.Sprintf("wrong PIN for token %q; the token locks after a few wrong tries (%s), nothing was retried: check the PIN source and run again",
+		e.Token, state)
 }
 
 func (e *PINError) Unwrap() error { return e.Err }
+
+// IsPINError reports whether err is a wrong or locked PIN: a failure no
+// caller may answer with another login.
+func IsPINError(err error) bool {
+	return errors.Is(err, ErrPINIncorrect) || errors.Is(err, ErrPINLocked)
+}

@@ -43,6 +43,11 @@ func (s *Session) generate(ctx context.Context, spec KeySpec) (*Key, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// A size the token does not make is refused here, in the token's own
+	// terms, and not by a C_GenerateKeyPair error that names no limit.
+	if problems := s.supports(spec.Type); len(problems) > 0 {
+		return nil, problems[0]
+	}
 	// Checking that the label is free and generating under it must be one
 	// step, or two callers could both find it free.
 	s.mod.lib.mu.Lock()
@@ -74,12 +79,13 @@ func (s *Session) generate(ctx context.Context, spec KeySpec) (*Key, error) {
 }
 
 // generatePair calls C_GenerateKeyPair, first with usage attributes that
-// forbid everything but sign/verify, then, if the token rejects such a
-// template (some HSMs reject attributes they do not expect), with the bare
-// minimum. SoftHSM2 needs the first: left alone it lets an EC key derive.
+// forbid everything but signing, then, if the token rejects such a template
+// (some HSMs reject attributes they do not expect), with the bare minimum.
+// SoftHSM2 needs the first: left alone it lets an EC key derive and an RSA
+// key decrypt and unwrap.
 func (s *Session) generatePair(spec KeySpec, id []byte) (pkcs11.ObjectHandle, pkcs11.ObjectHandle, error) {
 	pub, priv, mech := templates(spec, id)
-	strictPub := append(pub, pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, false), pkcs11.NewAttribute(pkcs11.CKA_WRAP, false))
+	strictPub := append(pub, pkcs11.NewAttribute(pkcs11.CKA_WRAP, false))
 	strictPriv := append(priv, pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, false), pkcs11.NewAttribute(pkcs11.CKA_UNWRAP, false))
 	if spec.Type.IsEC() {
 		strictPriv = append(strictPriv, pkcs11.NewAttribute(pkcs11.CKA_DERIVE, false))
@@ -96,12 +102,18 @@ func (s *Session) generatePair(spec KeySpec, id []byte) (pkcs11.ObjectHandle, pk
 	return pubH, privH, nil
 }
 
+// templates are the attributes every token must accept. The public key's
+// usage (CKA_VERIFY, CKA_ENCRYPT) is left to the token: tpm2-pkcs11 derives
+// it from the private key's (public VERIFY is private DECRYPT there, public
+// ENCRYPT private SIGN) and refuses a pair where the two disagree, so a
+// public VERIFY=true beside a private DECRYPT=false fails with
+// CKR_GENERAL_ERROR. Nothing here verifies on the token; the public key is
+// only read.
 func templates(spec KeySpec, id []byte) (pub, priv []*pkcs11.Attribute, mech []*pkcs11.Mechanism) {
 	pub = []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PUBLIC_KEY),
 		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
 		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),
-		pkcs11.NewAttribute(pkcs11.CKA_VERIFY, true),
 		pkcs11.NewAttribute(pkcs11.CKA_LABEL, spec.Label),
 		pkcs11.NewAttribute(pkcs11.CKA_ID, id),
 	}
@@ -164,7 +176,7 @@ func (s *Session) checkNew(ctx context.Context, spec KeySpec, id []byte, pubH, p
 func SelfTest(ctx context.Context, k *Key) error {
 	msg := []byte("ceremony key self-test\x00" + k.Label + "\x00")
 	digest := sha256.Sum256(msg)
-	sig, err := k.SignContext(ctx, digest[:], crypto.SHA256)
+	sig, err := k.SignMessageContext(ctx, msg, crypto.SHA256)
 	if err != nil {
 		return fmt.Errorf("self-test signature: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"github.com/ceremony-dev/ceremony/hsm/keyspec"
 
 	"github.com/ceremony-dev/ceremony/hsm"
+	"github.com/ceremony-dev/ceremony/internal/faults"
 	"github.com/ceremony-dev/ceremony/internal/testenv"
 	"github.com/miekg/pkcs11"
 )
@@ -70,9 +72,24 @@ func zlib(t *testing.T) string {
 	return ""
 }
 
+// eachImpl runs f once per PKCS#11 implementation (testenv.Impls), as
+// parallel subtests named after it, each on a fresh token.
+func eachImpl(t *testing.T, f func(t *testing.T, tok testenv.Token)) {
+	t.Helper()
+	for _, impl := range testenv.Impls() {
+		t.Run(impl.Name, func(t *testing.T) {
+			t.Parallel()
+			f(t, impl.NewToken(t))
+		})
+	}
+}
+
 func TestOpenSharesOneLibrary(t *testing.T) {
 	t.Parallel()
-	tok := testenv.NewToken(t)
+	eachImpl(t, testOpenSharesOneLibrary)
+}
+
+func testOpenSharesOneLibrary(t *testing.T, tok testenv.Token) {
 	a, err := hsm.Open(tok.Module)
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +110,10 @@ func TestOpenSharesOneLibrary(t *testing.T) {
 
 func TestFindToken(t *testing.T) {
 	t.Parallel()
-	tok := testenv.NewToken(t)
+	eachImpl(t, testFindToken)
+}
+
+func testFindToken(t *testing.T, tok testenv.Token) {
 	m, err := hsm.Open(tok.Module)
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +125,8 @@ func TestFindToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Label != tok.Label || got.Manufacturer != "SoftHSM project" || got.Serial == "" {
+	manufacturer := map[string]string{testenv.SoftHSM2: "SoftHSM project", testenv.TPM2: "IBM"}[tok.Impl]
+	if got.Label != tok.Label || got.Manufacturer != manufacturer || got.Serial == "" {
 		t.Fatalf("FindToken = %+v", got)
 	}
 	if _, err := m.FindToken(ctx, hsm.TokenSelector{Label: tok.Label, Serial: "nope"}); !errors.Is(err, hsm.ErrTokenNotFound) {
@@ -196,7 +217,10 @@ func rawInitToken(t *testing.T, module, label string) string {
 
 func TestLogin(t *testing.T) {
 	t.Parallel()
-	tok := testenv.NewToken(t)
+	eachImpl(t, testLogin)
+}
+
+func testLogin(t *testing.T, tok testenv.Token) {
 	m, err := hsm.Open(tok.Module)
 	if err != nil {
 		t.Fatal(err)
@@ -247,7 +271,11 @@ func TestLogin(t *testing.T) {
 // under one label; exactly one pair is made.
 func TestGenerateSameLabelConcurrently(t *testing.T) {
 	t.Parallel()
-	s := testenv.NewToken(t).Session(t)
+	eachImpl(t, testGenerateSameLabelConcurrently)
+}
+
+func testGenerateSameLabelConcurrently(t *testing.T, tok testenv.Token) {
+	s := tok.Session(t)
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	var made, refused atomic.Int32
@@ -293,62 +321,84 @@ func TestPINErrorFlags(t *testing.T) {
 	}
 }
 
+// TestGenerateKey makes every key type on every implementation. tpm2-pkcs11
+// makes RSA keys up to 3072 bits: RSA-4096 must be refused before
+// C_GenerateKeyPair, naming the token, its limit and the types that fit.
 func TestGenerateKey(t *testing.T) {
 	t.Parallel()
-	for _, kt := range keyspec.All() {
-		t.Run(string(kt), func(t *testing.T) {
-			t.Parallel()
-			s := testenv.NewToken(t).Session(t)
-			ctx := context.Background()
-			k, err := s.GenerateKey(ctx, hsm.KeySpec{Label: "root", Type: kt})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if k.Type != kt || k.Label != "root" || len(k.ID) != 8 {
-				t.Fatalf("key = %s %q id %x", k.Type, k.Label, k.ID)
-			}
-			if err := k.Attrs.Safe(); err != nil {
-				t.Fatal(err)
-			}
-			checkSigns(t, k)
-
-			// The label is taken now: a second pair must be refused, and no
-			// object may be added.
-			before, _ := s.Objects(ctx)
-			_, err = s.GenerateKey(ctx, hsm.KeySpec{Label: "root", Type: kt})
-			if !errors.Is(err, hsm.ErrLabelInUse) {
-				t.Fatalf("label reuse: %v", err)
-			}
-			after, _ := s.Objects(ctx)
-			if len(after) != len(before) {
-				t.Fatalf("refused generation left objects: %d -> %d", len(before), len(after))
-			}
-
-			// Found again by label, by ID and by URI, it is the same key.
-			for name, find := range map[string]func() (*hsm.Key, error){
-				"label": func() (*hsm.Key, error) { return s.FindKey(ctx, hsm.KeySelector{Label: "root"}) },
-				"id":    func() (*hsm.Key, error) { return s.FindKey(ctx, hsm.KeySelector{ID: k.ID}) },
-				"uri": func() (*hsm.Key, error) {
-					u, err := hsm.ParseURI("pkcs11:token=" + s.Token().Label + ";object=root;type=private")
-					if err != nil {
-						return nil, err
-					}
-					return s.FindKeyURI(ctx, u)
-				},
-			} {
-				got, err := find()
-				if err != nil {
-					t.Fatalf("find by %s: %v", name, err)
-				}
-				if !keyspec.SamePublic(got.Public(), k.Public()) || string(got.ID) != string(k.ID) || got.Attrs != k.Attrs {
-					t.Fatalf("find by %s returned another key", name)
-				}
-			}
-		})
+	for _, impl := range testenv.Impls() {
+		for _, kt := range keyspec.All() {
+			t.Run(impl.Name+"/"+string(kt), func(t *testing.T) {
+				t.Parallel()
+				testGenerateKey(t, impl, kt)
+			})
+		}
 	}
 }
 
-func checkSigns(t *testing.T, k *hsm.Key) {
+func testGenerateKey(t *testing.T, impl testenv.Impl, kt keyspec.Type) {
+	in := faults.New(faults.Fault{})
+	tok := impl.NewToken(t)
+	s := connect(t, tok, hsm.WithPKCS11(in.Wrap))
+	ctx := context.Background()
+	k, err := s.GenerateKey(ctx, hsm.KeySpec{Label: "root", Type: kt})
+	if impl.Name == testenv.TPM2 && kt == keyspec.RSA4096 {
+		msg := fmt.Sprint(err)
+		if !errors.Is(err, hsm.ErrMechanism) || !strings.Contains(msg, tok.Label) || !strings.Contains(msg, "3072") ||
+			!strings.Contains(msg, "choose rsa-2048 or rsa-3072") || strings.Contains(msg, "\n") {
+			t.Fatalf("RSA-4096 on tpm2: %v", err)
+		}
+		if n := countCalls(in, "C_GenerateKeyPair"); n != 0 {
+			t.Fatalf("%d C_GenerateKeyPair calls for a size the token reports it cannot make", n)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Type != kt || k.Label != "root" || len(k.ID) != 8 {
+		t.Fatalf("key = %s %q id %x", k.Type, k.Label, k.ID)
+	}
+	if err := k.Attrs.Safe(); err != nil {
+		t.Fatal(err)
+	}
+	checkSigns(t, tok.Impl, k)
+
+	// The label is taken now: a second pair must be refused, and no
+	// object may be added.
+	before, _ := s.Objects(ctx)
+	_, err = s.GenerateKey(ctx, hsm.KeySpec{Label: "root", Type: kt})
+	if !errors.Is(err, hsm.ErrLabelInUse) {
+		t.Fatalf("label reuse: %v", err)
+	}
+	after, _ := s.Objects(ctx)
+	if len(after) != len(before) {
+		t.Fatalf("refused generation left objects: %d -> %d", len(before), len(after))
+	}
+
+	// Found again by label, by ID and by URI, it is the same key.
+	for name, find := range map[string]func() (*hsm.Key, error){
+		"label": func() (*hsm.Key, error) { return s.FindKey(ctx, hsm.KeySelector{Label: "root"}) },
+		"id":    func() (*hsm.Key, error) { return s.FindKey(ctx, hsm.KeySelector{ID: k.ID}) },
+		"uri": func() (*hsm.Key, error) {
+			u, err := hsm.ParseURI("pkcs11:token=" + s.Token().Label + ";object=root;type=private")
+			if err != nil {
+				return nil, err
+			}
+			return s.FindKeyURI(ctx, u)
+		},
+	} {
+		got, err := find()
+		if err != nil {
+			t.Fatalf("find by %s: %v", name, err)
+		}
+		if !keyspec.SamePublic(got.Public(), k.Public()) || string(got.ID) != string(k.ID) || got.Attrs != k.Attrs {
+			t.Fatalf("find by %s returned another key", name)
+		}
+	}
+}
+
+func checkSigns(t *testing.T, impl string, k *hsm.Key) {
 	t.Helper()
 	msg := []byte("tbs")
 	d256 := sha256.Sum256(msg)
@@ -363,23 +413,12 @@ func checkSigns(t *testing.T, k *hsm.Key) {
 			if !ecdsa.VerifyASN1(pub, d, sig) {
 				t.Fatalf("ECDSA %v signature does not verify", h)
 			}
+			if sig, err = k.SignMessage(rand.Reader, msg, h); err != nil || !ecdsa.VerifyASN1(pub, d, sig) {
+				t.Fatalf("ECDSA %v signature of the message does not verify (%v)", h, err)
+			}
 		}
 	case *rsa.PublicKey:
-		sig, err := k.Sign(rand.Reader, d256[:], crypto.SHA256)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, d256[:], sig); err != nil {
-			t.Fatalf("PKCS#1 v1.5: %v", err)
-		}
-		pss := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}
-		sig, err = k.Sign(rand.Reader, d256[:], pss)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := rsa.VerifyPSS(pub, crypto.SHA256, d256[:], sig, pss); err != nil {
-			t.Fatalf("PSS: %v", err)
-		}
+		checkSignsRSA(t, impl, k, pub, msg)
 	default:
 		t.Fatalf("public key %T", pub)
 	}
@@ -388,9 +427,68 @@ func checkSigns(t *testing.T, k *hsm.Key) {
 	}
 }
 
+// checkSignsRSA signs msg with PKCS#1 v1.5 and PSS as the token allows.
+// Given the message, every token signs v1.5 with SHA-256, -384 and -512 (on
+// the token's hash-and-sign mechanism where it lists one). A bare digest
+// needs raw CKM_RSA_PKCS, which tpm2-pkcs11 runs as a TPM decryption that a
+// sign-only key refuses, so it is tried on SoftHSM2 alone. PSS is made
+// where the token lists it, and refused before any token call otherwise.
+func checkSignsRSA(t *testing.T, impl string, k *hsm.Key, pub *rsa.PublicKey, msg []byte) {
+	t.Helper()
+	for _, h := range []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512} {
+		sig, err := k.SignMessage(rand.Reader, msg, h)
+		if err != nil {
+			t.Fatalf("PKCS#1 v1.5 %v of the message: %v", h, err)
+		}
+		if err := rsa.VerifyPKCS1v15(pub, h, digest(h, msg), sig); err != nil {
+			t.Fatalf("PKCS#1 v1.5 %v: %v", h, err)
+		}
+	}
+	d256 := digest(crypto.SHA256, msg)
+	if impl == testenv.SoftHSM2 {
+		sig, err := k.Sign(rand.Reader, d256, crypto.SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, d256, sig); err != nil {
+			t.Fatalf("PKCS#1 v1.5 of the digest: %v", err)
+		}
+	}
+	canPSS, err := k.CanPSS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := impl == testenv.SoftHSM2; canPSS != want {
+		t.Fatalf("CanPSS = %v on %s", canPSS, impl)
+	}
+	pss := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}
+	for name, sign := range map[string]func() ([]byte, error){
+		"digest":  func() ([]byte, error) { return k.Sign(rand.Reader, d256, pss) },
+		"message": func() ([]byte, error) { return k.SignMessage(rand.Reader, msg, pss) },
+	} {
+		sig, err := sign()
+		if !canPSS {
+			if !errors.Is(err, hsm.ErrMechanism) || !strings.Contains(err.Error(), "PKCS#1 v1.5") {
+				t.Fatalf("PSS of the %s on a token without it: %v", name, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("PSS of the %s: %v", name, err)
+		}
+		if err := rsa.VerifyPSS(pub, crypto.SHA256, d256, sig, pss); err != nil {
+			t.Fatalf("PSS of the %s: %v", name, err)
+		}
+	}
+}
+
 func digest(h crypto.Hash, msg []byte) []byte {
-	if h == crypto.SHA384 {
+	switch h {
+	case crypto.SHA384:
 		d := sha512.Sum384(msg)
+		return d[:]
+	case crypto.SHA512:
+		d := sha512.Sum512(msg)
 		return d[:]
 	}
 	d := sha256.Sum256(msg)
@@ -399,7 +497,11 @@ func digest(h crypto.Hash, msg []byte) []byte {
 
 func TestFindKeyErrors(t *testing.T) {
 	t.Parallel()
-	s := testenv.NewToken(t).Session(t)
+	eachImpl(t, testFindKeyErrors)
+}
+
+func testFindKeyErrors(t *testing.T, tok testenv.Token) {
+	s := tok.Session(t)
 	ctx := context.Background()
 	if _, err := s.FindKey(ctx, hsm.KeySelector{Label: "absent"}); !errors.Is(err, hsm.ErrKeyNotFound) {
 		t.Fatalf("absent key: %v", err)
@@ -415,7 +517,11 @@ func TestFindKeyErrors(t *testing.T) {
 
 func TestCertificateObject(t *testing.T) {
 	t.Parallel()
-	s := testenv.NewToken(t).Session(t)
+	eachImpl(t, testCertificateObject)
+}
+
+func testCertificateObject(t *testing.T, tok testenv.Token) {
+	s := tok.Session(t)
 	ctx := context.Background()
 	k, err := s.GenerateKey(ctx, hsm.KeySpec{Label: "root", Type: keyspec.ECDSAP256})
 	if err != nil {
@@ -474,7 +580,11 @@ func selfSigned(t *testing.T, k *hsm.Key, cn string) *x509.Certificate {
 
 func TestConcurrentSign(t *testing.T) {
 	t.Parallel()
-	s := testenv.NewToken(t).Session(t)
+	eachImpl(t, testConcurrentSign)
+}
+
+func testConcurrentSign(t *testing.T, tok testenv.Token) {
+	s := tok.Session(t)
 	k, err := s.GenerateKey(context.Background(), hsm.KeySpec{Label: "k", Type: keyspec.ECDSAP256})
 	if err != nil {
 		t.Fatal(err)
@@ -509,7 +619,11 @@ func TestConcurrentSign(t *testing.T) {
 
 func TestRandom(t *testing.T) {
 	t.Parallel()
-	s := testenv.NewToken(t).Session(t)
+	eachImpl(t, testRandom)
+}
+
+func testRandom(t *testing.T, tok testenv.Token) {
+	s := tok.Session(t)
 	a, err := s.Random(context.Background(), 32)
 	if err != nil {
 		t.Fatal(err)
@@ -525,7 +639,10 @@ func TestRandom(t *testing.T) {
 
 func TestConnect(t *testing.T) {
 	t.Parallel()
-	tok := testenv.NewToken(t)
+	eachImpl(t, testConnect)
+}
+
+func testConnect(t *testing.T, tok testenv.Token) {
 	ctx := context.Background()
 	asked := 0
 	pin := func(p string) func(context.Context) ([]byte, error) {

@@ -54,8 +54,15 @@ func (a Attributes) Safe() error {
 }
 
 // Key is a private key on the token with its public half. It implements
-// crypto.Signer: ECDSA signatures come out ASN.1 DER encoded, RSA signatures
-// as PKCS#1 v1.5 or, with *rsa.PSSOptions, PSS. It is safe for concurrent use.
+// crypto.Signer and crypto.MessageSigner: ECDSA signatures come out ASN.1 DER
+// encoded, RSA signatures as PKCS#1 v1.5 or, with *rsa.PSSOptions, PSS. It
+// is safe for concurrent use.
+//
+// Give it the message where you can (SignMessage; x509.CreateCertificate
+// does): an RSA key is then signed with the token's hash-and-sign mechanism
+// (CKM_SHA256_RSA_PKCS), the only RSA signing some tokens allow on a key that
+// may not decrypt (tpm2-pkcs11 does raw CKM_RSA_PKCS with TPM2_RSA_Decrypt).
+// Sign with a bare digest needs the raw mechanisms.
 type Key struct {
 	s      *Session
 	priv   pkcs11.ObjectHandle
@@ -80,8 +87,15 @@ func (k *Key) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, 
 	return k.SignContext(context.Background(), digest, opts)
 }
 
-// WithContext returns the key as a crypto.Signer whose token calls are bound
-// to ctx: x509.CreateCertificate and friends take a Signer and no context.
+// SignMessage hashes msg with opts' hash (on the token where it can) and
+// signs it. rand is ignored.
+func (k *Key) SignMessage(_ io.Reader, msg []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return k.SignMessageContext(context.Background(), msg, opts)
+}
+
+// WithContext returns the key as a crypto.Signer (and crypto.MessageSigner)
+// whose token calls are bound to ctx: x509.CreateCertificate and friends
+// take a Signer and no context.
 func (k *Key) WithContext(ctx context.Context) crypto.Signer { return ctxSigner{k: k, ctx: ctx} }
 
 type ctxSigner struct {
@@ -93,6 +107,9 @@ func (c ctxSigner) Public() crypto.PublicKey { return c.k.Public() }
 func (c ctxSigner) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	return c.k.SignContext(c.ctx, digest, opts)
 }
+func (c ctxSigner) SignMessage(_ io.Reader, msg []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return c.k.SignMessageContext(c.ctx, msg, opts)
+}
 
 // SignContext is Sign with a context for callers that have one.
 func (k *Key) SignContext(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
@@ -102,19 +119,46 @@ func (k *Key) SignContext(ctx context.Context, digest []byte, opts crypto.Signer
 	if h := opts.HashFunc(); h != 0 && len(digest) != h.Size() {
 		return nil, fmt.Errorf("sign with key %q: digest is %d bytes, %v needs %d", k.Label, len(digest), h, h.Size())
 	}
-	sig, err := k.SignRaw(ctx, digest, opts)
+	return k.der(k.SignRaw(ctx, digest, opts))
+}
+
+// SignMessageContext is SignMessage with a context.
+func (k *Key) SignMessageContext(ctx context.Context, msg []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return k.der(k.SignMessageRaw(ctx, msg, opts))
+}
+
+// der turns an ECDSA r||s into the DER form crypto.Signer promises.
+func (k *Key) der(sig []byte, err error) ([]byte, error) {
 	if err != nil || !k.Type.IsEC() {
 		return sig, err
 	}
 	return rawToASN1(sig)
 }
 
-// SignRaw returns the token's raw signature: r||s for ECDSA (what TUF wants).
+// SignRaw returns the token's raw signature of a digest: r||s for ECDSA
+// (what TUF wants).
 func (k *Key) SignRaw(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	if opts == nil {
+		opts = crypto.SHA256
+	}
+	return k.signWith(ctx, func() ([]*pkcs11.Mechanism, []byte, error) { return k.mechanism(digest, opts) })
+}
+
+// SignMessageRaw is SignRaw for a whole message: RSA keys are signed with
+// the token's hash-and-sign mechanism when it offers one, the rest with the
+// digest made here.
+func (k *Key) SignMessageRaw(ctx context.Context, msg []byte, opts crypto.SignerOpts) ([]byte, error) {
+	if opts == nil {
+		opts = crypto.SHA256
+	}
+	return k.signWith(ctx, func() ([]*pkcs11.Mechanism, []byte, error) { return k.messageMechanism(msg, opts) })
+}
+
+func (k *Key) signWith(ctx context.Context, pick func() ([]*pkcs11.Mechanism, []byte, error)) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	mech, input, err := k.mechanism(digest, opts)
+	mech, input, err := pick()
 	if err != nil {
 		return nil, fmt.Errorf("sign with key %q: %w", k.Label, err)
 	}
@@ -125,21 +169,57 @@ func (k *Key) SignRaw(ctx context.Context, digest []byte, opts crypto.SignerOpts
 	return sig, nil
 }
 
+// messageMechanism picks the token's hash-and-sign mechanism for an RSA key
+// when the token lists it, and otherwise hashes here and signs the digest.
+func (k *Key) messageMechanism(msg []byte, opts crypto.SignerOpts) ([]*pkcs11.Mechanism, []byte, error) {
+	h := opts.HashFunc()
+	if !h.Available() || digestInfoPrefix[h] == nil {
+		return nil, nil, fmt.Errorf("unsupported hash %v", h)
+	}
+	if !k.Type.IsEC() {
+		pss, isPSS := opts.(*rsa.PSSOptions)
+		m := hashAndSign[h]
+		if isPSS {
+			m = hashAndSignPSS[h]
+		}
+		offered, err := k.s.offers(m)
+		if err != nil {
+			return nil, nil, err
+		}
+		if offered && isPSS {
+			params, err := pssParams(h, pss)
+			return []*pkcs11.Mechanism{pkcs11.NewMechanism(m, params)}, msg, err
+		}
+		if offered {
+			return []*pkcs11.Mechanism{pkcs11.NewMechanism(m, nil)}, msg, nil
+		}
+	}
+	d := h.New()
+	d.Write(msg)
+	return k.mechanism(d.Sum(nil), opts)
+}
+
+// mechanism is the raw mechanism for a digest. A PSS signature on a token
+// that does not list CKM_RSA_PKCS_PSS is refused before any call that could
+// leave the key unusable (tpm2-pkcs11 cannot destroy a key after a failed
+// C_Sign in the same process).
 func (k *Key) mechanism(digest []byte, opts crypto.SignerOpts) ([]*pkcs11.Mechanism, []byte, error) {
 	if k.Type.IsEC() {
 		return []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_ECDSA, nil)}, digest, nil
 	}
 	h := opts.HashFunc()
 	if pss, ok := opts.(*rsa.PSSOptions); ok {
-		hashMech, mgf, err := pssParams(h)
+		offered, err := k.s.offers(pkcs11.CKM_RSA_PKCS_PSS)
 		if err != nil {
 			return nil, nil, err
 		}
-		salt := pss.SaltLength
-		if salt == rsa.PSSSaltLengthAuto || salt == rsa.PSSSaltLengthEqualsHash {
-			salt = h.Size()
+		if !offered {
+			return nil, nil, fmt.Errorf("token %q offers no RSA-PSS signing (CKM_RSA_PKCS_PSS): sign with PKCS#1 v1.5 (%w)", k.s.token.Label, ErrMechanism)
 		}
-		params := pkcs11.NewPSSParams(hashMech, mgf, uint(salt))
+		params, err := pssParams(h, pss)
+		if err != nil {
+			return nil, nil, err
+		}
 		return []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS_PSS, params)}, digest, nil
 	}
 	prefix, ok := digestInfoPrefix[h]
@@ -149,6 +229,26 @@ func (k *Key) mechanism(digest []byte, opts crypto.SignerOpts) ([]*pkcs11.Mechan
 	return []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS, nil)}, append(append([]byte{}, prefix...), digest...), nil
 }
 
+// CanPSS reports whether the token lists an RSA-PSS signing mechanism.
+func (k *Key) CanPSS() (bool, error) {
+	for _, m := range []uint{pkcs11.CKM_RSA_PKCS_PSS, pkcs11.CKM_SHA256_RSA_PKCS_PSS} {
+		if ok, err := k.s.offers(m); ok || err != nil {
+			return ok, err
+		}
+	}
+	return false, nil
+}
+
+// hashAndSign and hashAndSignPSS are the RSA mechanisms that hash on the token.
+var (
+	hashAndSign = map[crypto.Hash]uint{
+		crypto.SHA256: pkcs11.CKM_SHA256_RSA_PKCS, crypto.SHA384: pkcs11.CKM_SHA384_RSA_PKCS, crypto.SHA512: pkcs11.CKM_SHA512_RSA_PKCS,
+	}
+	hashAndSignPSS = map[crypto.Hash]uint{
+		crypto.SHA256: pkcs11.CKM_SHA256_RSA_PKCS_PSS, crypto.SHA384: pkcs11.CKM_SHA384_RSA_PKCS_PSS, crypto.SHA512: pkcs11.CKM_SHA512_RSA_PKCS_PSS,
+	}
+)
+
 // digestInfoPrefix is the DER DigestInfo header that CKM_RSA_PKCS expects in
 // front of the digest (RFC 8017 §9.2 note 1).
 var digestInfoPrefix = map[crypto.Hash][]byte{
@@ -157,16 +257,25 @@ var digestInfoPrefix = map[crypto.Hash][]byte{
 	crypto.SHA512: {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40},
 }
 
-func pssParams(h crypto.Hash) (hashMech, mgf uint, err error) {
+// pssParams are CK_RSA_PKCS_PSS_PARAMS for hash h, MGF1 with the same hash,
+// and the salt length opts asks for (the hash's size when it leaves it open).
+func pssParams(h crypto.Hash, opts *rsa.PSSOptions) ([]byte, error) {
+	var hashMech, mgf uint
 	switch h {
 	case crypto.SHA256:
-		return pkcs11.CKM_SHA256, pkcs11.CKG_MGF1_SHA256, nil
+		hashMech, mgf = pkcs11.CKM_SHA256, pkcs11.CKG_MGF1_SHA256
 	case crypto.SHA384:
-		return pkcs11.CKM_SHA384, pkcs11.CKG_MGF1_SHA384, nil
+		hashMech, mgf = pkcs11.CKM_SHA384, pkcs11.CKG_MGF1_SHA384
 	case crypto.SHA512:
-		return pkcs11.CKM_SHA512, pkcs11.CKG_MGF1_SHA512, nil
+		hashMech, mgf = pkcs11.CKM_SHA512, pkcs11.CKG_MGF1_SHA512
+	default:
+		return nil, fmt.Errorf("unsupported hash %v for RSA-PSS", h)
 	}
-	return 0, 0, fmt.Errorf("unsupported hash %v for RSA-PSS", h)
+	salt := opts.SaltLength
+	if salt == rsa.PSSSaltLengthAuto || salt == rsa.PSSSaltLengthEqualsHash {
+		salt = h.Size()
+	}
+	return pkcs11.NewPSSParams(hashMech, mgf, uint(salt)), nil
 }
 
 func (s *Session) sign(h pkcs11.ObjectHandle, mech []*pkcs11.Mechanism, input []byte) ([]byte, error) {

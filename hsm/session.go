@@ -20,6 +20,8 @@ type Session struct {
 	mu    sync.Mutex
 	sh    pkcs11.SessionHandle
 	open  bool
+	// mechs is the token's mechanism list, read at first need.
+	mechs map[uint]bool
 	// ownsModule: Connect opened the module for this session alone, so
 	// closing the session releases it too.
 	ownsModule bool
@@ -134,6 +136,23 @@ func (s *Session) refreshFlags() uint {
 	}
 	s.token.Flags = ti.Flags
 	return ti.Flags
+}
+
+// offers reports whether the token lists mechanism m.
+func (s *Session) offers(m uint) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mechs == nil {
+		list, err := s.c().GetMechanismList(s.token.SlotID)
+		if err != nil {
+			return false, fmt.Errorf("token %q: C_GetMechanismList: %w", s.token.Label, s.lost(err))
+		}
+		s.mechs = map[uint]bool{}
+		for _, m := range list {
+			s.mechs[m.Mechanism] = true
+		}
+	}
+	return s.mechs[m], nil
 }
 
 // Random returns n bytes from the token's own generator (C_GenerateRandom):

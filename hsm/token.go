@@ -213,40 +213,102 @@ func (s *Session) CheckReady(ctx context.Context, types ...keyspec.Type) []error
 	if t.Flags&pkcs11.CKF_USER_PIN_TO_BE_CHANGED != 0 {
 		add("the user PIN must be changed before use")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	have, err := s.c().GetMechanismList(t.SlotID)
-	if err != nil {
-		add("C_GetMechanismList: %w", s.lost(err))
-		return problems
-	}
-	has := map[uint]bool{}
-	for _, m := range have {
-		has[m.Mechanism] = true
-	}
+	seen := map[keyspec.Type]bool{}
 	for _, kt := range types {
-		gen, sign := uint(pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN), uint(pkcs11.CKM_RSA_PKCS)
-		if kt.IsEC() {
-			gen, sign = pkcs11.CKM_EC_KEY_PAIR_GEN, pkcs11.CKM_ECDSA
-		}
-		for _, m := range []uint{gen, sign} {
-			if !has[m] {
-				add("it lacks mechanism 0x%x needed for %s keys", m, kt)
-				continue
-			}
-			info, err := s.c().GetMechanismInfo(t.SlotID, []*pkcs11.Mechanism{pkcs11.NewMechanism(m, nil)})
-			if err != nil {
-				continue // the list says it is there; some tokens do not describe it
-			}
-			// EC sizes are in bits on most tokens, in bytes on a few: accept either.
-			bits := uint(kt.Bits())
-			if info.MaxKeySize != 0 && bits > info.MaxKeySize && bits/8 > info.MaxKeySize {
-				add("its mechanism 0x%x allows keys up to %d, %s needs %d bits", m, info.MaxKeySize, kt, bits)
-			}
-			if info.MinKeySize != 0 && bits < info.MinKeySize && bits/8 < info.MinKeySize {
-				add("its mechanism 0x%x needs keys of at least %d, %s has %d bits", m, info.MinKeySize, kt, bits)
-			}
+		if !seen[kt] {
+			seen[kt] = true
+			problems = append(problems, s.supports(kt)...)
 		}
 	}
 	return problems
+}
+
+// supports says, one error per problem, why the token cannot make and sign
+// with a key of type kt: a mechanism it does not list, or a key size outside
+// what C_GetMechanismInfo reports (tpm2-pkcs11 makes RSA keys of 1024 to
+// 3072 bits only). Each error names the token and the way out.
+func (s *Session) supports(kt keyspec.Type) []error {
+	label := s.token.Label
+	gen, sign := uint(pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN), uint(pkcs11.CKM_SHA256_RSA_PKCS)
+	if kt.IsEC() {
+		gen, sign = pkcs11.CKM_EC_KEY_PAIR_GEN, pkcs11.CKM_ECDSA
+	}
+	var problems []error
+	for _, m := range []uint{gen, sign} {
+		ok, err := s.offers(m)
+		if err != nil {
+			return append(problems, fmt.Errorf("token %q: %w", label, err))
+		}
+		if !ok && m == pkcs11.CKM_SHA256_RSA_PKCS {
+			// Without hash-and-sign, the raw mechanism signs a DigestInfo.
+			m = pkcs11.CKM_RSA_PKCS
+			if ok, err = s.offers(m); err != nil {
+				return append(problems, fmt.Errorf("token %q: %w", label, err))
+			}
+		}
+		if !ok {
+			problems = append(problems, fmt.Errorf("token %q lacks %s, needed for %s keys: choose another key type or another token (%w)", label, mechName(m), kt, ErrMechanism))
+			continue
+		}
+		if err := s.checkSize(kt, m); err != nil {
+			return append(problems, err) // one size problem per type says it all
+		}
+	}
+	return problems
+}
+
+// checkSize compares kt's size with the range C_GetMechanismInfo gives for m.
+// RSA sizes are bits (PKCS#11 2.40 §2.1); EC sizes are bits on most tokens
+// and bytes on a few, so an EC key passes if either reading fits.
+func (s *Session) checkSize(kt keyspec.Type, m uint) error {
+	s.mu.Lock()
+	info, err := s.c().GetMechanismInfo(s.token.SlotID, []*pkcs11.Mechanism{pkcs11.NewMechanism(m, nil)})
+	s.mu.Unlock()
+	if err != nil {
+		if failing(err) {
+			return fmt.Errorf("token %q: C_GetMechanismInfo(%s): %w", s.token.Label, mechName(m), s.lost(err))
+		}
+		return nil // the list says it is there; some tokens do not describe it
+	}
+	bits := uint(kt.Bits())
+	fits := func(b uint) bool {
+		return (info.MaxKeySize == 0 || b <= info.MaxKeySize) && (info.MinKeySize == 0 || b >= info.MinKeySize)
+	}
+	if fits(bits) || (kt.IsEC() && fits(bits/8)) {
+		return nil
+	}
+	if !kt.IsEC() {
+		var fit []string
+		for _, t := range keyspec.All() {
+			if !t.IsEC() && fits(uint(t.Bits())) {
+				fit = append(fit, string(t))
+			}
+		}
+		return fmt.Errorf("token %q makes RSA keys of %d to %d bits only (%s), not %s: choose %s, or another token (%w)",
+			s.token.Label, info.MinKeySize, info.MaxKeySize, mechName(m), kt, orNone(fit), ErrMechanism)
+	}
+	return fmt.Errorf("token %q allows keys of %d to %d for %s, not %s (%d bits): choose another key type or another token (%w)",
+		s.token.Label, info.MinKeySize, info.MaxKeySize, mechName(m), kt, bits, ErrMechanism)
+}
+
+func orNone(types []string) string {
+	if len(types) == 0 {
+		return "an EC key type"
+	}
+	return strings.Join(types, " or ")
+}
+
+// mechName spells the mechanisms this package asks about.
+func mechName(m uint) string {
+	if n, ok := map[uint]string{
+		pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN: "CKM_RSA_PKCS_KEY_PAIR_GEN",
+		pkcs11.CKM_RSA_PKCS:              "CKM_RSA_PKCS",
+		pkcs11.CKM_SHA256_RSA_PKCS:       "CKM_SHA256_RSA_PKCS",
+		pkcs11.CKM_RSA_PKCS_PSS:          "CKM_RSA_PKCS_PSS",
+		pkcs11.CKM_EC_KEY_PAIR_GEN:       "CKM_EC_KEY_PAIR_GEN",
+		pkcs11.CKM_ECDSA:                 "CKM_ECDSA",
+	}[m]; ok {
+		return n
+	}
+	return fmt.Sprintf("mechanism 0x%x", m)
 }

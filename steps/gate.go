@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/transcript"
 )
 
@@ -136,8 +137,14 @@ func (st *State) nothingToMake(step *Step) bool {
 	return true
 }
 
-// afterFailure asks what to do once step failed.
+// afterFailure asks what to do once step failed. A wrong or locked PIN is
+// not put to anyone: Retry would log in again with the same PIN source, and
+// each try brings a token that locks closer to locking (tpm2-pkcs11 locks
+// the whole TPM after three). The run stops; the journal resumes it.
 func (st *State) afterFailure(ctx context.Context, step *Step, err error) Answer {
+	if hsm.IsPINError(err) {
+		return Abort
+	}
 	a := st.ask(ctx, Question{Kind: Failed, Step: step, Err: err, CanSkip: step.Skippable})
 	if a == Skip && !step.Skippable {
 		return Abort

@@ -72,10 +72,11 @@ func (s *KeySigner) KeyID() string { return s.id }
 // Sign signs pae, then verifies the signature before handing it out: a
 // line that does not verify is never written.
 func (s *KeySigner) Sign(ctx context.Context, pae []byte) ([]byte, error) {
-	h := s.hash.New()
-	h.Write(pae)
 	key := s.key(ctx)
-	sig, err := key.Sign(nil, h.Sum(nil), s.hash)
+	// The whole PAE, not its digest: a token key hashes it itself where it
+	// can (an RSA key on tpm2-pkcs11 signs no bare digest); a software key
+	// is hashed here.
+	sig, err := crypto.SignMessage(key, nil, pae, s.hash)
 	if err != nil {
 		return nil, err
 	}

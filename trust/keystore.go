@@ -10,7 +10,6 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -42,8 +41,9 @@ type KeyRef struct {
 	// GUN scopes a targets or delegation key to one repository; empty for
 	// root keys, which serve every repository.
 	GUN data.GUN
-	// RSAPKCS1v15 signs with RSASSA-PKCS1-v1_5 instead of RSASSA-PSS, for
-	// tokens without CKM_RSA_PKCS_PSS. Ignored for EC keys.
+	// RSAPKCS1v15 signs with RSASSA-PKCS1-v1_5 instead of RSASSA-PSS. A
+	// token without RSA-PSS (hsm.Key.CanPSS) gets it anyway. Ignored for EC
+	// keys.
 	RSAPKCS1v15 bool
 }
 
@@ -224,7 +224,13 @@ func newTokenKey(k *hsm.Key, ref KeyRef) (*tokenKey, error) {
 			return nil, fmt.Errorf("RSA key of %d bits: notary requires 2048 or more", pub.N.BitLen())
 		}
 		tk.PublicKey, tk.sigAlg = data.NewRSAPublicKey(der), data.RSAPSSSignature
-		if ref.RSAPKCS1v15 {
+		// notary verifies both schemes; a token that lists no RSA-PSS
+		// (tpm2-pkcs11) signs PKCS#1 v1.5.
+		pss, err := k.CanPSS()
+		if err != nil {
+			return nil, err
+		}
+		if ref.RSAPKCS1v15 || !pss {
 			tk.sigAlg = data.RSAPKCS1v15Signature
 		}
 	default:
@@ -241,12 +247,11 @@ func newTokenKey(k *hsm.Key, ref KeyRef) (*tokenKey, error) {
 // raw r||s left-padded to the curve size, RSA as PSS (salt = hash length) or
 // PKCS#1 v1.5. rand and opts are ignored, as in notary's own keys.
 func (k *tokenKey) Sign(_ io.Reader, msg []byte, _ crypto.SignerOpts) ([]byte, error) {
-	digest := sha256.Sum256(msg)
 	var opts crypto.SignerOpts = crypto.SHA256
 	if k.sigAlg == data.RSAPSSSignature {
 		opts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}
 	}
-	sig, err := k.key.SignRaw(k.ctx, digest[:], opts)
+	sig, err := k.key.SignMessageRaw(k.ctx, msg, opts)
 	if err != nil {
 		return nil, fmt.Errorf("sign %s metadata with token key %q: %w", k.role, k.key.Label, err)
 	}

@@ -118,7 +118,7 @@ func TestHSMListErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{"wrong PIN", nil, []string{"--token", tok.Label, "--pin", "file:" + wrongPIN}, 1, "token \"" + tok.Label + "\": wrong PIN"},
+		{"wrong PIN", nil, []string{"--token", tok.Label, "--pin", "file:" + wrongPIN}, 1, "wrong PIN for token \"" + tok.Label + "\""},
 		{"missing module", nil, []string{"--module", "/nonexistent/libvendor.so"}, 1, "module /nonexistent/libvendor.so: PKCS#11 module cannot be used: file does not exist"},
 		{"unknown token", nil, []string{"--token", "no-such-token"}, 1, "no token labelled \"no-such-token\""},
 		{"PIN env unset", nil, []string{"--token", tok.Label, "--pin", "env:CEREMONY_TEST_UNSET_PIN"}, 1, "environment variable CEREMONY_TEST_UNSET_PIN is not set"},

@@ -24,7 +24,8 @@ import (
 
 // RunWithSoftHSM is the body of a TestMain for packages that use tokens: it
 // gives the test process (and the subprocesses it starts) a private SoftHSM2
-// token directory, runs the tests and removes the directory.
+// token directory, runs the tests and removes the directory. A TPM2 that a
+// test started (NewTPM2Token) is stopped at the end too.
 //
 //	func TestMain(m *testing.M) { os.Exit(testenv.RunWithSoftHSM(m)) }
 func RunWithSoftHSM(m *testing.M) int {
@@ -40,11 +41,13 @@ func RunWithSoftHSM(m *testing.M) int {
 		return 1
 	}
 	os.Setenv("SOFTHSM2_CONF", conf)
+	defer stopTPM2()
 	return m.Run()
 }
 
 // Token is a scratch token made for one test.
 type Token struct {
+	Impl    string // the implementation's name: "softhsm2" or "tpm2"
 	Module  string // library path
 	Label   string
 	PIN     string
@@ -65,13 +68,20 @@ func NewToken(tb testing.TB) Token {
 	if os.Getenv("SOFTHSM2_CONF") == "" {
 		tb.Fatal("testenv.NewToken: SOFTHSM2_CONF is unset; call testenv.RunWithSoftHSM from TestMain")
 	}
-	mod, err := hsm.Open(scratch.SoftHSMModule)
+	return initToken(tb, SoftHSM2, scratch.SoftHSMModule)
+}
+
+// initToken initialises a fresh token on the module's free slot.
+func initToken(tb testing.TB, impl, module string) Token {
+	tb.Helper()
+	mod, err := hsm.Open(module)
 	if err != nil {
-		tb.Fatalf("testenv: %v (install Debian's softhsm2: make deps)", err)
+		tb.Fatalf("testenv: %v (make deps installs it)", err)
 	}
 	tb.Cleanup(func() { mod.Close() })
 	tok := Token{
-		Module: scratch.SoftHSMModule,
+		Impl:   impl,
+		Module: module,
 		Label:  fmt.Sprintf("t%d-%s", tokenSeq.Add(1), randHex(3)),
 		PIN:    randHex(6),
 		SOPIN:  randHex(6),
