@@ -235,6 +235,12 @@ func (s *Session) CheckReady(ctx context.Context, types ...keyspec.Type) []error
 				continue
 			}
 			info, err := s.c().GetMechanismInfo(t.SlotID, []*pkcs11.Mechanism{pkcs11.NewMechanism(m, nil)})
+			if failing(err) {
+				// A failing token is not one that does not describe a
+				// mechanism: say so, once, and ask it nothing more.
+				add("C_GetMechanismInfo: %w", s.lost(err))
+				return problems
+			}
 			if err != nil {
 				continue // the list says it is there; some tokens do not describe it
 			}
