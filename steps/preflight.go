@@ -242,7 +242,13 @@ func openToken(ctx context.Context, cfg *config.Config, pinSrc secret.Source, p 
 		return nil, tokenRecord{}, err
 	}
 	mod := sess.Module()
-	info, _ := mod.Info()
+	// The header records what the library says of itself: a failed
+	// C_GetInfo would record blanks as if the library had said them.
+	info, err := mod.Info()
+	if err != nil {
+		sess.Close()
+		return nil, tokenRecord{}, err
+	}
 	t := sess.Token()
 	return sess, tokenRecord{
 		token: map[string]any{"label": t.Label, "manufacturer": t.Manufacturer, "model": t.Model, "serial": t.Serial,

@@ -69,7 +69,7 @@ func (c *Client) init(ctx context.Context, gun string, repoCert *x509.Certificat
 		return nil, err
 	}
 
-	resume, err := c.resumable(g, rootKey)
+	resume, err := c.resumable(ctx, g, rootKey)
 	if err != nil {
 		return nil, err
 	}
@@ -142,10 +142,11 @@ func (c *Client) checkRepoCert(g data.GUN, cert *x509.Certificate) (data.PublicK
 
 // resumable reports whether the trust dir holds an unpublished repository
 // from an interrupted run that can be published as it is: its root is the
-// repository certificate's and the targets and snapshot keys it names are
-// in the key files. Publishing it then needs no new keys, and no token
-// signature either, the root being signed already.
-func (c *Client) resumable(g data.GUN, rootKey data.PublicKey) (bool, error) {
+// repository certificate's, the targets and snapshot keys it names are in
+// the key files and the server still holds the timestamp key it names.
+// Publishing it then needs no new keys, and no token signature either, the
+// root being signed already.
+func (c *Client) resumable(ctx context.Context, g data.GUN, rootKey data.PublicKey) (bool, error) {
 	dir := filepath.Join(c.gunDir(g), "metadata")
 	raw, err := os.ReadFile(filepath.Join(dir, "root.json"))
 	if errors.Is(err, os.ErrNotExist) {
@@ -184,5 +185,13 @@ func (c *Client) resumable(g data.GUN, rootKey data.PublicKey) (bool, error) {
 			}
 		}
 	}
-	return true, nil
+	// The timestamp key is the server's: one that lost its state since
+	// (restarted without durable storage, restored from a backup) holds
+	// another, and publishing the leftover root would fail on every re-run.
+	ts, err := c.serverKey(ctx, g, data.CanonicalTimestampRole)
+	if err != nil {
+		return false, err
+	}
+	r := root.Signed.Roles[data.CanonicalTimestampRole]
+	return r != nil && slices.Equal(r.KeyIDs, []string{ts}), nil
 }

@@ -91,12 +91,50 @@ func startNotaryOnce(ctx context.Context, bin, dir string, caPEM []byte) (*Notar
 	if err != nil {
 		return nil, err
 	}
+	return startNotaryAt(ctx, bin, dir, addr, caPEM)
+}
+
+// Restart stops the server if it still runs and starts it again on the same
+// address with the same TLS files, as an operator restarts a crashed one.
+// With memory storage the new process starts empty: what the old one held
+// (repositories, its timestamp and snapshot keys) is gone.
+func (s *NotaryServer) Restart(ctx context.Context) error {
+	if err := s.Stop(); err != nil {
+		return err
+	}
+	bin, err := exec.LookPath(NotaryServerBinary)
+	if err != nil {
+		return fmt.Errorf("restart notary-server: %w", err)
+	}
+	caPEM, err := os.ReadFile(s.CAFile)
+	if err != nil {
+		return fmt.Errorf("restart notary-server: %w", err)
+	}
+	n, err := startNotaryAt(ctx, bin, s.Dir, strings.TrimPrefix(s.URL, "https://"), caPEM)
+	if err != nil {
+		return fmt.Errorf("restart notary-server: %w", err)
+	}
+	*s = *n
+	return nil
+}
+
+// Kill ends the server with SIGKILL, as a crash would, and reaps it.
+func (s *NotaryServer) Kill() error {
+	if err := s.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("kill notary-server (pid %d): %w", s.PID, err)
+	}
+	<-s.done
+	return nil
+}
+
+func startNotaryAt(ctx context.Context, bin, dir, addr string, caPEM []byte) (*NotaryServer, error) {
 	conf := filepath.Join(dir, "server.json")
 	if err := writeNotaryConfig(conf, dir, addr); err != nil {
 		return nil, err
 	}
 	logPath := filepath.Join(dir, "notary-server.log")
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	// Appended to: a restarted server keeps the log of the one before.
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
