@@ -27,7 +27,7 @@ type cutProxy struct {
 
 	mu      sync.Mutex
 	armed   bool
-	left    int64 // client bytes still let through once armed
+	left    int64   // client bytes still let through once armed
 	counted int64   // client bytes since the last count reset
 	ends    []int64 // counted at the end of each chunk the client sent
 	down    bool
