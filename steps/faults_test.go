@@ -25,13 +25,12 @@ import (
 	"github.com/ceremony-dev/ceremony/transcript"
 )
 
-// A whole ceremony makes a few hundred PKCS#11 calls; failing each with
-// each of four return values is over a thousand ceremonies, too many for
-// `make test`. By default call N fails with faultCKRs[N mod 4], so every
-// call is failed once and every return value is used on every kind of call
-// (the sequence interleaves them); -faults.full (make faults) fails every
-// call with every value.
-var faultsFull = flag.Bool("faults.full", false, "fail every PKCS#11 call of the fault test with every return value, not one in turn")
+// A whole ceremony makes about 160 PKCS#11 calls; failing each with each
+// of four return values is over 600 ceremonies and their reruns, ten
+// minutes on two cores: -faults.full (make faults) runs them. make test
+// fails the first call of each PKCS#11 function in each step, the return
+// values taken in turn: about 50 cases, each kind of call in each step once.
+var faultsFull = flag.Bool("faults.full", false, "fail every PKCS#11 call of the fault test with every return value, cut the server at every chunk, fill the disk at every page")
 
 // faultCKRs are the token failures the ceremony must survive. A removed
 // token and a closed session stay so (sticky: every later call fails too);
@@ -78,10 +77,26 @@ func TestPKCS11Faults(t *testing.T) {
 	t.Parallel()
 	srv := testenv.NotaryServerT(t)
 	rec := faults.New(faults.Fault{})
-	if err := runFaulted(faultCeremony(t, srv, testenv.NewToken(t)), rec); err != nil {
+	var stepOf []steps.ID // the step each call was made in
+	var step steps.ID = "seal"
+	err := steps.Run(context.Background(), steps.NewPlan(faultCeremony(t, srv, testenv.NewToken(t))), steps.Options{
+		HSM: []hsm.Option{hsm.WithPKCS11(rec.Wrap)},
+		Events: func(e steps.Event) {
+			for len(stepOf) < len(rec.Calls()) {
+				stepOf = append(stepOf, step)
+			}
+			step = e.StepID
+			if e.Kind == steps.StepFinished {
+				step = "seal" // or the gate before the next step
+			}
+		}})
+	if err != nil {
 		t.Fatalf("recording run: %v", err)
 	}
 	calls := rec.Calls()
+	for len(stepOf) < len(calls) {
+		stepOf = append(stepOf, step)
+	}
 	t.Logf("a ceremony makes %d PKCS#11 calls: %v", len(calls), calls)
 	if len(calls) < 50 {
 		t.Fatalf("the recording run made only %d PKCS#11 calls: the seam misses the run", len(calls))
@@ -98,14 +113,22 @@ func TestPKCS11Faults(t *testing.T) {
 		// C_GetTokenInfo calls before it depends on how many tokens the
 		// tests running beside this one have made, the count of others not.
 		nth := map[string]int{}
+		seen := map[string]bool{}
+		turn := 0
 		for n, c := range calls {
 			nth[c.Method]++
 			k := nth[c.Method]
+			where := fmt.Sprintf("%s in %s", c.Method, stepOf[n])
+			if !*faultsFull && seen[where] {
+				continue
+			}
+			seen[where] = true
 			for i, f := range faultCKRs {
-				if *faultsFull || i == (n+1)%len(faultCKRs) {
+				if *faultsFull || i == turn%len(faultCKRs) {
 					cases <- faultCase{fmt.Sprintf("%03d-%s#%d-%s", n+1, c.Method, k, f.name), faults.Fault{Method: c.Method, Call: k, CKR: f.ckr, Sticky: f.sticky}, f.name}
 				}
 			}
+			turn++
 		}
 	}()
 	// t.Run from several goroutines: as many cases at once as there are
