@@ -6,7 +6,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 # Debian packages the acceptance path runs against; installed when missing.
 DEB_TOOLS := softhsm2-util:softhsm2 pkcs11-tool:opensc openssl:openssl tmux:tmux notary-server:notary python3:python3
 
-.PHONY: all deps build test bench demo lint clean screenshots
+.PHONY: all deps build test bench faults demo lint clean screenshots
 
 all: build
 
@@ -33,6 +33,14 @@ test: deps lint
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+
+# The fault tests in full (make test runs a sample of each): every PKCS#11
+# call of a ceremony failed with each of four return values, the Notary
+# server cut at every chunk of each publish, the output disk full at every
+# page, SIGKILL at every hook point. About 15 minutes on two cores.
+faults: deps
+	$(GO) test -count=1 -timeout 60m -run '^(TestPKCS11Faults|TestNotaryServerDies|TestDiskFull)$$' ./steps -args -faults.full
+	$(GO) test -count=1 -timeout 30m -run '^TestKillAtEveryPoint$$' ./cmd/ceremony -args -faults.full
 
 # On a terminal the demo runs in the wizard; piped or in CI, headless.
 demo: deps build

@@ -278,3 +278,62 @@ func finishedWhole(t *testing.T, cfg *config.Config, tok testenv.Token, srv *tes
 		t.Fatalf("root.json of %s: status %d, version %d, %v", gun, code, root.Signed.Version, err)
 	}
 }
+
+// lostReply lets the kth call of one state-changing function reach the
+// token, then reports CKR_DEVICE_ERROR: the key or object exists, but the
+// reply that said so was lost (a USB glitch, a network HSM's timeout).
+type lostReply struct {
+	hsm.PKCS11
+	method string
+	k      int
+	n      *atomic.Int64
+}
+
+func (l lostReply) lose(method string) bool {
+	return method == l.method && l.n.Add(1) == int64(l.k)
+}
+
+func (l lostReply) GenerateKeyPair(sh pkcs11.SessionHandle, m []*pkcs11.Mechanism, public, private []*pkcs11.Attribute) (pkcs11.ObjectHandle, pkcs11.ObjectHandle, error) {
+	pub, priv, err := l.PKCS11.GenerateKeyPair(sh, m, public, private)
+	if err == nil && l.lose("C_GenerateKeyPair") {
+		return 0, 0, pkcs11.Error(pkcs11.CKR_DEVICE_ERROR)
+	}
+	return pub, priv, err
+}
+
+func (l lostReply) CreateObject(sh pkcs11.SessionHandle, temp []*pkcs11.Attribute) (pkcs11.ObjectHandle, error) {
+	h, err := l.PKCS11.CreateObject(sh, temp)
+	if err == nil && l.lose("C_CreateObject") {
+		return 0, pkcs11.Error(pkcs11.CKR_DEVICE_ERROR)
+	}
+	return h, err
+}
+
+// TestPKCS11LostReplies: a key pair or certificate object the token made,
+// whose reply was lost, is found again by the rerun, never made twice.
+func TestPKCS11LostReplies(t *testing.T) {
+	t.Parallel()
+	srv := testenv.NotaryServerT(t)
+	for _, method := range []string{"C_GenerateKeyPair", "C_CreateObject"} {
+		for k := 1; k <= 3; k++ { // the ceremony's three keys, and their three certificates
+			t.Run(fmt.Sprintf("%s#%d", method, k), func(t *testing.T) {
+				t.Parallel()
+				tok := testenv.NewToken(t)
+				cfg := faultCeremony(t, srv, tok)
+				var n atomic.Int64
+				err := steps.Run(context.Background(), steps.NewPlan(cfg), steps.Options{Version: "test", HSM: []hsm.Option{hsm.WithPKCS11(func(p hsm.PKCS11) hsm.PKCS11 {
+					return lostReply{PKCS11: p, method: method, k: k, n: &n}
+				})}})
+				if err == nil {
+					t.Fatalf("the run finished although %s #%d reported a device error", method, k)
+				}
+				oneClearLine(t, err, "CKR_DEVICE_ERROR")
+				journalConsistent(t, cfg)
+				if err := runFaulted(cfg, faults.New(faults.Fault{})); err != nil {
+					t.Fatalf("rerun on the healthy token: %v", err)
+				}
+				finishedWhole(t, cfg, tok, srv)
+			})
+		}
+	}
+}
