@@ -169,6 +169,9 @@ func checkFault(t *testing.T, srv *testenv.NotaryServer, tok testenv.Token, faul
 		}
 	default:
 		oneClearLine(t, err, ckrName)
+		if !strings.Contains(err.Error(), fault.Method) {
+			t.Errorf("the error does not name the failed call %s: %s", fault.Method, err)
+		}
 	}
 	journalConsistent(t, cfg)
 	if err != nil {
