@@ -12,7 +12,7 @@ DEB_TOOLS := softhsm2-util:softhsm2 pkcs11-tool:opensc openssl:openssl tmux:tmux
 	/usr/lib/x86_64-linux-gnu/libtss2-tcti-tabrmd.so.0:libtss2-tcti-tabrmd0 \
 	/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so:libtpm2-pkcs11-1
 
-.PHONY: all deps build test bench demo lint clean screenshots
+.PHONY: all deps build test bench faults demo lint clean screenshots
 
 all: build
 
@@ -39,6 +39,14 @@ test: deps lint
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+
+# The fault tests in full (make test runs a sample of each): every PKCS#11
+# call of a ceremony failed with each of four return values, the Notary
+# server cut at every chunk of each publish, the output disk full at every
+# page, SIGKILL at every hook point. About 15 minutes on two cores.
+faults: deps
+	$(GO) test -count=1 -timeout 60m -run '^(TestPKCS11Faults|TestNotaryServerDies|TestDiskFull)$$' ./steps -args -faults.full
+	$(GO) test -count=1 -timeout 30m -run '^TestKillAtEveryPoint$$' ./cmd/ceremony -args -faults.full
 
 # On a terminal the demo runs in the wizard; piped or in CI, headless.
 demo: deps build

@@ -42,6 +42,11 @@ func sessionLost(err error) bool {
 	return false
 }
 
+// TokenFailed reports whether err is the token, its session or its library
+// failing, rather than a refusal of what was asked: nothing more is worth
+// asking of it, and a list of problems should stop at this one.
+func TokenFailed(err error) bool { return failing(err) }
+
 // failing reports whether err is about the session, device or library rather
 // than the object or attribute a call asked about.
 func failing(err error) bool {

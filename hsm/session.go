@@ -62,7 +62,7 @@ func (m *Module) OpenSession(ctx context.Context, sel TokenSelector) (*Session, 
 	}
 	sh, err := m.p11.OpenSession(t.SlotID, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
 	if err != nil {
-		return nil, fmt.Errorf("token %q: open session: %w", t.Label, err)
+		return nil, fmt.Errorf("token %q: open session: C_OpenSession: %w", t.Label, err)
 	}
 	return &Session{mod: m, token: t, sh: sh, open: true}, nil
 }
@@ -123,7 +123,7 @@ func (s *Session) Login(ctx context.Context, pin []byte) error {
 	case isCKR(err, pkcs11.CKR_PIN_LOCKED):
 		return &PINError{Token: s.token.Label, Flags: s.refreshFlags() | pkcs11.CKF_USER_PIN_LOCKED, Err: ErrPINLocked}
 	default:
-		return fmt.Errorf("token %q: login: %w", s.token.Label, s.lost(err))
+		return fmt.Errorf("token %q: login: C_Login: %w", s.token.Label, s.lost(err))
 	}
 }
 

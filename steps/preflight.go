@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -129,7 +132,7 @@ func (p *preflightRun) token(ctx context.Context) {
 	pinErr := checkSource("hsm.pin", cfg.HSM.PIN, p.st.prompter)
 	p.add(pinErr)
 	pinSrc, _ := secret.Parse(cfg.HSM.PIN)
-	sess, facts, err := openToken(ctx, cfg, pinSrc, p.st.prompter, pinErr == nil)
+	sess, facts, err := openToken(ctx, cfg, pinSrc, p.st.prompter, pinErr == nil, p.st.hsmOpts...)
 	p.add(err)
 	if sess == nil {
 		return
@@ -147,7 +150,11 @@ func (p *preflightRun) token(ctx context.Context) {
 	for i, k := range keys {
 		types[i] = k.Type
 	}
-	p.add(sess.CheckReady(ctx, types...)...)
+	ready := sess.CheckReady(ctx, types...)
+	p.add(ready...)
+	if slices.ContainsFunc(ready, hsm.TokenFailed) {
+		return // the token failed: listing its objects would only fail again
+	}
 	p.labels(ctx, keys)
 }
 
@@ -227,7 +234,7 @@ func (p *preflightRun) mustBeNew() []string {
 }
 
 // openToken loads the module, finds the token, reads the PIN and logs in.
-func openToken(ctx context.Context, cfg *config.Config, pinSrc secret.Source, p secret.Prompter, readPIN bool) (*hsm.Session, tokenRecord, error) {
+func openToken(ctx context.Context, cfg *config.Config, pinSrc secret.Source, p secret.Prompter, readPIN bool, opts ...hsm.Option) (*hsm.Session, tokenRecord, error) {
 	// Without a usable PIN source the token is still looked for; the PIN
 	// problem itself is already on the list.
 	errNoPIN := errors.New("no usable PIN source")
@@ -235,7 +242,7 @@ func openToken(ctx context.Context, cfg *config.Config, pinSrc secret.Source, p 
 	if !readPIN {
 		pin = func(context.Context) ([]byte, error) { return nil, errNoPIN }
 	}
-	sess, err := hsm.Connect(ctx, cfg.HSM.Module, hsm.TokenSelector{Label: cfg.HSM.Token, Serial: cfg.HSM.Serial}, pin)
+	sess, err := hsm.Connect(ctx, cfg.HSM.Module, hsm.TokenSelector{Label: cfg.HSM.Token, Serial: cfg.HSM.Serial}, pin, opts...)
 	if errors.Is(err, errNoPIN) {
 		return nil, tokenRecord{}, nil
 	}
@@ -243,7 +250,13 @@ func openToken(ctx context.Context, cfg *config.Config, pinSrc secret.Source, p 
 		return nil, tokenRecord{}, err
 	}
 	mod := sess.Module()
-	info, _ := mod.Info()
+	// The header records what the library says of itself: a failed
+	// C_GetInfo would record blanks as if the library had said them.
+	info, err := mod.Info()
+	if err != nil {
+		sess.Close()
+		return nil, tokenRecord{}, err
+	}
 	t := sess.Token()
 	return sess, tokenRecord{
 		token: map[string]any{"label": t.Label, "manufacturer": t.Manufacturer, "model": t.Model, "serial": t.Serial,
@@ -331,11 +344,18 @@ func writable(dir string) error {
 }
 
 func fileSHA256(path string) string {
-	b, err := os.ReadFile(path)
+	// Streamed: the binary is tens of megabytes, and reading it whole cost
+	// a third of a short ceremony's CPU.
+	f, err := os.Open(path)
 	if err != nil {
 		return ""
 	}
-	return sha256Hex(b)
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // issuedAt is when a certificate is (or was) issued: a resumed ceremony's

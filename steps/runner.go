@@ -40,6 +40,9 @@ type Options struct {
 	// Deviations are recorded in the journal as they arrive, from when the
 	// journal exists until the run ends.
 	Deviations <-chan Deviation
+	// HSM are options for opening the token's module: a test stands a
+	// fault injector between the run and the token (hsm.WithPKCS11).
+	HSM []hsm.Option
 }
 
 // ErrFinished means the output directory holds a ceremony that already ran
@@ -106,7 +109,7 @@ func (o Options) withDefaults() Options {
 }
 
 func newState(plan *Plan, opts Options) *State {
-	return &State{skipped: []ID{}, gated: map[ID]bool{}, answer: opts.Ask, deviations: opts.Deviations, plan: plan, cfg: plan.Config, now: opts.Now, hook: opts.Hook, emit: opts.Events, prompter: opts.Prompter,
+	return &State{skipped: []ID{}, gated: map[ID]bool{}, answer: opts.Ask, deviations: opts.Deviations, plan: plan, cfg: plan.Config, now: opts.Now, hook: opts.Hook, emit: opts.Events, prompter: opts.Prompter, hsmOpts: opts.HSM,
 		hist: newHistory(), keys: map[string]*hsm.Key{}, generated: map[string]bool{}, certs: map[string]*x509.Certificate{}, total: len(plan.Steps) - 1}
 }
 
@@ -171,6 +174,9 @@ func (st *State) preflight(ctx context.Context, plan *Plan, version string, conf
 		err = st.createJournal(ctx, plan, version, signer)
 	}
 	if err != nil {
+		// The step's name goes with it, as with every step's failure: the
+		// token may fail while signing the journal's first lines.
+		err = fmt.Errorf("step %s: %w", pre.ID, err)
 		st.emitEvent(Event{Kind: StepFailed, Err: err})
 		return err
 	}
@@ -306,7 +312,7 @@ func (st *State) seal(ctx context.Context, plan *Plan) error {
 		Kind: transcript.KindSeal, Started: st.now().UTC(),
 		Results: mustJSON(map[string]any{"steps": ids, "skipped": st.skipped, "configDigest": st.cfg.Digest, "lines": lines, "sha256": sum}),
 	}); err != nil {
-		return err
+		return fmt.Errorf("seal the journal: %w; every step has finished: run the same command to seal it", err)
 	}
 	st.at(nil, st.index)
 	st.emitEvent(Event{Kind: PlanFinished, Message: "ceremony finished; transcript " + journalPath(st.cfg)})
@@ -367,6 +373,11 @@ func (st *State) ready(step *Step) error {
 // finish journals a finished step and reports it.
 func (st *State) finish(ctx context.Context, step *Step, attempt int, started time.Time, res *Result) error {
 	if err := st.record(ctx, step, attempt, started, res); err != nil {
+		// The step did its work but the journal does not say so: the next
+		// run finds what it made (its keys by their intents, its files on
+		// disk) and records it then.
+		err = fmt.Errorf("step %s: record it in the journal: %w", step.ID, err)
+		st.emitEvent(Event{Kind: StepFailed, Err: err})
 		return err
 	}
 	st.hist.done[step.ID] = true

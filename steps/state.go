@@ -36,6 +36,7 @@ type State struct {
 	hook        func(point string)
 	emit        func(Event)
 	prompter    secret.Prompter
+	hsmOpts     []hsm.Option // Options.HSM
 
 	step  *Step
 	index int

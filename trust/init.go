@@ -13,6 +13,7 @@ import (
 	"github.com/theupdateframework/notary/trustpinning"
 	"github.com/theupdateframework/notary/tuf/data"
 	"github.com/theupdateframework/notary/tuf/utils"
+	"github.com/theupdateframework/notary/tuf/validation"
 )
 
 // InitResult is the outcome of Init.
@@ -73,6 +74,21 @@ func (c *Client) init(ctx context.Context, gun string, repoCert *x509.Certificat
 	if err != nil {
 		return nil, err
 	}
+	res, err := c.publishNew(ctx, g, rootKey, resume)
+	var badRoot validation.ErrBadRoot
+	if resume && errors.As(err, &badRoot) {
+		// The leftover root names a timestamp key the server no longer
+		// holds: it lost its state since (restarted without durable
+		// storage, restored from a backup). Resuming would fail the same
+		// way on every re-run: start clean, once.
+		res, err = c.publishNew(ctx, g, rootKey, false)
+	}
+	return res, err
+}
+
+// publishNew publishes a new repository: the one an interrupted run left
+// in the trust dir (resume), or one initialised now.
+func (c *Client) publishNew(ctx context.Context, g data.GUN, rootKey data.PublicKey, resume bool) (*InitResult, error) {
 	if !resume {
 		// Metadata or a changelist left by an earlier attempt would be
 		// trusted as the local root or replayed at publish: start clean.
@@ -93,7 +109,7 @@ func (c *Client) init(ctx context.Context, gun string, repoCert *x509.Certificat
 	if err := repo.Publish(); err != nil {
 		return nil, fmt.Errorf("publish (nothing was published; a re-run resumes): %w", keyError(err))
 	}
-	facts, err = c.published(ctx, g)
+	facts, err := c.published(ctx, g)
 	if err != nil {
 		return nil, fmt.Errorf("read back: %w", err)
 	}

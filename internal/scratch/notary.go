@@ -174,6 +174,15 @@ func (s *NotaryServer) Restart(ctx context.Context) error {
 	return nil
 }
 
+// Kill ends the server with SIGKILL, as a crash would, and reaps it.
+func (s *NotaryServer) Kill() error {
+	if err := s.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("kill notary-server (pid %d): %w", s.PID, err)
+	}
+	<-s.done
+	return nil
+}
+
 // waitHealthy polls the health endpoint until it answers 200 over TLS that
 // verifies against the CA, the process dies, or time runs out.
 func (s *NotaryServer) waitHealthy(ctx context.Context, caPEM []byte) error {
