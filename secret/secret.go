@@ -11,8 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"golang.org/x/term"
 )
 
 // Source is where a secret comes from: "env:NAME", "file:PATH" or "prompt".
@@ -109,7 +107,7 @@ var ErrNoTerminal = errors.New("no terminal to prompt on")
 // \"ceremony\""). A file's single trailing newline is dropped, as `echo` adds one.
 func (s Source) Read(ctx context.Context, what string, p Prompter) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	switch s.kind {
 	case "env":
@@ -125,7 +123,10 @@ func (s Source) Read(ctx context.Context, what string, p Prompter) ([]byte, erro
 		}
 		return []byte(v), nil
 	case "file":
-		b, err := os.ReadFile(s.arg)
+		b, err := readFile(ctx, s.arg)
+		if err != nil && ctx.Err() != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: read secret file: %w", what, err)
 		}
@@ -164,22 +165,3 @@ func PINPrompt(token string) string { return fmt.Sprintf("PIN for token %q", tok
 // Terminal prompts on the controlling terminal (/dev/tty), so that a secret
 // is typed even when stdin and stdout are redirected, and never echoed.
 type Terminal struct{}
-
-// Secret prompts and reads one line without echo.
-func (Terminal) Secret(ctx context.Context, prompt string) ([]byte, error) {
-	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoTerminal, err)
-	}
-	defer tty.Close()
-	if !term.IsTerminal(int(tty.Fd())) {
-		return nil, ErrNoTerminal
-	}
-	fmt.Fprintf(tty, "%s: ", prompt)
-	v, err := term.ReadPassword(int(tty.Fd()))
-	fmt.Fprintln(tty)
-	if err != nil {
-		return nil, fmt.Errorf("read from terminal: %w", err)
-	}
-	return v, nil
-}

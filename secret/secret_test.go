@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 type fakePrompt struct {
@@ -160,3 +161,68 @@ func TestCheck(t *testing.T) {
 type fakePrompter struct{}
 
 func (fakePrompter) Secret(context.Context, string) ([]byte, error) { return []byte("x"), nil }
+
+// TestFIFO reads a file: source that is a FIFO: what a writer sends is the
+// secret, and a cancelled context ends a wait for a writer that never
+// comes (before, the read blocked until a write or kill -9).
+func TestFIFO(t *testing.T) {
+	dir := t.TempDir()
+	fifo := func(name string) Source {
+		p := filepath.Join(dir, name)
+		if err := syscall.Mkfifo(p, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return Source{kind: "file", arg: p}
+	}
+	write := func(src Source, body string) {
+		go func() {
+			f, err := os.OpenFile(src.arg, os.O_WRONLY, 0)
+			if err != nil {
+				return
+			}
+			f.WriteString(body)
+			f.Close()
+		}()
+	}
+	for _, c := range []struct {
+		name, body, want, wantErr string
+	}{
+		{name: "written", body: "s3cret\n", want: "s3cret"},
+		{name: "long", body: strings.Repeat("x", 3000), want: strings.Repeat("x", 3000)},
+		{name: "closed empty", body: "", wantErr: "is empty"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src := fifo(c.name)
+			write(src, c.body)
+			got, err := src.Read(context.Background(), "PIN", nil)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("Read = %q, %v; want %q", got, err, c.wantErr)
+				}
+				return
+			}
+			if err != nil || string(got) != c.want {
+				t.Fatalf("Read = %q, %v; want %q", got, err, c.want)
+			}
+		})
+	}
+	t.Run("cancelled without a writer", func(t *testing.T) {
+		src := fifo("nobody")
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			_, err := src.Read(ctx, "PIN", nil)
+			done <- err
+		}()
+		time.Sleep(200 * time.Millisecond) // most likely waiting by now; either way it must end
+		cancel()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "PIN: ") {
+				t.Fatalf("Read = %v, want context.Canceled naming the PIN", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Read still waits for a writer after its context ended")
+		}
+	})
+}
