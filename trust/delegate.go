@@ -48,17 +48,16 @@ func (k *DelegateKey) Signer(ctx context.Context) (crypto.Signer, error) {
 }
 
 // DelegateKeyFromPEM reads a PEM private key, encrypted with passphrase or
-// not, as `docker trust key generate` and notary write them (PKCS#8, with
-// or without role headers, or the legacy EC/RSA forms).
+// not, in the forms `docker trust key generate`, notary and OpenSSL 3 write
+// (parsePrivateKeyPEM).
 func DelegateKeyFromPEM(pemBytes, passphrase []byte) (*DelegateKey, error) {
-	key, err := utils.ParsePEMPrivateKey(pemBytes, string(passphrase))
-	if err != nil {
-		// notary's message may name the PKCS#8 decryption failure; it never
-		// holds the passphrase.
-		return nil, fmt.Errorf("delegate key: %w (check the file and the delegation passphrase)", err)
+	key, err := parsePrivateKeyPEM(pemBytes, passphrase)
+	if errors.Is(err, ErrWrongPassphrase) {
+		return nil, fmt.Errorf("delegate key: %w: give the passphrase the key file was written with", err)
 	}
-	if key.Algorithm() != data.ECDSAKey && key.Algorithm() != data.RSAKey && key.Algorithm() != data.ED25519Key {
-		return nil, fmt.Errorf("delegate key: unsupported key type %s", key.Algorithm())
+	if err != nil {
+		// Nothing here holds the passphrase.
+		return nil, fmt.Errorf("delegate key: %w", err)
 	}
 	return &DelegateKey{id: key.ID(), soft: key}, nil
 }
