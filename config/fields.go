@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/ceremony-dev/ceremony/hsm/keyspec"
@@ -130,7 +129,7 @@ func (c *Config) CheckTLSCA(tlsCA string) error {
 	if tlsCA == "" {
 		return nil
 	}
-	if _, err := os.Stat(c.Path(tlsCA)); err != nil {
+	if err := checkFile(c.Path(tlsCA)); err != nil {
 		return fieldErr("notary.tls_ca", "%v", err)
 	}
 	return nil
@@ -158,7 +157,7 @@ func (c *Config) CheckCert(field, cert string) error {
 	if cert == "" {
 		return fieldErr(field, "missing: the delegate's certificate or public key (PEM)")
 	}
-	if _, err := os.Stat(c.Path(cert)); err != nil {
+	if err := checkFile(c.Path(cert)); err != nil {
 		return fieldErr(field, "%v", err)
 	}
 	return nil
