@@ -30,7 +30,7 @@ func TestBadValues(t *testing.T) {
 		{"a key twice", base + "ca: {label: a}\nca: {label: b}\n", `line 4: mapping key "ca" already defined at line 3: keep one of them`},
 		{"label with a newline", base + "ca: {label: \"ca\\nroot\"}\n", `ca.label: label "ca\nroot" holds the unprintable character U+000A`},
 		{"label with an escape", base + "root: {label: \"r\\e[31m\"}\n", `root.label: label "r\x1b[31m" holds the unprintable character U+001B`},
-		{"token label with a newline", "hsm: {token: \"a\\nb\", pin: env:P}\nrepositories: [{gun: docker.io/a/b}]\n", ""},
+		{"token label with a newline", "hsm: {token: \"a\\nb\", pin: env:P}\nrepositories: [{gun: docker.io/a/b}]\n", `hsm.token: label "a\nb" holds the unprintable character U+000A`},
 		{"witness name blank", base + "witnesses: [{name: ' ', key_id: 'sha256:" + strings.Repeat("0", 64) + "'}]\n", "witnesses[0].name: missing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

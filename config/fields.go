@@ -58,7 +58,8 @@ func CheckToken(label string) error {
 	if label == "" {
 		return fieldErr("hsm.token", "missing: name the token by its label")
 	}
-	return nil
+	// A token's label is a label like a key's: printable, at most 32 bytes.
+	return CheckLabel("hsm.token", label)
 }
 
 // CheckSecretSource: a PIN or passphrase is a source (env:NAME, file:PATH or

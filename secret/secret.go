@@ -87,6 +87,42 @@ func (s Source) Check(p Prompter) error {
 	return nil
 }
 
+// MinPassphrase is the notary CLI's shortest passphrase for a key file it
+// makes (it says "Passphrase is too short"); the ceremony's notary key
+// files must open with that CLI later.
+const MinPassphrase = 8
+
+// CheckPassphrase applies the notary CLI's minimum to a passphrase that
+// protects a new notary key file. It never shows the passphrase.
+func CheckPassphrase(p []byte) error {
+	if len(p) < MinPassphrase {
+		return fmt.Errorf("the passphrase is %d characters; notary requires at least %d: choose a longer one", len(p), MinPassphrase)
+	}
+	return nil
+}
+
+// CheckPassphrase is Check for a passphrase source: what Check reads (an
+// environment variable, a regular file) must also pass CheckPassphrase.
+func (s Source) CheckPassphrase(p Prompter) error {
+	if err := s.Check(p); err != nil {
+		return err
+	}
+	if s.kind == "file" {
+		if st, err := os.Stat(s.arg); err != nil || !st.Mode().IsRegular() {
+			return nil // a FIFO is checked when it is read
+		}
+	}
+	if s.kind == "prompt" {
+		return nil
+	}
+	v, err := s.Read(context.Background(), "", nil)
+	defer clear(v)
+	if err != nil {
+		return unprefixed(err)
+	}
+	return CheckPassphrase(v)
+}
+
 // unprefixed drops Read's ": " lead when it was given no name.
 func unprefixed(err error) error {
 	if err == nil {

@@ -226,3 +226,42 @@ func TestFIFO(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckPassphrase: a passphrase for a new notary key file has the notary
+// CLI's minimum length, checked before the run for what can be read without
+// cost, and the error never shows it.
+func TestCheckPassphrase(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o600)
+		return p
+	}
+	t.Setenv("CEREMONY_SHORT", "short7!")
+	t.Setenv("CEREMONY_LONG", "long-enough")
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ src, want string }{
+		{"env:CEREMONY_SHORT", "the passphrase is 7 characters; notary requires at least 8: choose a longer one"},
+		{"env:CEREMONY_LONG", ""},
+		{"file:" + write("short", "1234567\n"), "the passphrase is 7 characters"},
+		{"file:" + write("eight", "12345678\n"), ""},
+		{"file:" + fifo, ""}, // read when the step runs, and checked then
+		{"env:CEREMONY_UNSET_PASS", "is not set"},
+		{"prompt", ""},
+	} {
+		s, err := Parse(c.src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.CheckPassphrase(fakePrompter{})
+		if (c.want == "") != (err == nil) || err != nil && !strings.HasPrefix(err.Error(), c.want) && !strings.Contains(err.Error(), c.want) {
+			t.Errorf("CheckPassphrase(%s) = %v, want %q", c.src, err, c.want)
+		}
+		if err != nil && (strings.Contains(err.Error(), "short7!") || strings.Contains(err.Error(), "1234567")) {
+			t.Errorf("the error shows the passphrase: %v", err)
+		}
+	}
+}
