@@ -17,7 +17,7 @@ func TestBadValues(t *testing.T) {
 		{"typo in a section key", base + "ca: {lable: x}\n", `line 3: unknown key "lable" (did you mean "label"?); the keys here are label, key, subject, days`},
 		{"typo at the top", base + "repositores: []\n", `line 3: unknown key "repositores" (did you mean "repositories"?)`},
 		{"typo in hsm", "hsm: {token: t, pin: env:P, serail: 1}\nrepositories: [{gun: docker.io/a/b}]\n", `line 1: unknown key "serail" (did you mean "serial"?)`},
-		{"word for a number", base + "ca: {days: ten}\n", "line 3: ten is not a whole number"},
+		{"word for a number", base + "ca: {days: ten}\n", `line 3: "ten" is not a whole number`},
 		{"quoted number", base + "root: {days: '10'}\n", `line 3: "10" is not a whole number: write one, without quotes`},
 		{"fraction", base + "ca: {days: 1.5}\n", "ca.days: 1.5 is not a whole number of days"},
 		{"exponent", base + "root: {days: 1e3}\n", "root.days: 1e3 is not a whole number of days"},
@@ -78,8 +78,8 @@ func TestBadPaths(t *testing.T) {
 		{"missing", filepath.Join(dir, "nope.pem"), "notary.tls_ca: stat " + filepath.Join(dir, "nope.pem") + ": no such file or directory"},
 		{"dangling symlink", dangling, "notary.tls_ca: stat " + dangling + ": no such file or directory"},
 		{"directory", filepath.Join(dir, "sub"), "notary.tls_ca: " + filepath.Join(dir, "sub") + " is a directory; give a file"},
-		{"FIFO", fifo, "notary.tls_ca: " + fifo + " is not a regular file (p---------); give a file"},
-		{"device", "/dev/zero", "notary.tls_ca: /dev/zero is not a regular file"},
+		{"FIFO", fifo, "notary.tls_ca: " + fifo + " is a FIFO, not a regular file; give a file"},
+		{"device", "/dev/zero", "notary.tls_ca: /dev/zero is a device, not a regular file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(strings.Replace(base, "%s", tc.path, 1)), dir)
@@ -96,16 +96,16 @@ func TestBadPaths(t *testing.T) {
 	}
 	// A witness key is read: /dev/zero would never end.
 	_, err := Parse([]byte("hsm: {token: t, pin: env:P}\nrepositories: [{gun: docker.io/a/b}]\nwitnesses: [{name: w, key: /dev/zero}]\n"), dir)
-	if err == nil || !strings.Contains(err.Error(), "witnesses[0]: key: /dev/zero is not a regular file") {
+	if err == nil || !strings.Contains(err.Error(), "witnesses[0]: key: /dev/zero is a device, not a regular file") {
 		t.Fatalf("witness key /dev/zero: %v", err)
 	}
 	// The config itself.
 	for path, want := range map[string]string{
-		fifo:                       "is not a regular file",
+		fifo:                       "is a FIFO, not a regular file",
 		filepath.Join(dir, "sub"):  "is a directory",
-		"/dev/zero":                "is not a regular file",
+		"/dev/zero":                "is a device, not a regular file",
 		filepath.Join(dir, "nope"): "no such file or directory",
-		write("big.yaml", strings.Repeat("#\n", maxFile)): "is over 1048576 bytes",
+		write("big.yaml", strings.Repeat("#\n", maxFile)): "is over 1048576 bytes; is it the right file?",
 	} {
 		if _, err := Load(path); err == nil || !strings.HasPrefix(err.Error(), "read config: ") || !strings.Contains(err.Error(), want) {
 			t.Errorf("Load(%s) = %v, want %q", path, err, want)

@@ -53,7 +53,7 @@ func rewrite(e string) string {
 		if _, err := strconv.Atoi(m[3]); err == nil && m[2] == "str" && m[4] == "int" {
 			return fmt.Sprintf("%s: %q is not a whole number: write one, without quotes", m[1], m[3])
 		}
-		return fmt.Sprintf("%s: %s is not %s", m[1], m[3], want)
+		return fmt.Sprintf("%s: %q is not %s", m[1], m[3], want)
 	}
 	if strings.Contains(e, "already defined") {
 		return e + ": keep one of them"

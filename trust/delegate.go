@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/theupdateframework/notary/tuf/utils"
 
 	"github.com/ceremony-dev/ceremony/hsm"
+	"github.com/ceremony-dev/ceremony/internal/infile"
 	"github.com/ceremony-dev/ceremony/secret"
 )
 
@@ -258,7 +258,7 @@ func GenerateDelegateKey(role string, passphrase []byte) (privPEM, pubPEM []byte
 // URI's pin-source, else a prompt). Close the returned func when done.
 func OpenDelegateKey(ctx context.Context, key, passSource, pinSource string, p secret.Prompter) (*DelegateKey, func(), error) {
 	if !strings.HasPrefix(key, "pkcs11:") {
-		b, err := os.ReadFile(key)
+		b, err := infile.Read(key, 1<<20)
 		if err != nil {
 			return nil, nil, fmt.Errorf("delegate key: %w", err)
 		}

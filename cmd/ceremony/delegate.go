@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/ceremony-dev/ceremony/config"
+	"github.com/ceremony-dev/ceremony/internal/infile"
 	"github.com/ceremony-dev/ceremony/secret"
 	"github.com/ceremony-dev/ceremony/trust"
 	"github.com/ceremony-dev/ceremony/trust/names"
@@ -81,7 +81,7 @@ func newSignCmd() *cobra.Command {
 			var digest string
 			var size int64
 			if manifest != "" {
-				b, err := os.ReadFile(manifest)
+				b, err := infile.Read(manifest, maxInput)
 				if err != nil {
 					return fmt.Errorf("manifest: %w", err)
 				}
