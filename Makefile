@@ -36,6 +36,12 @@ build:
 test: deps lint
 	$(GO) test -race -count=1 -timeout 8m ./...
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 10s -fuzzminimizetime 1x ./transcript
+	@# Short runs over the committed seeds (testdata/fuzz) and a little beyond:
+	@# the parsers of what an operator types or hands over.
+	for t in config:FuzzParse trust/names:FuzzCheckGUN trust/names:FuzzCheckRole trust/names:FuzzCheckServerURL \
+		hsm:FuzzParseURI trust:FuzzParsePrivateKeyPEM; do \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime 3s -fuzzminimizetime 1x ./$${t%%:*} || exit 1; \
+	done
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -57,6 +56,9 @@ type Config struct {
 	Raw []byte `yaml:"-" json:"-"`
 	// File is the config's path as loaded (empty when parsed from bytes).
 	File string `yaml:"-" json:"-"`
+	// dayProblems are the days values the YAML spelled in a way decoding
+	// would hide (checkDays); Validate lists them with the rest.
+	dayProblems []error
 	// Dir is the directory relative paths are resolved against.
 	Dir string `yaml:"-" json:"-"`
 }
@@ -174,7 +176,7 @@ func Load(path string) (*Config, error) {
 // load reads the file at path and hands it to parse with the directory that
 // relative paths are resolved against.
 func load(path string, parse func(raw []byte, dir string) (*Config, error)) (*Config, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := readFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
@@ -228,7 +230,7 @@ func decode(raw []byte, dir string) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("the file is empty")
 		}
-		return nil, fmt.Errorf("decode: %w", err)
+		return nil, decodeError(err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -236,6 +238,10 @@ func decode(raw []byte, dir string) (*Config, error) {
 	}
 	if err := secretComments(raw); err != nil {
 		return nil, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err == nil {
+		c.dayProblems = checkDays(&doc)
 	}
 	sum := sha256.Sum256(raw)
 	c.Digest = "sha256:" + hex.EncodeToString(sum[:])
@@ -348,6 +354,7 @@ func (c *Config) Validate() error {
 	if c.Training {
 		add(CheckTrainingSubject("ca.subject", c.CA.Subject))
 	}
+	errs = append(errs, c.dayProblems...)
 	add(CheckDays("ca.days", c.CA.Days, MaxCADays))
 	add(CheckDays("root.days", c.Root.Days, MaxRootDays))
 	add(CheckDays("transcript.days", c.Transcript.Days, MaxTranscriptDays))
@@ -399,7 +406,7 @@ func (c *Config) witnessKeyID(w Witness) (string, error) {
 	case w.KeyID != "":
 		return w.KeyID, nil
 	}
-	b, err := os.ReadFile(c.Path(w.Key))
+	b, err := readFile(c.Path(w.Key))
 	if err != nil {
 		return "", fmt.Errorf("key: %w", err)
 	}

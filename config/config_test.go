@@ -73,7 +73,7 @@ func TestInvalid(t *testing.T) {
 		name, yaml string
 		want       []string
 	}{
-		{"unknown key", base + "colour: red\n", []string{"field colour not found"}},
+		{"unknown key", base + "colour: red\n", []string{`line 3: unknown key "colour"; the keys here are hsm, ca, root`}},
 		{"two documents", base + "---\nhsm: {}\n", []string{"more than one YAML document"}},
 		{"empty", "", []string{"empty"}},
 		{"literal PIN", "hsm: {token: t, pin: '1234'}\nrepositories: [{gun: docker.io/a/b}]\n", []string{"hsm.pin"}},
@@ -103,7 +103,7 @@ func TestInvalid(t *testing.T) {
 		{"ca subject too long", base + "ca: {subject: 'CN=" + strings.Repeat("x", 65) + "'}\n", []string{"ca.subject: ", "CN is 65 characters; X.509 allows at most 64"}},
 		{"witnesses", base + "witnesses: [{role: auditor, key_id: sha256:abc}, {name: Bo, key: me.crt, key_id: 'sha256:" + strings.Repeat("0", 64) + "'}, {name: Cy, key: nope.pem}, {name: Di, key: me.crt}]\n",
 			[]string{"witnesses[0].name: missing", `witnesses[0]: key_id "sha256:abc": write it as sha256: and 64 lowercase hex digits`,
-				"witnesses[1]: give exactly one of key", "witnesses[2]: key: open", "witnesses[3]: key me.crt: no PEM block"}},
+				"witnesses[1]: give exactly one of key", "witnesses[2]: key: stat", "witnesses[3]: key me.crt: no PEM block"}},
 		{"a role twice", base + "notary: {url: 'https://x', trust_dir: t, targets_passphrase: env:A, snapshot_passphrase: env:B}\n" +
 			"delegations: [{gun: docker.io/a/b, role: targets/me, cert: me.crt, paths: all}, {gun: docker.io/a/b, role: targets/me, cert: me.crt, paths: all}]\n",
 			[]string{"delegations[1]: targets/me of docker.io/a/b is delegations[0] already"}},

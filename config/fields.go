@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/ceremony-dev/ceremony/hsm/keyspec"
@@ -59,7 +58,8 @@ func CheckToken(label string) error {
 	if label == "" {
 		return fieldErr("hsm.token", "missing: name the token by its label")
 	}
-	return nil
+	// A token's label is a label like a key's: printable, at most 32 bytes.
+	return CheckLabel("hsm.token", label)
 }
 
 // CheckSecretSource: a PIN or passphrase is a source (env:NAME, file:PATH or
@@ -130,7 +130,7 @@ func (c *Config) CheckTLSCA(tlsCA string) error {
 	if tlsCA == "" {
 		return nil
 	}
-	if _, err := os.Stat(c.Path(tlsCA)); err != nil {
+	if err := checkFile(c.Path(tlsCA)); err != nil {
 		return fieldErr("notary.tls_ca", "%v", err)
 	}
 	return nil
@@ -167,7 +167,7 @@ func (c *Config) CheckCert(field, cert string) error {
 	if cert == "" {
 		return fieldErr(field, "missing: the delegate's certificate or public key (PEM)")
 	}
-	if _, err := os.Stat(c.Path(cert)); err != nil {
+	if err := checkFile(c.Path(cert)); err != nil {
 		return fieldErr(field, "%v", err)
 	}
 	return nil

@@ -100,7 +100,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 // write; a new Config field fails here until both learn it.
 func TestFullSetsEveryField(t *testing.T) {
 	c := parseOK(t, []byte(full), writeDir(t))
-	derived := map[string]bool{"Digest": true, "Raw": true, "File": true, "Dir": true}
+	derived := map[string]bool{"Digest": true, "Raw": true, "File": true, "Dir": true, "dayProblems": true}
 	var walk func(path string, v reflect.Value)
 	walk = func(path string, v reflect.Value) {
 		switch v.Kind() {
@@ -229,7 +229,7 @@ func TestProblems(t *testing.T) {
 		fields = append(fields, p.Field)
 		lines = append(lines, p.Error())
 	}
-	if want := []string{"hsm.token", "hsm.pin", "root.days", "repositories[0].gun"}; !reflect.DeepEqual(fields, want) {
+	if want := []string{"hsm.token", "hsm.pin", "ca.days", "root.days", "repositories[0].gun"}; !reflect.DeepEqual(fields, want) {
 		t.Fatalf("fields %q, want %q", fields, want)
 	}
 	if strings.Join(lines, "\n") != err.Error() {

@@ -121,6 +121,9 @@ func (m *Module) FindToken(ctx context.Context, sel TokenSelector) (TokenInfo, e
 	case 1:
 		return hits[0], nil
 	case 0:
+		if sel.Serial != "" {
+			return TokenInfo{}, fmt.Errorf("%w: no token labelled %q with serial %q in %s; tokens present: %s; check hsm.serial against them", ErrTokenNotFound, sel.Label, sel.Serial, m.lib.path, describe(all))
+		}
 		return TokenInfo{}, fmt.Errorf("%w: no token labelled %q in %s; tokens present: %s", ErrTokenNotFound, sel.Label, m.lib.path, describe(all))
 	default:
 		return TokenInfo{}, fmt.Errorf("%w: %d tokens are labelled %q: %s; select one by serial", ErrTokenAmbiguous, len(hits), sel.Label, describe(hits))

@@ -11,8 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"golang.org/x/term"
 )
 
 // Source is where a secret comes from: "env:NAME", "file:PATH" or "prompt".
@@ -89,6 +87,42 @@ func (s Source) Check(p Prompter) error {
 	return nil
 }
 
+// MinPassphrase is the notary CLI's shortest passphrase for a key file it
+// makes (it says "Passphrase is too short"); the ceremony's notary key
+// files must open with that CLI later.
+const MinPassphrase = 8
+
+// CheckPassphrase applies the notary CLI's minimum to a passphrase that
+// protects a new notary key file. It never shows the passphrase.
+func CheckPassphrase(p []byte) error {
+	if len(p) < MinPassphrase {
+		return fmt.Errorf("the passphrase is %d characters; notary requires at least %d: choose a longer one", len(p), MinPassphrase)
+	}
+	return nil
+}
+
+// CheckPassphrase is Check for a passphrase source: what Check reads (an
+// environment variable, a regular file) must also pass CheckPassphrase.
+func (s Source) CheckPassphrase(p Prompter) error {
+	if err := s.Check(p); err != nil {
+		return err
+	}
+	if s.kind == "file" {
+		if st, err := os.Stat(s.arg); err != nil || !st.Mode().IsRegular() {
+			return nil // a FIFO is checked when it is read
+		}
+	}
+	if s.kind == "prompt" {
+		return nil
+	}
+	v, err := s.Read(context.Background(), "", nil)
+	defer clear(v)
+	if err != nil {
+		return unprefixed(err)
+	}
+	return CheckPassphrase(v)
+}
+
 // unprefixed drops Read's ": " lead when it was given no name.
 func unprefixed(err error) error {
 	if err == nil {
@@ -109,7 +143,7 @@ var ErrNoTerminal = errors.New("no terminal to prompt on")
 // \"ceremony\""). A file's single trailing newline is dropped, as `echo` adds one.
 func (s Source) Read(ctx context.Context, what string, p Prompter) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	switch s.kind {
 	case "env":
@@ -125,7 +159,10 @@ func (s Source) Read(ctx context.Context, what string, p Prompter) ([]byte, erro
 		}
 		return []byte(v), nil
 	case "file":
-		b, err := os.ReadFile(s.arg)
+		b, err := readFile(ctx, s.arg)
+		if err != nil && ctx.Err() != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: read secret file: %w", what, err)
 		}
@@ -164,22 +201,3 @@ func PINPrompt(token string) string { return fmt.Sprintf("PIN for token %q", tok
 // Terminal prompts on the controlling terminal (/dev/tty), so that a secret
 // is typed even when stdin and stdout are redirected, and never echoed.
 type Terminal struct{}
-
-// Secret prompts and reads one line without echo.
-func (Terminal) Secret(ctx context.Context, prompt string) ([]byte, error) {
-	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoTerminal, err)
-	}
-	defer tty.Close()
-	if !term.IsTerminal(int(tty.Fd())) {
-		return nil, ErrNoTerminal
-	}
-	fmt.Fprintf(tty, "%s: ", prompt)
-	v, err := term.ReadPassword(int(tty.Fd()))
-	fmt.Fprintln(tty)
-	if err != nil {
-		return nil, fmt.Errorf("read from terminal: %w", err)
-	}
-	return v, nil
-}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 type fakePrompt struct {
@@ -160,3 +161,107 @@ func TestCheck(t *testing.T) {
 type fakePrompter struct{}
 
 func (fakePrompter) Secret(context.Context, string) ([]byte, error) { return []byte("x"), nil }
+
+// TestFIFO reads a file: source that is a FIFO: what a writer sends is the
+// secret, and a cancelled context ends a wait for a writer that never
+// comes (before, the read blocked until a write or kill -9).
+func TestFIFO(t *testing.T) {
+	dir := t.TempDir()
+	fifo := func(name string) Source {
+		p := filepath.Join(dir, name)
+		if err := syscall.Mkfifo(p, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return Source{kind: "file", arg: p}
+	}
+	write := func(src Source, body string) {
+		go func() {
+			f, err := os.OpenFile(src.arg, os.O_WRONLY, 0)
+			if err != nil {
+				return
+			}
+			f.WriteString(body)
+			f.Close()
+		}()
+	}
+	for _, c := range []struct {
+		name, body, want, wantErr string
+	}{
+		{name: "written", body: "s3cret\n", want: "s3cret"},
+		{name: "long", body: strings.Repeat("x", 3000), want: strings.Repeat("x", 3000)},
+		{name: "closed empty", body: "", wantErr: "is empty"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src := fifo(c.name)
+			write(src, c.body)
+			got, err := src.Read(context.Background(), "PIN", nil)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("Read = %q, %v; want %q", got, err, c.wantErr)
+				}
+				return
+			}
+			if err != nil || string(got) != c.want {
+				t.Fatalf("Read = %q, %v; want %q", got, err, c.want)
+			}
+		})
+	}
+	t.Run("cancelled without a writer", func(t *testing.T) {
+		src := fifo("nobody")
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			_, err := src.Read(ctx, "PIN", nil)
+			done <- err
+		}()
+		time.Sleep(200 * time.Millisecond) // most likely waiting by now; either way it must end
+		cancel()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "PIN: ") {
+				t.Fatalf("Read = %v, want context.Canceled naming the PIN", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Read still waits for a writer after its context ended")
+		}
+	})
+}
+
+// TestCheckPassphrase: a passphrase for a new notary key file has the notary
+// CLI's minimum length, checked before the run for what can be read without
+// cost, and the error never shows it.
+func TestCheckPassphrase(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o600)
+		return p
+	}
+	t.Setenv("CEREMONY_SHORT", "short7!")
+	t.Setenv("CEREMONY_LONG", "long-enough")
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ src, want string }{
+		{"env:CEREMONY_SHORT", "the passphrase is 7 characters; notary requires at least 8: choose a longer one"},
+		{"env:CEREMONY_LONG", ""},
+		{"file:" + write("short", "1234567\n"), "the passphrase is 7 characters"},
+		{"file:" + write("eight", "12345678\n"), ""},
+		{"file:" + fifo, ""}, // read when the step runs, and checked then
+		{"env:CEREMONY_UNSET_PASS", "is not set"},
+		{"prompt", ""},
+	} {
+		s, err := Parse(c.src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.CheckPassphrase(fakePrompter{})
+		if (c.want == "") != (err == nil) || err != nil && !strings.HasPrefix(err.Error(), c.want) && !strings.Contains(err.Error(), c.want) {
+			t.Errorf("CheckPassphrase(%s) = %v, want %q", c.src, err, c.want)
+		}
+		if err != nil && (strings.Contains(err.Error(), "short7!") || strings.Contains(err.Error(), "1234567")) {
+			t.Errorf("the error shows the passphrase: %v", err)
+		}
+	}
+}

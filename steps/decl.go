@@ -56,6 +56,9 @@ type Issuance struct {
 type Secret struct {
 	Field  string // "notary.snapshot_passphrase"
 	Source string
+	// Passphrase: it protects a new notary key file, so the notary CLI's
+	// minimum length applies (secret.CheckPassphrase).
+	Passphrase bool
 }
 
 // Made holds what a step's declarations produced in this run (or found,

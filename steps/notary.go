@@ -16,9 +16,9 @@ import (
 // snapshot key's, and the targets key's unless the token holds it.
 func notarySecrets(cfg *config.Config) []Secret {
 	n := cfg.Notary
-	s := []Secret{{Field: "notary.snapshot_passphrase", Source: n.SnapshotPassphrase}}
+	s := []Secret{{Field: "notary.snapshot_passphrase", Source: n.SnapshotPassphrase, Passphrase: true}}
 	if n.TargetsKey == nil {
-		s = append(s, Secret{Field: "notary.targets_passphrase", Source: n.TargetsPassphrase})
+		s = append(s, Secret{Field: "notary.targets_passphrase", Source: n.TargetsPassphrase, Passphrase: true})
 	}
 	if n.Auth != "" {
 		s = append(s, Secret{Field: "notary.auth", Source: n.Auth})
@@ -139,6 +139,12 @@ func (st *State) passphrase(ctx context.Context, source, what string) ([]byte, e
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	p, err := src.Read(ctx, what, st.prompter)
+	if err == nil {
+		if err = secret.CheckPassphrase(p); err != nil {
+			clear(p)
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+	}
 	if err != nil || !src.IsPrompt() {
 		return p, err
 	}

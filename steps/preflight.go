@@ -109,7 +109,17 @@ func (p *preflightRun) clock() {
 // secrets checks every secret source a step declares, without reading it.
 func (p *preflightRun) secrets() {
 	for _, s := range p.plan.Secrets() {
-		p.add(checkSource(s.Field, s.Source, p.st.prompter))
+		if !s.Passphrase {
+			p.add(checkSource(s.Field, s.Source, p.st.prompter))
+			continue
+		}
+		src, err := secret.Parse(s.Source)
+		if err == nil {
+			err = src.CheckPassphrase(p.st.prompter)
+		}
+		if err != nil {
+			p.add(fmt.Errorf("%s: %w", s.Field, err))
+		}
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/theupdateframework/notary/tuf/utils"
 
 	"github.com/ceremony-dev/ceremony/hsm"
+	"github.com/ceremony-dev/ceremony/internal/infile"
 	"github.com/ceremony-dev/ceremony/secret"
 )
 
@@ -48,17 +48,16 @@ func (k *DelegateKey) Signer(ctx context.Context) (crypto.Signer, error) {
 }
 
 // DelegateKeyFromPEM reads a PEM private key, encrypted with passphrase or
-// not, as `docker trust key generate` and notary write them (PKCS#8, with
-// or without role headers, or the legacy EC/RSA forms).
+// not, in the forms `docker trust key generate`, notary and OpenSSL 3 write
+// (parsePrivateKeyPEM).
 func DelegateKeyFromPEM(pemBytes, passphrase []byte) (*DelegateKey, error) {
-	key, err := utils.ParsePEMPrivateKey(pemBytes, string(passphrase))
-	if err != nil {
-		// notary's message may name the PKCS#8 decryption failure; it never
-		// holds the passphrase.
-		return nil, fmt.Errorf("delegate key: %w (check the file and the delegation passphrase)", err)
+	key, err := parsePrivateKeyPEM(pemBytes, passphrase)
+	if errors.Is(err, ErrWrongPassphrase) {
+		return nil, fmt.Errorf("delegate key: %w: give the passphrase the key file was written with", err)
 	}
-	if key.Algorithm() != data.ECDSAKey && key.Algorithm() != data.RSAKey && key.Algorithm() != data.ED25519Key {
-		return nil, fmt.Errorf("delegate key: unsupported key type %s", key.Algorithm())
+	if err != nil {
+		// Nothing here holds the passphrase.
+		return nil, fmt.Errorf("delegate key: %w", err)
 	}
 	return &DelegateKey{id: key.ID(), soft: key}, nil
 }
@@ -317,7 +316,7 @@ func GenerateDelegateKey(role string, passphrase []byte) (privPEM, pubPEM []byte
 // URI's pin-source, else a prompt). Close the returned func when done.
 func OpenDelegateKey(ctx context.Context, key, passSource, pinSource string, p secret.Prompter) (*DelegateKey, func(), error) {
 	if !strings.HasPrefix(key, "pkcs11:") {
-		b, err := os.ReadFile(key)
+		b, err := infile.Read(key, 1<<20)
 		if err != nil {
 			return nil, nil, fmt.Errorf("delegate key: %w", err)
 		}

@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/ceremony-dev/ceremony/config"
+	"github.com/ceremony-dev/ceremony/internal/infile"
 	"github.com/ceremony-dev/ceremony/secret"
 	"github.com/ceremony-dev/ceremony/trust"
 	"github.com/ceremony-dev/ceremony/trust/names"
@@ -111,7 +111,7 @@ func newSignCmd() *cobra.Command {
 			var digest string
 			var size int64
 			if manifest != "" {
-				b, err := os.ReadFile(manifest)
+				b, err := infile.Read(manifest, maxInput)
 				if err != nil {
 					return fmt.Errorf("manifest: %w", err)
 				}

@@ -127,7 +127,7 @@ func TestSignValidate(t *testing.T) {
 		{"image not in registry", []string{"validate", "--tag", "latest", "--image", reg.Host + "/alice/nope:latest"}, "is not in the registry"},
 		{"tag not signed", []string{"validate", "--tag", "nope", "--image", img.Ref}, "has no signed target nope"},
 		{"role without targets/", []string{"sign", "--tag", "x", "--image", img.Ref, "--role", "me", "--key", key, "--key-passphrase", "file:" + pass}, "targets/"},
-		{"wrong key passphrase", []string{"sign", "--tag", "x", "--image", img.Ref, "--role", "targets/me", "--key", key, "--key-passphrase", "env:CEREMONY_TEST_WRONG"}, "incorrect password"},
+		{"wrong key passphrase", []string{"sign", "--tag", "x", "--image", img.Ref, "--role", "targets/me", "--key", key, "--key-passphrase", "env:CEREMONY_TEST_WRONG"}, "delegate key: wrong passphrase: give the passphrase the key file was written with"},
 		{"missing flag", []string{"validate", "--image", img.Ref}, "required flag(s) \"tag\" not set"},
 		{"both image and manifest", []string{"sign", "--tag", "x", "--image", img.Ref, "--manifest", cfg, "--role", "targets/me", "--key", key}, "exactly one of --image"},
 	}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
+	"unicode"
 
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/hsm"
@@ -52,8 +55,8 @@ func hsmList(ctx context.Context, out io.Writer, module, token, pinSource string
 	if err != nil {
 		return err
 	}
-	inv := ui.Inventory{Module: ui.ModuleView{Path: mod.Path(), Manufacturer: info.Manufacturer,
-		Description: info.Description, LibraryVersion: info.LibraryVersion, Cryptoki: info.Cryptoki}}
+	inv := ui.Inventory{Module: ui.ModuleView{Path: shown(mod.Path()), Manufacturer: shown(info.Manufacturer),
+		Description: shown(info.Description), LibraryVersion: info.LibraryVersion, Cryptoki: info.Cryptoki}}
 	inv.Tokens, err = tokenViews(ctx, mod, token, src, pinSource != "")
 	// What was read before a failure is printed too: a wrong-PIN error speaks
 	// of the token's flags, which the token's header just above it shows.
@@ -100,12 +103,24 @@ func selectTokens(ctx context.Context, mod *hsm.Module, label string) ([]hsm.Tok
 func tokenView(t hsm.TokenInfo) ui.TokenView {
 	switch {
 	case t.Err != nil:
-		return ui.TokenView{Slot: t.SlotID, Unreadable: t.Err.Error()}
+		return ui.TokenView{Slot: t.SlotID, Unreadable: shown(t.Err.Error())}
 	case !t.Initialized():
 		return ui.TokenView{Slot: t.SlotID, Uninitialised: true}
 	}
-	return ui.TokenView{Slot: t.SlotID, Label: t.Label, Manufacturer: t.Manufacturer, Model: t.Model,
-		Serial: t.Serial, Firmware: t.Firmware, Flags: t.FlagNames()}
+	// The label is printed quoted (%q) already.
+	return ui.TokenView{Slot: t.SlotID, Label: t.Label, Manufacturer: shown(t.Manufacturer), Model: shown(t.Model),
+		Serial: shown(t.Serial), Firmware: shown(t.Firmware), Flags: t.FlagNames()}
+}
+
+// shown is a string a token reports, safe to print on the operator's
+// terminal: as it is when every character is printable, else quoted with
+// Go escapes, so that a label holding an escape sequence cannot repaint
+// the screen or forge a line of the listing.
+func shown(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 {
+		return s
+	}
+	return strconv.Quote(s)
 }
 
 func objectsView(ctx context.Context, mod *hsm.Module, t hsm.TokenInfo, src secret.Source, login bool) (*ui.ObjectsView, error) {
@@ -121,7 +136,7 @@ func objectsView(ctx context.Context, mod *hsm.Module, t hsm.TokenInfo, src secr
 }
 
 func objectView(o hsm.Object) ui.ObjectView {
-	v := ui.ObjectView{Class: o.Class, Label: o.Label, ID: o.IDHex(), KeyType: o.KeyType, Subject: o.Subject}
+	v := ui.ObjectView{Class: o.Class, Label: shown(o.Label), ID: o.IDHex(), KeyType: o.KeyType, Subject: shown(o.Subject)}
 	if a := o.Attrs; a != nil {
 		// The verdict is hsm's, the same check a ceremony applies before it
 		// uses a key.

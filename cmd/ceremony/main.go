@@ -52,10 +52,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	// cobra reports a missing required flag as a plain error: it is a usage
-	// mistake all the same.
-	if strings.HasPrefix(err.Error(), "required flag(s)") {
-		return 2
+	// cobra reports a missing required flag, a stray argument and a wrong
+	// argument count as plain errors: usage mistakes all the same.
+	for _, usage := range []string{"required flag(s)", "unknown command", "accepts "} {
+		if strings.HasPrefix(err.Error(), usage) {
+			return 2
+		}
 	}
 	return 1
 }

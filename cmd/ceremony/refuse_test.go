@@ -69,6 +69,12 @@ func TestRunRefusesBeforeKeys(t *testing.T) {
 		{"days out of range", withExtra("root: {days: 3651}\n"), `root.days: 3651 days is out of range 1..3650`},
 		{"CA subject with an unknown attribute", withExtra("ca: {subject: 'CN=Notary CA,E=ca@example.com'}\n"), `ca.subject: subject "CN=Notary CA,E=ca@example.com": unknown attribute "E"`},
 		{"CA subject CN too long", withExtra("ca: {subject: 'CN=" + strings.Repeat("c", 65) + "'}\n"), `ca.subject: subject "CN=ccc`},
+		{"typo in a key", withExtra("root: {lable: root2}\n"), `unknown key "lable" (did you mean "label"?); the keys here are label, key, subject, days`},
+		{"days as a fraction", withExtra("ca: {days: 365.5}\n"), `ca.days: 365.5 is not a whole number of days`},
+		{"days zero", withExtra("root: {days: 0}\n"), `root.days: 0 days: give the validity in days (1 or more), or leave days out for the default`},
+		{"days a word", withExtra("root: {days: year}\n"), `"year" is not a whole number`},
+		{"label with an escape", withExtra("ca: {label: \"ca\\e[2J\"}\n"), `ca.label: label "ca\x1b[2J" holds the unprintable character U+001B`},
+		{"token label with a newline", func(c *testenv.Ceremony) { c.Token.Label = "tok\nen" }, `hsm.token: label "tok\nen" holds the unprintable character U+000A`},
 	}
 
 	control := good().Write(t)

@@ -24,12 +24,7 @@ func newReplayCmd() *cobra.Command {
 			"`ceremony verify` does, and every line shows whether it verified; without it the replay says, on every\n" +
 			"screen, that nothing is verified. Keys: ←/→ or n/p (and ↑/↓, home/end) move, pgup/pgdn scroll, q quits.\n" +
 			"--plain (or output that is not a terminal) prints the same as lines. Exit 1 when verification fails.",
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return &exitError{code: 2, err: fmt.Errorf("replay takes one transcript file, got %d arguments", len(args))}
-			}
-			return nil
-		},
+		Args: fileArgs("replay", 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := replayResult(cmd, args[0], caPath)
 			if err != nil {

@@ -22,12 +22,7 @@ func newReportCmd() *cobra.Command {
 			"happened (failures, retries, resumes and deviations marked), keys and certificates with fingerprints in groups\n" +
 			"of four hex digits and in PGP words, repositories, witnesses, and every check. The report is written when\n" +
 			"verification fails too, saying so first; the exit status is then 1. -o writes a new file, never over one.",
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return &exitError{code: 2, err: fmt.Errorf("report takes one transcript file, got %d arguments", len(args))}
-			}
-			return nil
-		},
+		Args: fileArgs("report", 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format = reportFormat(format, out)
 			if !slices.Contains(ui.ReportFormats, format) {

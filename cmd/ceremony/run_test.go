@@ -65,7 +65,7 @@ func TestRunBadInput(t *testing.T) {
 		{"unset PIN variable", "", nil, "CEREMONY_TEST_PIN is not set"},
 		{"days out of range", "ca: {days: 100000}\n", pinEnv(tok), "ca.days: 100000 days is out of range"},
 		{"unknown key type", "root: {key: ed448}\n", pinEnv(tok), "root.key: unknown key type \"ed448\""},
-		{"unknown config key", "colour: red\n", pinEnv(tok), "field colour not found"},
+		{"unknown config key", "colour: red\n", pinEnv(tok), `unknown key "colour"; the keys here are hsm,`},
 		{"unknown token", "", pinEnv(tok), ""},
 	}
 	for _, tc := range tests {

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/ceremony-dev/ceremony/audit"
+	"github.com/ceremony-dev/ceremony/internal/infile"
 	"github.com/ceremony-dev/ceremony/pki"
 	"github.com/ceremony-dev/ceremony/ui"
 	"github.com/spf13/cobra"
@@ -22,12 +23,7 @@ func newVerifyCmd() *cobra.Command {
 			"certificate and CSR, notary's own check of each root.json, with --artifacts the files on disk, and the\n" +
 			"witness signatures. Exit 0 when everything holds, 1 when something does not (one line on stderr says\n" +
 			"which line and why), 2 for a usage error.",
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return &exitError{code: 2, err: fmt.Errorf("verify takes one transcript file, got %d arguments", len(args))}
-			}
-			return nil
-		},
+		Args: fileArgs("verify", 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts, err := verifyOptions(caPath, artifacts, require)
 			if err != nil {
@@ -60,7 +56,7 @@ func verifyOptions(caPath, artifacts string, require int) (audit.Options, error)
 	case require < 0:
 		return audit.Options{}, fmt.Errorf("--require-witnesses %d: give a count of witnesses", require)
 	}
-	b, err := os.ReadFile(caPath)
+	b, err := infile.Read(caPath, maxInput)
 	if err != nil {
 		return audit.Options{}, fmt.Errorf("--ca: %w", err)
 	}

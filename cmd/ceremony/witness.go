@@ -31,7 +31,7 @@ func newWitnessSignCmd() *cobra.Command {
 			"witness's own key over the seal line's digest: name, role, time and the witness's statement.\n" +
 			"--key is a PEM private key file (PKCS#8, EC or RSA, encrypted or not) or a pkcs11: URI.\n" +
 			"--name and --role default to what the transcript's header declares for the key.",
-		Args: cobra.ExactArgs(1),
+		Args: fileArgs("witness sign", 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkSecretSources(keyPass, pin); err != nil {
 				return &exitError{code: 2, err: err}
@@ -124,7 +124,7 @@ func newWitnessMergeCmd() *cobra.Command {
 		Short: "Merge two copies of one sealed transcript signed by different witnesses into a new file",
 		Long: "A and B must verify and be identical through the seal; OUT gets that, then every distinct witness\n" +
 			"line of A and of B. OUT is a new file: an existing one is never overwritten.",
-		Args: cobra.ExactArgs(2),
+		Args: fileArgs("witness merge", 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var copies [2][]byte
 			for i, path := range args {
