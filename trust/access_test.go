@@ -145,7 +145,7 @@ func TestTokenAccess(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, token, want string
-		ok               bool
+		ok                bool
 	}{
 		{"merged", jwt(`{"access":[{"type":"repository","name":"a","actions":["pull"]},{"type":"repository","name":"a","actions":["push"]},{"type":"registry","name":"catalog","actions":["*"]}]}`), "map[a:[pull push]]", true},
 		{"no claim", jwt(`{"sub":"alice"}`), "map[]", true},
