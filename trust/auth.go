@@ -436,10 +436,11 @@ func (c *Client) health(ctx context.Context) error {
 		return nil
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	return fmt.Errorf("notary server %s is not healthy (%s): %s; start what it names (notary-signer, its database) before the ceremony", c.cfg.URL, resp.Status, healthCause(body))
+	return fmt.Errorf("notary server %s is not healthy (%s): %s; fix what it names before the ceremony (notary-server re-checks every 10 s)", c.cfg.URL, resp.Status, healthCause(body))
 }
 
-// healthCause is the health body's failed checks, on one line.
+// healthCause is the health body's failed checks, on one line, each named
+// by what it watches.
 func healthCause(body []byte) string {
 	var checks map[string]string
 	if json.Unmarshal(body, &checks) != nil || len(checks) == 0 {
@@ -456,7 +457,20 @@ func healthCause(body []byte) string {
 	sort.Strings(names)
 	parts := make([]string, len(names))
 	for i, n := range names {
-		parts[i] = n + ": " + strings.Join(strings.Fields(checks[n]), " ")
+		parts[i] = healthSubject(n) + ": " + strings.Join(strings.Fields(checks[n]), " ")
 	}
 	return strings.Join(parts, "; ")
+}
+
+// healthSubject names what a notary-server health check watches: its own
+// checks are named after what failed ("DB operational"), which does not
+// say which service to start.
+func healthSubject(check string) string {
+	switch check {
+	case "DB operational":
+		return "its database (DB operational)"
+	case "Trust operational":
+		return "notary-signer (Trust operational)"
+	}
+	return check
 }
