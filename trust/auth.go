@@ -332,7 +332,7 @@ func (c *Client) grants(ctx context.Context, mgr challenge.Manager, batch []Acce
 		if errors.As(err, &uerr) {
 			return nil, false, fmt.Errorf("the token server of %s is unreachable: %w", c.cfg.URL, err)
 		}
-		return nil, false, fmt.Errorf("the token server of %s refused a token for the ceremony's repositories (%v): notary.auth needs push, pull and '*' on them", c.cfg.URL, err)
+		return nil, false, fmt.Errorf("the token server of %s refused a token for the ceremony's repositories (%v): check that notary.auth's account may push, pull and rotate keys ('*') on them", c.cfg.URL, err)
 	}
 	token, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
 	if !ok {
