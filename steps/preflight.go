@@ -217,11 +217,38 @@ func (p *preflightRun) server(ctx context.Context) {
 	}
 	defer c.Close()
 	p.facts["notary"] = n.URL
+	if err := c.CheckAccess(ctx, p.access()); err != nil {
+		p.add(err)
+		return
+	}
 	pub, err := c.HasTrustDataOf(ctx, p.mustBeNew())
 	p.add(err)
 	for _, gun := range pub {
 		p.add(fmt.Errorf("repository %s already has trust data on %s: a new root key cannot take it over; choose another GUN", gun, n.URL))
 	}
+}
+
+// access is what the plan's publishing steps still to run will ask of the
+// server's token service, by GUN: every one pushes, and the snapshot step
+// hands a key to the server, which needs "*".
+func (p *preflightRun) access() []trust.Access {
+	var need []trust.Access
+	at := map[string]int{}
+	for _, s := range p.plan.Steps {
+		if s.Publishes == "" || p.st.hist.done[s.ID] {
+			continue
+		}
+		i, ok := at[s.Publishes]
+		if !ok {
+			i = len(need)
+			at[s.Publishes] = i
+			need = append(need, trust.Access{GUN: s.Publishes})
+		}
+		if s.ID == SnapshotID(s.Publishes) {
+			need[i].RotateKeys = true
+		}
+	}
+	return need
 }
 
 // mustBeNew lists the GUNs that must not be on the server yet: those whose

@@ -236,6 +236,186 @@ func requestScopes(r *http.Request) []auth.Scope {
 	return []auth.Scope{auth.RepositoryScope{Repository: gun, Actions: actions}}
 }
 
+// Access is what a ceremony will do on one repository: publish to it
+// (push and pull: notary init, a delegation) and, with RotateKeys, hand a
+// key to the server (notary key rotate --server-managed), which
+// notary-server allows only with "*".
+type Access struct {
+	GUN        string
+	RotateKeys bool
+}
+
+func (a Access) scope() auth.RepositoryScope {
+	actions := []string{"pull", "push"}
+	if a.RotateKeys {
+		actions = append(actions, "*")
+	}
+	return auth.RepositoryScope{Repository: a.GUN, Actions: actions}
+}
+
+// tokenQueryBudget bounds the scope parameters of one token request:
+// proxies in front of token servers commonly refuse request lines over
+// 8 KiB (nginx's default), so a thousand repositories take a few requests.
+const tokenQueryBudget = 7 << 10
+
+// CheckAccess asks the token server for every repository's scope, in as
+// few requests as tokenQueryBudget allows, and refuses in one line when the
+// account may not do its part on one of them: a token server grants the
+// intersection of what is asked and what the account may do, and lists it
+// in the token's access claim (the registry token specification). The
+// claim is read, not verified: notary-server verifies the token, this only
+// predicts its answer, before a key is made. A server without token
+// authentication, or whose token is not a JWT, is not checked here.
+func (c *Client) CheckAccess(ctx context.Context, need []Access) error {
+	mgr, refused := c.auth.get()
+	if refused != nil {
+		return refused
+	}
+	if mgr == nil || c.creds == nil {
+		return nil
+	}
+	var denied []denial
+	for _, batch := range accessBatches(need, tokenQueryBudget) {
+		granted, ok, err := c.grants(ctx, mgr, batch)
+		if err != nil || !ok {
+			return err
+		}
+		for _, a := range batch {
+			if d, ok := deny(a, granted[a.GUN]); ok {
+				denied = append(denied, d)
+			}
+		}
+	}
+	if len(denied) == 0 {
+		return nil
+	}
+	return c.denialError(denied)
+}
+
+// accessBatches splits need so that each batch's scope parameters fit in
+// budget; a batch holds at least one repository.
+func accessBatches(need []Access, budget int) [][]Access {
+	var batches [][]Access
+	size := 0
+	for _, a := range need {
+		n := len("&scope=") + len(url.QueryEscape(a.scope().String()))
+		if len(batches) == 0 || size+n > budget {
+			batches = append(batches, nil)
+			size = 0
+		}
+		batches[len(batches)-1] = append(batches[len(batches)-1], a)
+		size += n
+	}
+	return batches
+}
+
+// grants makes one token request for batch's scopes through
+// docker/distribution's token handler and returns the token's access claim
+// by repository; ok is false when the token is not a JWT or the server's
+// challenge is not a Bearer one.
+func (c *Client) grants(ctx context.Context, mgr challenge.Manager, batch []Access) (map[string][]string, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	scopes := make([]auth.Scope, len(batch))
+	for i, a := range batch {
+		scopes[i] = a.scope()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.cfg.URL+"/v2/", nil)
+	if err != nil {
+		return nil, false, err
+	}
+	th := auth.NewTokenHandlerWithOptions(auth.TokenHandlerOptions{
+		Transport: ctxTransport{ctx: ctx, base: c.base}, Credentials: c.credStore(), Scopes: scopes,
+	})
+	if err := auth.NewAuthorizer(mgr, th).ModifyRequest(req); err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			return nil, false, fmt.Errorf("the token server of %s is unreachable: %w", c.cfg.URL, err)
+		}
+		return nil, false, fmt.Errorf("the token server of %s refused a token for the ceremony's repositories (%v): check that notary.auth's account may push, pull and rotate keys ('*') on them", c.cfg.URL, err)
+	}
+	token, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return nil, false, nil
+	}
+	granted, ok := tokenAccess(token)
+	return granted, ok, nil
+}
+
+// tokenAccess reads a registry token's access claim: the actions granted
+// by repository. ok is false when the token is not a JWT; a JWT without the
+// claim grants nothing, as notary-server reads it.
+func tokenAccess(token string) (map[string][]string, bool) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil, false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return nil, false
+	}
+	var claims struct {
+		Access []struct {
+			Type    string   `json:"type"`
+			Name    string   `json:"name"`
+			Actions []string `json:"actions"`
+		} `json:"access"`
+	}
+	if json.Unmarshal(payload, &claims) != nil {
+		return nil, false
+	}
+	granted := map[string][]string{}
+	for _, e := range claims.Access {
+		if e.Type == "repository" {
+			granted[e.Name] = append(granted[e.Name], e.Actions...)
+		}
+	}
+	return granted, true
+}
+
+// denial is a repository the account may not do its part on.
+type denial struct {
+	gun, verb, needs string
+	granted          []string
+}
+
+// deny compares what a needs with what was granted: "*" covers every
+// action, as notary-server's access controller reads it.
+func deny(a Access, granted []string) (denial, bool) {
+	has := func(action string) bool { return slices.Contains(granted, "*") || slices.Contains(granted, action) }
+	d := denial{gun: a.GUN, verb: "publish to", needs: "push,pull", granted: granted}
+	if a.RotateKeys {
+		d.needs = "'*'"
+	}
+	switch {
+	case !has("pull") || !has("push"):
+		return d, true
+	case a.RotateKeys && !has("*"):
+		d.verb = "rotate keys on"
+		return d, true
+	}
+	return denial{}, false
+}
+
+// denialError is one line: the first repository refused, how many others
+// are, and what notary.auth's account needs.
+func (c *Client) denialError(denied []denial) error {
+	d := denied[0]
+	have := strings.Join(slices.Compact(slices.Sorted(slices.Values(d.granted))), ",")
+	if have == "" {
+		have = "nothing"
+	}
+	others := ""
+	prep := d.verb[strings.LastIndexByte(d.verb, ' ')+1:] // "to", "on"
+	if n := len(denied) - 1; n == 1 {
+		others = ", nor " + prep + " 1 other repository"
+	} else if n > 1 {
+		others = fmt.Sprintf(", nor %s %d other repositories", prep, n)
+	}
+	return fmt.Errorf("the account %q may not %s %s (granted: %s)%s; notary.auth needs %s on the ceremony's repositories",
+		c.creds.user, d.verb, d.gun, have, others, d.needs)
+}
+
 // health asks /_notary_server/health: notary-server answers GET /v2/ even
 // when its signer or database is down, and then fails only at the first
 // write, with a 500. A server that does not expose the endpoint (behind a
@@ -256,10 +436,11 @@ func (c *Client) health(ctx context.Context) error {
 		return nil
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	return fmt.Errorf("notary server %s is not healthy (%s): %s; start what it names (notary-signer, its database) before the ceremony", c.cfg.URL, resp.Status, healthCause(body))
+	return fmt.Errorf("notary server %s is not healthy (%s): %s; fix what it names before the ceremony (notary-server re-checks every 10 s)", c.cfg.URL, resp.Status, healthCause(body))
 }
 
-// healthCause is the health body's failed checks, on one line.
+// healthCause is the health body's failed checks, on one line, each named
+// by what it watches.
 func healthCause(body []byte) string {
 	var checks map[string]string
 	if json.Unmarshal(body, &checks) != nil || len(checks) == 0 {
@@ -276,7 +457,20 @@ func healthCause(body []byte) string {
 	sort.Strings(names)
 	parts := make([]string, len(names))
 	for i, n := range names {
-		parts[i] = n + ": " + strings.Join(strings.Fields(checks[n]), " ")
+		parts[i] = healthSubject(n) + ": " + strings.Join(strings.Fields(checks[n]), " ")
 	}
 	return strings.Join(parts, "; ")
+}
+
+// healthSubject names what a notary-server health check watches: its own
+// checks are named after what failed ("DB operational"), which does not
+// say which service to start.
+func healthSubject(check string) string {
+	switch check {
+	case "DB operational":
+		return "its database (DB operational)"
+	case "Trust operational":
+		return "notary-signer (Trust operational)"
+	}
+	return check
 }

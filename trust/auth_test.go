@@ -78,9 +78,10 @@ func TestRequestScopes(t *testing.T) {
 // TestHealthCause: notary-server's failed checks, on one line.
 func TestHealthCause(t *testing.T) {
 	for body, want := range map[string]string{
-		`{"Trust operational":"rpc error:\n connection refused","DB operational":"no tables"}`: "DB operational: no tables; Trust operational: rpc error: connection refused",
-		"":                      "no cause given",
-		"upstream\nunavailable": "upstream unavailable",
+		`{"Trust operational":"rpc error:\n connection refused","DB operational":"no tables"}`: "its database (DB operational): no tables; notary-signer (Trust operational): rpc error: connection refused",
+		`{"Other check":"down"}`: "Other check: down",
+		"":                       "no cause given",
+		"upstream\nunavailable":  "upstream unavailable",
 	} {
 		if got := healthCause([]byte(body)); got != want {
 			t.Errorf("healthCause(%q) = %q, want %q", body, got, want)

@@ -185,6 +185,26 @@ func TestProduction(t *testing.T) {
 		}
 	})
 
+	// With PostgreSQL down, preflight refuses in one line before any key
+	// is made (notary-server notices within its 10 s health period). The
+	// database comes back on the same address with its data, and the
+	// restart below signs and reads through it again.
+	t.Run("database down", func(t *testing.T) {
+		pid := prod.DB.PID()
+		if err := prod.DB.Halt(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := prod.DB.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("PostgreSQL pid %d stopped, pid %d started", pid, prod.DB.PID())
+		})
+		waitHealth(t, prod.Server, 503)
+		refusedBeforeKeys(t, prod, env, "env:CEREMONY_TEST_OWNER_AUTH",
+			"preflight: notary server "+prod.Server.URL+" is not healthy (503 Service Unavailable): its database (DB operational): ")
+	})
+
 	// Keys (the server's timestamp and snapshot keys in the signer's
 	// database) and metadata survive a restart of both services.
 	t.Run("restart", func(t *testing.T) {
@@ -211,13 +231,19 @@ func TestProduction(t *testing.T) {
 		}
 	})
 
-	// Preflight asks for a token: wrong credentials stop the ceremony in one
-	// line before any key is made, after a single refused request.
-	t.Run("ceremony with wrong credentials", func(t *testing.T) {
+	// Preflight asks for a token with the scope of every repository the
+	// ceremony publishes: wrong credentials, or an account that may not do
+	// what a step will do, stop the ceremony in one line before any key is
+	// made, after at most a single refused request.
+	t.Run("ceremony refused by the token server", func(t *testing.T) {
 		for _, tc := range []struct{ name, auth, want string }{
 			{"wrong password", "env:CEREMONY_TEST_WRONG_AUTH",
 				"preflight: the token server of " + prod.Server.URL + " refused the credentials (unauthorized: incorrect username or password)"},
 			{"source unset", "env:CEREMONY_TEST_UNSET_AUTH", "preflight: notary.auth: environment variable CEREMONY_TEST_UNSET_AUTH is not set"},
+			{"push and pull only", "env:CEREMONY_TEST_DELEGATE_AUTH",
+				`preflight: the account "delegate" may not rotate keys on docker.io/alice/refused (granted: pull,push); notary.auth needs '*' on the ceremony's repositories`},
+			{"pull only", "env:CEREMONY_TEST_READER_AUTH",
+				`preflight: the account "reader" may not publish to docker.io/alice/refused (granted: pull); notary.auth needs '*' on the ceremony's repositories`},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				before := prod.Tokens.Requests("!")
@@ -238,7 +264,7 @@ func TestProduction(t *testing.T) {
 		}
 		waitHealth(t, prod.Server, 503)
 		refusedBeforeKeys(t, prod, env, "env:CEREMONY_TEST_OWNER_AUTH",
-			"preflight: notary server "+prod.Server.URL+" is not healthy (503 Service Unavailable): Trust operational:")
+			"preflight: notary server "+prod.Server.URL+" is not healthy (503 Service Unavailable): notary-signer (Trust operational): ")
 	})
 }
 

@@ -175,6 +175,31 @@ func (p *Postgres) CreateDatabase(ctx context.Context, db, role string, migratio
 	return fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", role, pass, p.Addr, db), nil
 }
 
+// PID is the server's process ID, 0 when it is not running.
+func (p *Postgres) PID() int {
+	if p.proc == nil {
+		return 0
+	}
+	select {
+	case <-p.proc.done:
+		return 0
+	default:
+		return p.proc.PID
+	}
+}
+
+// Halt stops the server by its PID (a fast shutdown: SIGINT) and keeps its
+// data: a database outage. Start brings it back.
+func (p *Postgres) Halt() error { return p.proc.stop(syscall.SIGINT) }
+
+// Start starts a halted server again, on its address with its data.
+func (p *Postgres) Start(ctx context.Context) error {
+	if err := p.launch(ctx); err != nil {
+		return fmt.Errorf("start PostgreSQL again: %w", err)
+	}
+	return nil
+}
+
 // Stop ends the server by its PID (a fast shutdown: SIGINT) and removes its
 // directory.
 func (p *Postgres) Stop() error {

@@ -45,6 +45,10 @@ type ProductionOptions struct {
 	NotaryModule string
 	// Users turns token authentication on, with these accounts.
 	Users []TokenUser
+	// Memory leaves PostgreSQL and notary-signer out: memory storage and
+	// the local trust service, as StartNotaryServer, behind the token
+	// issuer. It starts in about a second, for tests of the token flow.
+	Memory bool
 }
 
 // NotaryModuleDir is the module cache directory of the notary module this
@@ -75,8 +79,9 @@ func NotaryModuleDir(ctx context.Context) (string, error) {
 }
 
 // StartProduction starts PostgreSQL, notary-signer and notary-server (and
-// the token issuer when opt.Users is set) with their files under dir.
-// Stop ends them all.
+// the token issuer when opt.Users is set) with their files under dir; with
+// opt.Memory, notary-server alone (Signer and DB stay nil). Stop ends them
+// all.
 func StartProduction(ctx context.Context, dir string, opt ProductionOptions) (_ *Production, err error) {
 	p := &Production{Dir: dir}
 	defer func() {
@@ -93,12 +98,6 @@ func StartProduction(ctx context.Context, dir string, opt ProductionOptions) (_ 
 			return nil, fmt.Errorf("%w (install Debian's notary package: make deps)", err)
 		}
 	}
-	mod := opt.NotaryModule
-	if mod == "" {
-		if mod, err = NotaryModuleDir(ctx); err != nil {
-			return nil, err
-		}
-	}
 	ca, err := newTLSCA("ceremony test production notary CA")
 	if err != nil {
 		return nil, err
@@ -106,31 +105,11 @@ func StartProduction(ctx context.Context, dir string, opt ProductionOptions) (_ 
 	if err := writeProductionTLS(ca, dir); err != nil {
 		return nil, err
 	}
-	if p.DB, err = StartPostgres(ctx); err != nil {
-		return nil, err
-	}
-	migrations := filepath.Join(mod, "migrations")
-	serverDB, err := p.DB.CreateDatabase(ctx, "notaryserver", "server",
-		filepath.Join(migrations, "server/postgresql/0001_initial.up.sql"),
-		filepath.Join(migrations, "server/postgresql/0002_changefeed.up.sql"))
-	if err != nil {
-		return nil, err
-	}
-	signerDB, err := p.DB.CreateDatabase(ctx, "notarysigner", "signer",
-		filepath.Join(migrations, "signer/postgresql/0001_initial.up.sql"))
-	if err != nil {
-		return nil, err
-	}
-	if p.Signer, err = startSigner(ctx, dir, signerDB); err != nil {
-		return nil, err
-	}
-	setup := notarySetup{
-		trustService: map[string]any{
-			"type": "remote", "hostname": "127.0.0.1", "port": p.Signer.port(), "key_algorithm": "ecdsa",
-			"tls_ca_file":     filepath.Join(dir, "ca.pem"),
-			"tls_client_cert": filepath.Join(dir, "client.crt"), "tls_client_key": filepath.Join(dir, "client.key"),
-		},
-		storage: map[string]any{"backend": "postgres", "db_url": serverDB},
+	setup := memorySetup()
+	if !opt.Memory {
+		if setup, err = p.startStorage(ctx, dir, opt.NotaryModule); err != nil {
+			return nil, err
+		}
 	}
 	if len(opt.Users) > 0 {
 		if p.Tokens, err = startTokenIssuer(ca, dir, opt.Users); err != nil {
@@ -145,6 +124,44 @@ func StartProduction(ctx context.Context, dir string, opt ProductionOptions) (_ 
 		return nil, err
 	}
 	return p, nil
+}
+
+// startStorage starts PostgreSQL with notary's migrations (from the
+// module directory mod) and notary-signer, and returns the server's setup
+// for them.
+func (p *Production) startStorage(ctx context.Context, dir, mod string) (notarySetup, error) {
+	var err error
+	if mod == "" {
+		if mod, err = NotaryModuleDir(ctx); err != nil {
+			return notarySetup{}, err
+		}
+	}
+	if p.DB, err = StartPostgres(ctx); err != nil {
+		return notarySetup{}, err
+	}
+	migrations := filepath.Join(mod, "migrations")
+	serverDB, err := p.DB.CreateDatabase(ctx, "notaryserver", "server",
+		filepath.Join(migrations, "server/postgresql/0001_initial.up.sql"),
+		filepath.Join(migrations, "server/postgresql/0002_changefeed.up.sql"))
+	if err != nil {
+		return notarySetup{}, err
+	}
+	signerDB, err := p.DB.CreateDatabase(ctx, "notarysigner", "signer",
+		filepath.Join(migrations, "signer/postgresql/0001_initial.up.sql"))
+	if err != nil {
+		return notarySetup{}, err
+	}
+	if p.Signer, err = startSigner(ctx, dir, signerDB); err != nil {
+		return notarySetup{}, err
+	}
+	return notarySetup{
+		trustService: map[string]any{
+			"type": "remote", "hostname": "127.0.0.1", "port": p.Signer.port(), "key_algorithm": "ecdsa",
+			"tls_ca_file":     filepath.Join(dir, "ca.pem"),
+			"tls_client_cert": filepath.Join(dir, "client.crt"), "tls_client_key": filepath.Join(dir, "client.key"),
+		},
+		storage: map[string]any{"backend": "postgres", "db_url": serverDB},
+	}, nil
 }
 
 // writeProductionTLS writes the CA (ca.pem), the server's HTTPS certificate
@@ -170,16 +187,19 @@ func writeProductionTLS(ca *tlsCA, dir string) error {
 }
 
 // Restart stops notary-server and notary-signer and starts both again on
-// the same addresses: what they keep in PostgreSQL survives.
+// the same addresses: what they keep in PostgreSQL survives (with Memory,
+// nothing does).
 func (p *Production) Restart(ctx context.Context) error {
 	if err := p.Server.Stop(); err != nil {
 		return err
 	}
-	if err := p.Signer.Stop(); err != nil {
-		return err
-	}
-	if err := p.Signer.Start(ctx); err != nil {
-		return err
+	if p.Signer != nil {
+		if err := p.Signer.Stop(); err != nil {
+			return err
+		}
+		if err := p.Signer.Start(ctx); err != nil {
+			return err
+		}
 	}
 	return p.Server.Restart(ctx)
 }

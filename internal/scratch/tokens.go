@@ -24,10 +24,20 @@ import (
 )
 
 // TokenUser is an account of the token issuer and the actions it may have
-// on every repository ("pull", "push", "*").
+// on every repository ("pull", "push", "*"), except those Repos names,
+// where it has the actions given there.
 type TokenUser struct {
 	Name, Password string
 	Actions        []string
+	Repos          map[string][]string
+}
+
+// actionsOn is what u may do on the repository name.
+func (u TokenUser) actionsOn(name string) []string {
+	if a, ok := u.Repos[name]; ok {
+		return a
+	}
+	return u.Actions
 }
 
 // TokenIssuer is an in-process token server that follows the Docker
@@ -128,7 +138,7 @@ type accessEntry struct {
 }
 
 func (t *TokenIssuer) serveToken(w http.ResponseWriter, r *http.Request) {
-	var allowed []string
+	var user TokenUser // anonymous: no actions
 	subject := ""
 	if name, pass, ok := r.BasicAuth(); ok {
 		u, known := t.users[name]
@@ -139,7 +149,7 @@ func (t *TokenIssuer) serveToken(w http.ResponseWriter, r *http.Request) {
 			w.Write([]byte(`{"errors":[{"code":"UNAUTHORIZED","message":"incorrect username or password"}]}`))
 			return
 		}
-		subject, allowed = name, u.Actions
+		subject, user = name, u
 	}
 	t.count(subject)
 	if r.URL.Query().Get("service") != t.Service {
@@ -148,7 +158,7 @@ func (t *TokenIssuer) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	access := []accessEntry{}
 	for _, scope := range r.URL.Query()["scope"] {
-		if e, ok := grant(scope, allowed); ok {
+		if e, ok := grant(scope, user); ok {
 			access = append(access, e)
 		}
 	}
@@ -163,14 +173,16 @@ func (t *TokenIssuer) serveToken(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// grant is the part of a "repository:NAME:a,b" scope that allowed covers:
-// "*" covers everything, otherwise actions are granted one by one.
-func grant(scope string, allowed []string) (accessEntry, bool) {
+// grant is the part of a "repository:NAME:a,b" scope that the user's
+// actions on NAME cover: "*" covers everything, otherwise actions are
+// granted one by one.
+func grant(scope string, u TokenUser) (accessEntry, bool) {
 	parts := strings.Split(scope, ":")
 	if len(parts) < 3 || parts[0] != "repository" {
 		return accessEntry{}, false
 	}
 	name := strings.Join(parts[1:len(parts)-1], ":")
+	allowed := u.actionsOn(name)
 	var actions []string
 	for _, a := range strings.Split(parts[len(parts)-1], ",") {
 		if slices.Contains(allowed, "*") || slices.Contains(allowed, a) {
