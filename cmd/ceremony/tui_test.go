@@ -27,7 +27,7 @@ type tmuxPane struct {
 
 func newTerm(t *testing.T, name string, w, h int) *tmuxPane {
 	t.Helper()
-	x := &tmuxPane{t: t, tmux: testenv.Tool(t, "tmux"), sock: "ceremony-tui-" + name + "-" + filepath.Base(t.TempDir())}
+	x := &tmuxPane{t: t, tmux: testenv.Tool(t, "tmux"), sock: "ceremony-tui-" + name + "-" + filepath.Base(filepath.Dir(t.TempDir()))}
 	x.do("-f", "/dev/null", "new-session", "-d", "-s", "w", "-x", strconv.Itoa(w), "-y", strconv.Itoa(h))
 	t.Cleanup(func() { exec.Command(x.tmux, "-L", x.sock, "kill-server").Run() })
 	// remain-on-exit keeps the pane, and what the command printed, after it ends.
