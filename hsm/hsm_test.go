@@ -267,6 +267,32 @@ func testLogin(t *testing.T, tok testenv.Token) {
 	}
 }
 
+// TestLoginTokensSharingASerial: every tpm2-pkcs11 token reports serial
+// 0000000000000000. A login to one token must not be taken for another's:
+// a right PIN on a second session of the first token, once the second token
+// is logged in too, is right, and the other token's PIN is wrong there.
+func TestLoginTokensSharingASerial(t *testing.T) {
+	t.Parallel()
+	toks := testenv.NewTPM2Tokens(t, 2)
+	a, b := toks[0], toks[1]
+	ctx := context.Background()
+	sa, sb := a.Session(t), b.Session(t)
+	if sa.Token().Serial != sb.Token().Serial {
+		t.Fatalf("serials %q and %q differ: the premise is gone", sa.Token().Serial, sb.Token().Serial)
+	}
+	again, err := sa.Module().OpenSession(ctx, hsm.TokenSelector{Label: a.Label})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if err := again.Login(ctx, []byte(a.PIN)); err != nil {
+		t.Fatalf("token %s's own PIN on a second session: %v", a.Label, err)
+	}
+	if err := again.Login(ctx, []byte(b.PIN)); !errors.Is(err, hsm.ErrPINIncorrect) {
+		t.Fatalf("token %s's PIN on token %s: %v", b.Label, a.Label, err)
+	}
+}
+
 // TestGenerateSameLabelConcurrently: several goroutines race to generate
 // under one label; exactly one pair is made.
 func TestGenerateSameLabelConcurrently(t *testing.T) {

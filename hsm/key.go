@@ -229,10 +229,14 @@ func (k *Key) mechanism(digest []byte, opts crypto.SignerOpts) ([]*pkcs11.Mechan
 	return []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS, nil)}, append(append([]byte{}, prefix...), digest...), nil
 }
 
-// CanPSS reports whether the token lists an RSA-PSS signing mechanism.
-func (k *Key) CanPSS() (bool, error) {
+// CanPSS reports whether the key's token lists an RSA-PSS signing mechanism.
+func (k *Key) CanPSS() (bool, error) { return k.s.CanPSS() }
+
+// CanPSS reports whether the token lists an RSA-PSS signing mechanism
+// (tpm2-pkcs11 lists none).
+func (s *Session) CanPSS() (bool, error) {
 	for _, m := range []uint{pkcs11.CKM_RSA_PKCS_PSS, pkcs11.CKM_SHA256_RSA_PKCS_PSS} {
-		if ok, err := k.s.offers(m); ok || err != nil {
+		if ok, err := s.offers(m); ok || err != nil {
 			return ok, err
 		}
 	}

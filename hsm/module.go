@@ -36,7 +36,7 @@ type library struct {
 	// Login state is per application, not per session: once one session is
 	// logged in, C_Login on another returns CKR_USER_ALREADY_LOGGED_IN
 	// whatever PIN it is given. To still tell a wrong PIN, the library keeps,
-	// per token serial, an HMAC (under a random per-process key) of the PIN
+	// per token (loginKey), an HMAC (under a random per-process key) of the PIN
 	// that logged in; never the PIN.
 	loginMu  sync.Mutex
 	loginKey []byte
@@ -159,19 +159,27 @@ func (l *library) pinMAC(pin []byte) []byte {
 	return m.Sum(nil)
 }
 
-// rememberLogin records that pin logged in to the token with serial.
-func (l *library) rememberLogin(serial string, pin []byte) {
-	l.loginMu.Lock()
-	defer l.loginMu.Unlock()
-	l.logins[serial] = l.pinMAC(pin)
+// loginKey names a token for the login memory. The serial alone is not
+// enough: every tpm2-pkcs11 token reports serial 0000000000000000, so one
+// token's login would be taken for another's and a right PIN reported wrong.
+// Slot IDs are stable within a process; the label is what an operator names.
+func loginKey(t TokenInfo) string {
+	return fmt.Sprintf("%d\x00%s\x00%s", t.SlotID, t.Serial, t.Label)
 }
 
-// sameLogin reports whether pin is the PIN that logged in to the token, and
-// whether this process logged it in at all.
-func (l *library) sameLogin(serial string, pin []byte) (same, known bool) {
+// rememberLogin records that pin logged in to token t.
+func (l *library) rememberLogin(t TokenInfo, pin []byte) {
 	l.loginMu.Lock()
 	defer l.loginMu.Unlock()
-	mac, ok := l.logins[serial]
+	l.logins[loginKey(t)] = l.pinMAC(pin)
+}
+
+// sameLogin reports whether pin is the PIN that logged in to token t, and
+// whether this process logged it in at all.
+func (l *library) sameLogin(t TokenInfo, pin []byte) (same, known bool) {
+	l.loginMu.Lock()
+	defer l.loginMu.Unlock()
+	mac, ok := l.logins[loginKey(t)]
 	if !ok {
 		return false, false
 	}

@@ -20,7 +20,12 @@ import (
 // read the private value.
 func TestPKCS11ToolWitness(t *testing.T) {
 	t.Parallel()
-	eachImpl(t, testPKCS11ToolWitness)
+	for _, impl := range testenv.Impls() {
+		t.Run(impl.Name, func(t *testing.T) {
+			t.Parallel()
+			testPKCS11ToolWitness(t, impl.NewTokenAlone(t)) // pkcs11-tool loads the module too
+		})
+	}
 }
 
 func testPKCS11ToolWitness(t *testing.T, tok testenv.Token) {

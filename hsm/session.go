@@ -109,12 +109,12 @@ func (s *Session) Login(ctx context.Context, pin []byte) error {
 	err := s.c().Login(s.sh, pkcs11.CKU_USER, string(pin))
 	switch {
 	case err == nil:
-		s.mod.lib.rememberLogin(s.token.Serial, pin)
+		s.mod.lib.rememberLogin(s.token, pin)
 		return nil
 	case isCKR(err, pkcs11.CKR_USER_ALREADY_LOGGED_IN):
 		// The token did not check this PIN; compare it with the one that
 		// logged in, so a wrong PIN is never reported as verified.
-		if same, known := s.mod.lib.sameLogin(s.token.Serial, pin); known && !same {
+		if same, known := s.mod.lib.sameLogin(s.token, pin); known && !same {
 			return &PINError{Token: s.token.Label, Flags: s.token.Flags, Err: ErrPINIncorrect}
 		}
 		return nil

@@ -39,9 +39,10 @@ func lockConfig(path string) (func(), error) {
 }
 
 // lockToken takes the token's lock, a file in the temporary directory named
-// after the module and serial, holding the PID of the run that has it.
+// after the module, serial and label, holding the PID of the run that has it.
 func lockToken(module, serial, label string) (func(), error) {
-	sum := sha256.Sum256([]byte(module + "\x00" + serial))
+	// The label too: every tpm2-pkcs11 token has serial 0000000000000000.
+	sum := sha256.Sum256([]byte(module + "\x00" + serial + "\x00" + label))
 	path := filepath.Join(os.TempDir(), "ceremony-token-"+hex.EncodeToString(sum[:8])+".lock")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {

@@ -165,7 +165,24 @@ func (p *preflightRun) token(ctx context.Context) {
 	if slices.ContainsFunc(ready, hsm.TokenFailed) {
 		return // the token failed: listing its objects would only fail again
 	}
+	p.rsaScheme(types)
 	p.labels(ctx, keys)
+}
+
+// rsaScheme records how RSA keys will sign TUF metadata: RSA-PSS where the
+// token lists it, PKCS#1 v1.5 (which notary verifies too) where it does not,
+// as on tpm2-pkcs11. Certificates and transcript lines are PKCS#1 v1.5 on
+// every token.
+func (p *preflightRun) rsaScheme(types []keyspec.Type) {
+	if !slices.ContainsFunc(types, func(t keyspec.Type) bool { return !t.IsEC() }) || len(p.plan.Published()) == 0 {
+		return
+	}
+	pss, err := p.st.sess.CanPSS()
+	if err != nil {
+		p.add(err)
+		return
+	}
+	p.facts["rsaMetadataSignature"] = map[bool]string{true: "rsapss", false: "rsapkcs1v15"}[pss]
 }
 
 // labels refuses a declared label that the token already uses for an

@@ -10,6 +10,7 @@ import (
 	"github.com/ceremony-dev/ceremony/audit"
 	"github.com/ceremony-dev/ceremony/internal/testenv"
 	"github.com/ceremony-dev/ceremony/steps"
+	"github.com/ceremony-dev/ceremony/transcript"
 )
 
 // TestCeremonyOnTPM2 runs a whole ceremony, Notary included, on tpm2-pkcs11
@@ -48,6 +49,19 @@ func TestCeremonyOnTPM2(t *testing.T) {
 		if s.Method != "rsapkcs1v15" {
 			t.Fatalf("root.json signed with %q, want rsapkcs1v15 (the token has no RSA-PSS)", s.Method)
 		}
+	}
+
+	// Preflight said so in the transcript before any key was made.
+	entries, err := transcript.Read(filepath.Join(out, transcript.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	said := false
+	for _, e := range entries {
+		said = said || (e.Step != nil && e.Step.ID == string(steps.PreflightID) && strings.Contains(string(e.Results), `"rsaMetadataSignature":"rsapkcs1v15"`))
+	}
+	if !said {
+		t.Fatal("the preflight entry does not record that RSA metadata signatures are PKCS#1 v1.5")
 	}
 
 	if got := countClasses(listToken(t, tok)); got != threePairs {

@@ -23,7 +23,7 @@ const pkcs11Spy = "/usr/lib/x86_64-linux-gnu/pkcs11/pkcs11-spy.so"
 func TestTPM2WrongPINOnResume(t *testing.T) {
 	t.Parallel()
 	killer := killhookBinary(t)
-	tok := testenv.NewTPM2Token(t)
+	tok := testenv.NewTPM2TokenAlone(t) // the binary loads the module too
 	c := headless(tok)
 	c.Token.Module = pkcs11Spy
 	cfg := c.Write(t)

@@ -1,5 +1,6 @@
 // Package scratch makes throwaway real components: a SoftHSM2 token
-// directory, a notary-server process with TLS from a throwaway CA, an
+// directory, a software TPM behind tpm2-pkcs11 (swtpm, a private D-Bus,
+// tpm2-abrmd), a notary-server process with TLS from a throwaway CA, an
 // in-process OCI registry, and notary as it is deployed (notary-server with
 // notary-signer over mutual TLS, PostgreSQL, a token issuer). `ceremony demo` rehearses on them and the tests
 // (through internal/testenv) run against them. It has no test-only code, so
