@@ -84,7 +84,7 @@ func readFD(ctx context.Context, fd int, line bool) ([]byte, error) {
 		}
 		out = append(out, buf[:m]...)
 		if i := bytes.IndexByte(out, '\n'); line && i >= 0 {
-			clear(out[i:])
+			clear(out[i+1:])
 			return out[:i+1], nil
 		}
 	}
