@@ -133,3 +133,53 @@ func TestHSMListEscapes(t *testing.T) {
 		t.Fatalf("the label is not shown escaped on both halves of the key pair:\n%s", r.stdout)
 	}
 }
+
+// TestWitnessSignOpenSSLKeys: a key file OpenSSL 3 or the notary CLI wrote
+// signs as it is, end to end (OpenSSL 3's default encryption, PBES2 with
+// HMAC-SHA256, used to be reported as a wrong passphrase); a wrong
+// passphrase is one line and leaves the transcript as it was.
+func TestWitnessSignOpenSSLKeys(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	const pass = "witness-pass-0815"
+	testenv.OpenSSL(t, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-aes256", "-pass", "pass:"+pass, "-out", p("openssl3.pem"))
+	testenv.OpenSSL(t, "ec", "-in", p("openssl3.pem"), "-passin", "pass:"+pass, "-out", p("traditional.pem"))
+	notary := exec.Command(testenv.Tool(t, "notary"), "-d", p("trust"), "key", "generate", "ecdsa", "--role", "targets/witness", "-o", p("notary"))
+	notary.Env = append(os.Environ(), "NOTARY_DELEGATION_PASSPHRASE="+pass)
+	if out, err := notary.CombinedOutput(); err != nil {
+		t.Fatalf("notary key generate: %v\n%s", err, out)
+	}
+	env := []string{"CEREMONY_TEST_KEY_PASS=" + pass, "CEREMONY_TEST_WRONG_PASS=not-" + pass}
+	for _, tc := range []struct {
+		name, key, pass, want string
+	}{
+		{"openssl genpkey -aes256", p("openssl3.pem"), "env:CEREMONY_TEST_KEY_PASS", ""},
+		{"traditional EC", p("traditional.pem"), "prompt", ""},
+		{"notary key generate", p("notary-key.pem"), "env:CEREMONY_TEST_KEY_PASS", ""},
+		{"wrong passphrase", p("openssl3.pem"), "env:CEREMONY_TEST_WRONG_PASS", "--key: delegate key: wrong passphrase: give the passphrase the key file was written with"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := sealedTranscript(t)
+			before, _ := os.ReadFile(path)
+			r := ceremony(t, env, "witness", "sign", path, "--key", tc.key, "--key-passphrase", tc.pass, "--name", "W")
+			if strings.Contains(r.stdout+r.stderr, pass) {
+				t.Fatal("the passphrase appears in the output")
+			}
+			if tc.want != "" {
+				after, _ := os.ReadFile(path)
+				if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, tc.want) || string(after) != string(before) {
+					t.Fatalf("exit %d, stderr %q; want one line with %q and the transcript unchanged", r.code, r.stderr, tc.want)
+				}
+				return
+			}
+			if r.code != 0 {
+				t.Fatalf("witness sign: exit %d\n%s", r.code, r.stderr)
+			}
+			if v := verified(t, path); len(v.Witnesses) != 1 || v.Witnesses[0].Name != "W" {
+				t.Fatalf("witnesses %+v", v.Witnesses)
+			}
+		})
+	}
+}
