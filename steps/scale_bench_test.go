@@ -9,11 +9,14 @@ import (
 	"time"
 
 	"github.com/ceremony-dev/ceremony/config"
+	"github.com/ceremony-dev/ceremony/internal/scratch"
 	"github.com/ceremony-dev/ceremony/internal/testenv"
 )
 
 // BenchmarkCeremonyRepos runs whole ceremonies of 10, 100 and 1,000
-// repositories against a local notary-server (memory storage) and reports
+// repositories against a local notary-server with memory storage, and
+// against notary as it is deployed (notary-server and notary-signer on
+// PostgreSQL, internal/scratch's production topology), and reports
 // the time per repository of the publishing steps (notary init and the
 // snapshot key's rotation), and how the last tenth of the repositories
 // compares with the first: last10/first10 stays near 1 when a repository
@@ -21,7 +24,15 @@ import (
 //
 //	go test -run '^$' -bench CeremonyRepos -benchtime 1x ./steps
 func BenchmarkCeremonyRepos(b *testing.B) {
-	srv := testenv.NotaryServerT(b)
+	for _, top := range []struct {
+		name  string
+		start func(testing.TB) *testenv.NotaryServer
+	}{{"memory", testenv.NotaryServerT}, {"production", productionServer}} {
+		b.Run(top.name, func(b *testing.B) { benchRepos(b, top.start(b)) })
+	}
+}
+
+func benchRepos(b *testing.B, srv *testenv.NotaryServer) {
 	for _, n := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprintf("repos=%d", n), func(b *testing.B) {
 			var first, last, all time.Duration
@@ -45,6 +56,21 @@ func BenchmarkCeremonyRepos(b *testing.B) {
 			b.ReportMetric(float64(last)/float64(first), "last10/first10")
 		})
 	}
+}
+
+// productionServer starts the production topology for tb, without token
+// authentication, and stops it at the end.
+func productionServer(tb testing.TB) *testenv.NotaryServer {
+	p, err := scratch.StartProduction(context.Background(), tb.TempDir(), scratch.ProductionOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := p.Stop(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return p.Server
 }
 
 func scalePlan(b *testing.B, srv *testenv.NotaryServer, n int) *Plan { return scalePlanT(b, srv, n) }
