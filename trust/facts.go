@@ -75,9 +75,9 @@ func (c *Client) published(ctx context.Context, g data.GUN) (*Facts, error) {
 	if err != nil {
 		return nil, readError(g, err)
 	}
-	delegations, err := repo.GetDelegationRoles()
+	delegations, err := delegationsOf(cache)
 	if err != nil {
-		return nil, readError(g, err)
+		return nil, fmt.Errorf("targets.json: %w", err)
 	}
 	// The cache holds the root.json that was downloaded and validated.
 	raw, err := cache.GetSized(data.CanonicalRootRole.String(), storage.NoSizeLimit)
@@ -117,6 +117,45 @@ func (c *Client) published(ctx context.Context, g data.GUN) (*Facts, error) {
 	}
 	sort.Slice(f.Roles, func(i, j int) bool { return f.Roles[i].Name < f.Roles[j].Name })
 	return f, nil
+}
+
+// delegationsOf reads the delegations from the targets.json the update just
+// downloaded and validated into cache, with canonical key IDs, as notary's
+// GetDelegationRoles gives them; that call would update the repository from
+// the server a second time, four more round trips a publish. The ceremony
+// delegates only under targets, so targets.json holds them all.
+func delegationsOf(cache storage.MetadataStore) ([]data.Role, error) {
+	raw, err := cache.GetSized(data.CanonicalTargetsRole.String(), storage.NoSizeLimit)
+	if err != nil {
+		return nil, err
+	}
+	var signed data.Signed
+	if err := json.Unmarshal(raw, &signed); err != nil {
+		return nil, err
+	}
+	targets, err := data.TargetsFromSigned(&signed, data.CanonicalTargetsRole)
+	if err != nil {
+		return nil, err
+	}
+	d := targets.Signed.Delegations
+	out := make([]data.Role, 0, len(d.Roles))
+	for _, r := range d.Roles {
+		role := *r
+		role.KeyIDs = nil
+		for _, id := range r.KeyIDs {
+			k, ok := d.Keys[id]
+			if !ok {
+				return nil, fmt.Errorf("delegation %s names key %s, which targets.json does not hold", r.Name, id)
+			}
+			cid, err := utils.CanonicalKeyID(k)
+			if err != nil {
+				return nil, fmt.Errorf("delegation %s: key %s: %w", r.Name, id, err)
+			}
+			role.KeyIDs = append(role.KeyIDs, cid)
+		}
+		out = append(out, role)
+	}
+	return out, nil
 }
 
 // readError turns notary's read errors into one line that says what to do.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -512,5 +513,43 @@ func TestHasTrustDataOf(t *testing.T) {
 	}
 	if _, err := o.client.HasTrustDataOf(ctx, []string{guns[0], "docker.io/Alice/bad"}); err == nil {
 		t.Error("a bad GUN was asked about")
+	}
+}
+
+// TestDelegationsOfMatchesNotary: the delegations read from the validated
+// targets.json are notary's own GetDelegationRoles, key IDs canonical, for
+// a docker signer's two roles.
+func TestDelegationsOfMatchesNotary(t *testing.T) {
+	ctx := context.Background()
+	srv := testenv.NotaryServerT(t)
+	const gun = "docker.io/alice/delegations"
+	o := newOwner(t, srv, gun)
+	if _, err := o.client.Init(ctx, gun, o.repoCert); err != nil {
+		t.Fatal(err)
+	}
+	_, pubPEM := delegateKeys(t, "me")
+	if _, err := o.client.AddDelegation(ctx, gun, []string{"targets/releases", "targets/me"}, pubPEM, nil); err != nil {
+		t.Fatal(err)
+	}
+	repo, cache, _, err := o.client.openReader(ctx, gun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.ListRoles(); err != nil {
+		t.Fatal(err)
+	}
+	ours, err := delegationsOf(cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := repo.GetDelegationRoles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := func(a, b data.Role) int { return strings.Compare(a.Name.String(), b.Name.String()) }
+	slices.SortFunc(ours, byName)
+	slices.SortFunc(theirs, byName)
+	if len(ours) != 2 || !reflect.DeepEqual(ours, theirs) {
+		t.Fatalf("delegations\n ours   %+v\n notary %+v", ours, theirs)
 	}
 }
