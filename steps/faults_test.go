@@ -3,10 +3,8 @@ package steps_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,6 +15,7 @@ import (
 	"github.com/miekg/pkcs11"
 
 	"github.com/ceremony-dev/ceremony/audit"
+	"github.com/ceremony-dev/ceremony/audit/audittest"
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/hsm"
 	"github.com/ceremony-dev/ceremony/internal/faults"
@@ -233,24 +232,11 @@ func oneClearLine(t *testing.T, err error, ckrName string) {
 	}
 }
 
-// journalConsistent: a journal, if the run got that far, reads back, and
-// every line verifies up to where it stopped.
+// journalConsistent: the journal a failed run left reads back and verifies
+// as far as it goes.
 func journalConsistent(t *testing.T, cfg *config.Config) {
 	t.Helper()
-	path := filepath.Join(cfg.OutputDir(), transcript.FileName)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := transcript.ReadPrefix(path); err != nil {
-		t.Fatalf("the journal the failed run left does not read back: %v", err)
-	}
-	if _, err := transcript.Verify(data); err != nil && !strings.HasPrefix(err.Error(), "not sealed:") {
-		t.Fatalf("the journal the failed run left does not verify as a prefix: %v", err)
-	}
+	audittest.JournalConsistent(t, filepath.Join(cfg.OutputDir(), transcript.FileName))
 }
 
 // finishedWhole: the token holds exactly one private key, public key and
@@ -259,19 +245,7 @@ func journalConsistent(t *testing.T, cfg *config.Config) {
 // repository was published once (root.json v1, then v2 for the snapshot key).
 func finishedWhole(t *testing.T, cfg *config.Config, tok testenv.Token, srv *testenv.NotaryServer) {
 	t.Helper()
-	count := map[string]int{}
-	for _, o := range listToken(t, tok) {
-		count[o.Label+" "+o.Class]++
-	}
-	want := map[string]int{}
-	for _, label := range []string{"ca", "transcript", "root"} {
-		for _, class := range []string{"private-key", "public-key", "certificate"} {
-			want[label+" "+class] = 1
-		}
-	}
-	if fmt.Sprint(count) != fmt.Sprint(want) {
-		t.Fatalf("the token holds %v, want %v", count, want)
-	}
+	audittest.OneKeyPerLabel(t, tok, "ca", "transcript", "root")
 	res, err := audit.VerifyOutput(context.Background(), cfg.OutputDir())
 	if err != nil || !res.OK {
 		t.Fatalf("the transcript does not verify: %v %+v", err, res.Failure)

@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -376,4 +377,46 @@ func RunUntil(t testing.TB, cfg *config.Config, point string) {
 		}
 	}})
 	t.Fatalf("the run did not reach %s", point)
+}
+
+// JournalConsistent: the journal an interrupted run left at path, if it got
+// that far, reads back and every complete line verifies, as far as it goes.
+func JournalConsistent(t testing.TB, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := transcript.ReadPrefix(path); err != nil {
+		t.Fatalf("the journal the interrupted run left does not read back: %v", err)
+	}
+	if _, _, err := transcript.VerifyUnfinished(data); err != nil {
+		t.Fatalf("the journal the interrupted run left does not verify as far as it goes: %v", err)
+	}
+}
+
+// OneKeyPerLabel: the token holds exactly one private key, public key and
+// certificate under each of labels, and nothing else.
+func OneKeyPerLabel(t testing.TB, tok testenv.Token, labels ...string) {
+	t.Helper()
+	objs, err := tok.Session(t).Objects(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, o := range objs {
+		count[o.Label+" "+o.Class]++
+	}
+	want := map[string]int{}
+	for _, label := range labels {
+		for _, class := range []string{"private-key", "public-key", "certificate"} {
+			want[label+" "+class] = 1
+		}
+	}
+	if fmt.Sprint(count) != fmt.Sprint(want) {
+		t.Fatalf("the token holds %v, want %v", count, want)
+	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ceremony-dev/ceremony/audit/audittest"
 	"github.com/ceremony-dev/ceremony/config"
 	"github.com/ceremony-dev/ceremony/internal/newfile"
 	"github.com/ceremony-dev/ceremony/internal/testenv"
@@ -79,13 +79,13 @@ func TestKillAtEveryPoint(t *testing.T) {
 			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != -1 {
 				t.Fatalf("the run was not killed at %s (%v):\n%s", killAt, err, got)
 			}
-			journalReadsBack(t, filepath.Join(out, transcript.FileName))
+			audittest.JournalConsistent(t, filepath.Join(out, transcript.FileName))
 
 			r := ceremony(t, pinEnv(tok), "run", "--config", cfg, "--non-interactive")
 			if r.code != 0 {
 				t.Fatalf("rerun after a kill at %s: exit %d\n%s\n%s", killAt, r.code, r.stdout, r.stderr)
 			}
-			oneKeyPerLabel(t, tok)
+			audittest.OneKeyPerLabel(t, tok, "ca", "transcript", "root")
 			filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
 				if err == nil && strings.HasPrefix(d.Name(), newfile.TempPrefix) {
 					t.Errorf("half-written file left: %s", p)
@@ -99,47 +99,5 @@ func TestKillAtEveryPoint(t *testing.T) {
 				t.Fatalf("root.json after the rerun: status %d, version %d, %v", code, root.Signed.Version, err)
 			}
 		})
-	}
-}
-
-// journalReadsBack: a journal a killed run left, if it got that far, reads
-// back, and every line verifies up to where it stopped.
-func journalReadsBack(t *testing.T, path string) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := transcript.ReadPrefix(path); err != nil {
-		t.Fatalf("the journal the killed run left does not read back: %v", err)
-	}
-	if _, err := transcript.Verify(data); err != nil && !strings.HasPrefix(err.Error(), "not sealed:") {
-		t.Fatalf("the journal the killed run left does not verify as a prefix: %v", err)
-	}
-}
-
-// oneKeyPerLabel: the token holds one private key, public key and
-// certificate under each of the ceremony's labels, and nothing else.
-func oneKeyPerLabel(t *testing.T, tok testenv.Token) {
-	t.Helper()
-	objs, err := tok.Session(t).Objects(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	count := map[string]int{}
-	for _, o := range objs {
-		count[o.Label+" "+o.Class]++
-	}
-	want := map[string]int{}
-	for _, label := range []string{"ca", "transcript", "root"} {
-		for _, class := range []string{"private-key", "public-key", "certificate"} {
-			want[label+" "+class] = 1
-		}
-	}
-	if fmt.Sprint(count) != fmt.Sprint(want) {
-		t.Fatalf("the token holds %v, want %v", count, want)
 	}
 }
