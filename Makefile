@@ -6,7 +6,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 # Debian packages the acceptance path runs against; installed when missing.
 # A pair is command:package, or /path/of/a/file:package for a library.
 DEB_TOOLS := softhsm2-util:softhsm2 pkcs11-tool:opensc openssl:openssl tmux:tmux notary-server:notary python3:python3 \
-	/usr/bin/docker:docker.io notary-signer:notary pg_ctlcluster:postgresql \
+	/usr/bin/docker:docker.io docker-registry:docker-registry notary-signer:notary pg_ctlcluster:postgresql \
 	swtpm:swtpm swtpm_setup:swtpm-tools tpm2_getrandom:tpm2-tools tpm2-abrmd:tpm2-abrmd dbus-daemon:dbus \
 	/usr/lib/x86_64-linux-gnu/libtss2-tcti-swtpm.so.0:libtss2-tcti-swtpm0 \
 	/usr/lib/x86_64-linux-gnu/libtss2-tcti-tabrmd.so.0:libtss2-tcti-tabrmd0 \

@@ -52,7 +52,7 @@ func TestDockerSeesTheCeremony(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	srv := testenv.NotaryServerT(t)
-	reg := testenv.RegistryT(t)
+	reg := testenv.DockerRegistryT(t)
 	gun := reg.Host + "/demo/nginx"
 	dir := t.TempDir()
 	priv, pub, err := trust.GenerateDelegateKey("targets/me", []byte("delegate-pass"))

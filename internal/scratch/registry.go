@@ -5,8 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -14,12 +19,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
-// Registry is go-containerregistry's in-process OCI registry on a loopback
-// port. go-containerregistry speaks plain HTTP to 127.0.0.1 by itself, so
-// clients need no TLS setup for it.
+// Registry is a registry on a loopback port: go-containerregistry's
+// in-process one, or Debian's docker-registry (distribution 2.8) as a
+// process. Both speak plain HTTP on 127.0.0.1, which go-containerregistry
+// and docker accept there without TLS set-up.
 type Registry struct {
 	Host string // 127.0.0.1:PORT, the registry part of image references
-	srv  *httptest.Server
+	stop func() error
 }
 
 // StartRegistry starts an empty in-memory registry; its request log goes to
@@ -29,11 +35,65 @@ func StartRegistry(logw io.Writer) *Registry {
 		logw = io.Discard
 	}
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(logw, "registry: ", log.LstdFlags))))
-	return &Registry{Host: strings.TrimPrefix(srv.URL, "http://"), srv: srv}
+	return &Registry{Host: strings.TrimPrefix(srv.URL, "http://"), stop: func() error { srv.Close(); return nil }}
 }
 
-// Close stops the registry; its content is gone.
-func (r *Registry) Close() { r.srv.Close() }
+// DockerRegistryBinary is Debian's docker-registry package's server.
+const DockerRegistryBinary = "docker-registry"
+
+// StartDockerRegistry starts Debian's docker-registry on a free port of
+// 127.0.0.1, storing under dir, and returns once its API answers. Stop it
+// with Close, which stops it by its PID.
+func StartDockerRegistry(ctx context.Context, dir string) (*Registry, error) {
+	bin, err := exec.LookPath(DockerRegistryBinary)
+	if err != nil {
+		return nil, fmt.Errorf("start docker-registry: %w (install Debian's docker-registry package: make deps)", err)
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	conf := filepath.Join(dir, "registry.yml")
+	body := fmt.Sprintf("version: 0.1\nlog: {level: warn}\nstorage: {filesystem: {rootdirectory: %q}}\nhttp: {addr: %q}\n", filepath.Join(dir, "data"), addr)
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		return nil, fmt.Errorf("start docker-registry: %w", err)
+	}
+	d, err := startDaemon("docker-registry", exec.Command(bin, "serve", conf), filepath.Join(dir, "registry.log"), nil)
+	if err != nil {
+		return nil, err
+	}
+	r := &Registry{Host: addr, stop: func() error { return d.stop(syscall.SIGTERM) }}
+	if err := d.waitFor(ctx, func(ctx context.Context) error { return ping(ctx, "http://"+addr+"/v2/") }); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// ping is nil once GET url answers 200.
+func ping(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return nil
+}
+
+// Close stops the registry. The in-process one's content is gone; the
+// process's stays in its directory.
+func (r *Registry) Close() {
+	if err := r.stop(); err != nil {
+		log.Printf("scratch: %v", err)
+	}
+}
 
 // Image is a pushed image: what notary signs is its manifest's sha256 and size.
 type Image struct {

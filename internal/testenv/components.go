@@ -88,3 +88,15 @@ func RegistryT(tb testing.TB) *Registry {
 	tb.Cleanup(r.Close)
 	return r
 }
+
+// DockerRegistryT starts Debian's docker-registry for tb and stops it at the
+// end; missing, it fails (make deps installs it).
+func DockerRegistryT(tb testing.TB) *Registry {
+	tb.Helper()
+	r, err := scratch.StartDockerRegistry(context.Background(), tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(r.Close)
+	return r
+}
