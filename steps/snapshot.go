@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/ceremony-dev/ceremony/config"
+	"github.com/ceremony-dev/ceremony/trust"
 )
 
 // SnapshotID is the step that hands a repository's snapshot key to the server.
@@ -27,7 +28,11 @@ func snapshotStep(cfg *config.Config, r config.Repository) Step {
 			if err != nil {
 				return nil, err
 			}
-			res, err := c.RotateSnapshotToServer(ctx, r.GUN)
+			var opts []trust.RotateOption
+			if st.firstTry(SnapshotID(r.GUN)) {
+				opts = append(opts, trust.JustInitialised())
+			}
+			res, err := c.RotateSnapshotToServer(ctx, r.GUN, opts...)
 			if err != nil {
 				return nil, err
 			}

@@ -169,3 +169,9 @@ func certFacts(c *x509.Certificate) map[string]any {
 		"sha256":    sha256Hex(c.Raw),
 	}
 }
+
+// firstTry reports that step id runs for the first time in this ceremony:
+// a new one (no journal before this run), and no attempt failed in this
+// run. Only then can nothing of it be on a server already; a resumed
+// ceremony cannot tell, because a run killed mid-step leaves no entry.
+func (st *State) firstTry(id ID) bool { return !st.hist.resuming && st.hist.attempts[id] == 0 }

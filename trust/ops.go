@@ -26,15 +26,30 @@ type RotateResult struct {
 // RotateSnapshotToServer makes the snapshot key server-managed (`notary key
 // rotate GUN snapshot --server-managed`). notary publishes a new root at once,
 // signed by the token's root key.
-func (c *Client) RotateSnapshotToServer(ctx context.Context, gun string) (*RotateResult, error) {
-	res, err := c.rotateSnapshot(ctx, gun)
+func (c *Client) RotateSnapshotToServer(ctx context.Context, gun string, opts ...RotateOption) (*RotateResult, error) {
+	var o rotateOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	res, err := c.rotateSnapshot(ctx, gun, o)
 	if err != nil {
 		return nil, fmt.Errorf("notary rotate snapshot key of %s to the server: %w", gun, err)
 	}
 	return res, nil
 }
 
-func (c *Client) rotateSnapshot(ctx context.Context, gun string) (*RotateResult, error) {
+// RotateOption shapes RotateSnapshotToServer.
+type RotateOption func(*rotateOptions)
+
+type rotateOptions struct{ justInitialised bool }
+
+// JustInitialised says that the caller initialised the repository in this
+// run and has not rotated its snapshot key since, so no earlier, interrupted
+// rotation can have happened: the check for one (a read-back of the
+// repository and of the server's key, six round trips) is skipped.
+func JustInitialised() RotateOption { return func(o *rotateOptions) { o.justInitialised = true } }
+
+func (c *Client) rotateSnapshot(ctx context.Context, gun string, o rotateOptions) (*RotateResult, error) {
 	g, err := checkGUN(gun)
 	if err != nil {
 		return nil, err
@@ -42,19 +57,10 @@ func (c *Client) rotateSnapshot(ctx context.Context, gun string) (*RotateResult,
 	if err := c.writePing(ctx); err != nil {
 		return nil, err
 	}
-	facts, err := c.published(ctx, g)
-	if err != nil {
-		return nil, err
-	}
-	// The server answers GET snapshot.key with the published snapshot key
-	// when it holds its private half, else with a new pending key: so the
-	// published key is the server's exactly when the two agree.
-	serverKey, err := c.serverKey(ctx, g, data.CanonicalSnapshotRole)
-	if err != nil {
-		return nil, err
-	}
-	if snap, ok := facts.Role(data.CanonicalSnapshotRole.String()); ok && slices.Equal(snap.KeyIDs, []string{serverKey}) {
-		return &RotateResult{Facts: *facts, ServerSnapshotKeyID: serverKey, AlreadyServerManaged: true}, nil
+	if !o.justInitialised {
+		if done, err := c.rotatedBefore(ctx, g); err != nil || done != nil {
+			return done, err
+		}
 	}
 	repo, err := c.openWriter(ctx, g, c.tokenStores(ctx)...)
 	if err != nil {
@@ -63,16 +69,37 @@ func (c *Client) rotateSnapshot(ctx context.Context, gun string) (*RotateResult,
 	if err := repo.RotateKey(data.CanonicalSnapshotRole, true, nil); err != nil {
 		return nil, keyError(err)
 	}
-	if facts, err = c.published(ctx, g); err != nil {
+	facts, err := c.published(ctx, g)
+	if err != nil {
 		return nil, fmt.Errorf("read back: %w", err)
 	}
-	if serverKey, err = c.serverKey(ctx, g, data.CanonicalSnapshotRole); err != nil {
+	serverKey, err := c.serverKey(ctx, g, data.CanonicalSnapshotRole)
+	if err != nil {
 		return nil, err
 	}
 	if snap, _ := facts.Role(data.CanonicalSnapshotRole.String()); !slices.Equal(snap.KeyIDs, []string{serverKey}) {
 		return nil, fmt.Errorf("after the rotation the published snapshot key is %v, the server's is %s", snap.KeyIDs, serverKey)
 	}
 	return &RotateResult{Facts: *facts, ServerSnapshotKeyID: serverKey}, nil
+}
+
+// rotatedBefore is the result of a rotation an earlier run already
+// published, or nil. The server answers GET snapshot.key with the published
+// snapshot key when it holds its private half, else with a new pending key:
+// so the published key is the server's exactly when the two agree.
+func (c *Client) rotatedBefore(ctx context.Context, g data.GUN) (*RotateResult, error) {
+	facts, err := c.published(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	serverKey, err := c.serverKey(ctx, g, data.CanonicalSnapshotRole)
+	if err != nil {
+		return nil, err
+	}
+	if snap, ok := facts.Role(data.CanonicalSnapshotRole.String()); ok && slices.Equal(snap.KeyIDs, []string{serverKey}) {
+		return &RotateResult{Facts: *facts, ServerSnapshotKeyID: serverKey, AlreadyServerManaged: true}, nil
+	}
+	return nil, nil
 }
 
 func (c *Client) serverKey(ctx context.Context, g data.GUN, role data.RoleName) (string, error) {

@@ -73,6 +73,12 @@ type Client struct {
 	creds *credentials // from Auth; nil for anonymous
 	auth  *authState
 
+	// pinged is when Ping last passed: notary-server re-checks its
+	// signer and database every 10 s, so asking again within pingFresh
+	// would only repeat its last answer, at two round trips an operation.
+	pingMu sync.Mutex
+	pinged time.Time
+
 	// keys is the trust dir's key file store, read once: notary's store
 	// opens every key file when it is made, so one per operation made a
 	// ceremony of N repositories open N² files. It sees the keys this
@@ -267,10 +273,28 @@ func (c *Client) transport(ctx context.Context) http.RoundTripper {
 
 // Ping checks that a notary server answers GET /v2/ over verified TLS
 // (200, or 401 with a challenge the credentials then answer) and is
-// healthy. Every operation pings first: notary would otherwise fail half
-// way, after making keys or signing, and the CLI even falls back to its
-// offline store.
+// healthy. Every operation pings first (a ping that passed stands for
+// pingFresh): notary would otherwise fail half way, after making keys or
+// signing, and the CLI even falls back to its offline store.
 func (c *Client) Ping(ctx context.Context) error {
+	c.pingMu.Lock()
+	defer c.pingMu.Unlock()
+	if !c.pinged.IsZero() && time.Since(c.pinged) < pingFresh {
+		return nil
+	}
+	if err := c.ping(ctx); err != nil {
+		return err
+	}
+	c.pinged = time.Now()
+	return nil
+}
+
+// pingFresh is how long a passed Ping stands: half notary-server's own
+// health period, so a server that went down is asked again before it could
+// have noticed twice.
+const pingFresh = 5 * time.Second
+
+func (c *Client) ping(ctx context.Context) error {
 	resp, err := c.get(ctx, "/v2/")
 	if err != nil {
 		return err
