@@ -421,6 +421,8 @@ func (m *Wizard) onGateKey(k tea.KeyPressMsg) tea.Cmd {
 			return m.tick()
 		}
 		if m.input.Value() != "" {
+			// What was refused goes, so the next try starts clean.
+			m.input.Reset()
 			m.input.Err = errNotYes
 		}
 		return nil
@@ -511,7 +513,7 @@ func (m *Wizard) browse(d int) {
 func newGateInput() textinput.Model {
 	in := textinput.New()
 	in.Prompt = "> "
-	in.CharLimit = 8
+	in.CharLimit = 4 // "yes" and one more: what is typed stays in view
 	in.Validate = func(s string) error {
 		if !strings.HasPrefix("yes", s) {
 			return errNotYes

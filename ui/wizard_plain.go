@@ -20,13 +20,19 @@ import (
 // stops the ceremony where it is. At any question, d records a deviation
 // through devs (the runner's Options.Deviations), when devs is not nil.
 func PlainAsk(in io.Reader, out io.Writer, devs chan<- steps.Deviation) func(context.Context, steps.Question) steps.Answer {
-	lines := make(chan string)
+	// A line is read only when a question wants one: read ahead, stdin
+	// would take what the operator types at the next masked prompt, which
+	// reads the same terminal.
+	want, lines := make(chan struct{}), make(chan string)
 	var start sync.Once
 	read := func() {
 		go func() {
 			defer close(lines)
 			sc := bufio.NewScanner(in)
-			for sc.Scan() {
+			for range want {
+				if !sc.Scan() {
+					return
+				}
 				lines <- strings.TrimSpace(sc.Text())
 			}
 		}()
@@ -35,14 +41,22 @@ func PlainAsk(in io.Reader, out io.Writer, devs chan<- steps.Deviation) func(con
 	next := func(ctx context.Context) (string, bool) {
 		start.Do(read)
 		select {
+		case want <- struct{}{}:
+		case <-lines: // the reader has ended: the input is over
+			return "", false
+		case <-ctx.Done():
+			return "", false
+		}
+		select {
 		case l, ok := <-lines:
 			return l, ok
 		case <-ctx.Done():
 			return "", false
 		}
 	}
-	// answer reads the next answer; d takes a deviation first.
-	answer := func(ctx context.Context) (string, bool) {
+	// answer reads the next answer to the question prompt asks; d takes a
+	// deviation first, then asks again.
+	answer := func(ctx context.Context, prompt string) (string, bool) {
 		for {
 			l, ok := next(ctx)
 			if !ok || devs == nil || (l != "d" && l != "deviation") {
@@ -51,6 +65,7 @@ func PlainAsk(in io.Reader, out io.Writer, devs chan<- steps.Deviation) func(con
 			if !plainDeviation(ctx, out, devs, next) {
 				return "", false
 			}
+			fmt.Fprint(out, prompt)
 		}
 	}
 	return func(ctx context.Context, q steps.Question) steps.Answer {
@@ -101,7 +116,7 @@ func plainDeviation(ctx context.Context, out io.Writer, devs chan<- steps.Deviat
 	return true
 }
 
-func plainGate(ctx context.Context, out io.Writer, q steps.Question, next func(context.Context) (string, bool)) steps.Answer {
+func plainGate(ctx context.Context, out io.Writer, q steps.Question, next func(context.Context, string) (string, bool)) steps.Answer {
 	if len(q.Batch) > 0 {
 		fmt.Fprintf(out, "\nSteps %d to %d of %d publish to the Notary server. They will:\n", q.Index, q.Index+len(q.Batch), q.Total)
 	} else {
@@ -110,9 +125,10 @@ func plainGate(ctx context.Context, out io.Writer, q steps.Question, next func(c
 	for _, a := range gateActions(q, 12) {
 		fmt.Fprintf(out, "  - %s\n", a)
 	}
-	fmt.Fprint(out, "Type yes to go on, no to stop here, or d to record a deviation: ")
+	ask := "Type yes to go on, no to stop here, or d to record a deviation: "
+	fmt.Fprint(out, ask)
 	for {
-		l, ok := next(ctx)
+		l, ok := next(ctx, ask)
 		switch {
 		case !ok:
 			fmt.Fprintln(out)
@@ -126,7 +142,7 @@ func plainGate(ctx context.Context, out io.Writer, q steps.Question, next func(c
 	}
 }
 
-func plainFailure(ctx context.Context, out io.Writer, q steps.Question, next func(context.Context) (string, bool)) steps.Answer {
+func plainFailure(ctx context.Context, out io.Writer, q steps.Question, next func(context.Context, string) (string, bool)) steps.Answer {
 	first, _, _ := strings.Cut(stepError(q.Step, q.Err), "\n")
 	fmt.Fprintf(out, "\nStep %d of %d, %s, failed: %s\n", q.Index, q.Total, q.Step.Title, first)
 	fmt.Fprintln(out, "Nothing is lost: the journal keeps every finished step. Fix the cause, then retry.")
@@ -138,7 +154,7 @@ func plainFailure(ctx context.Context, out io.Writer, q steps.Question, next fun
 	}
 	for {
 		fmt.Fprint(out, ask)
-		l, ok := next(ctx)
+		l, ok := next(ctx, ask)
 		if !ok {
 			fmt.Fprintln(out)
 			return steps.Abort

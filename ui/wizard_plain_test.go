@@ -3,8 +3,10 @@ package ui
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ceremony-dev/ceremony/steps"
 )
@@ -119,6 +121,10 @@ func TestPlainDeviation(t *testing.T) {
 	if len(got) != 1 || got[0].Text != "the safe was open" || got[0].By != "Witness A" {
 		t.Errorf("deviations %+v", got)
 	}
+	// After each deviation the question is asked again.
+	if n := strings.Count(out.String(), "or d to record a deviation: "); n != 3 {
+		t.Errorf("the gate was asked %d times, want 3 (once, then after each deviation):\n%s", n, out.String())
+	}
 	for _, want := range []string{"Deviation by Witness A recorded in the transcript.", "Deviation not recorded: say what happened", "or d to record a deviation"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
@@ -129,5 +135,31 @@ func TestPlainDeviation(t *testing.T) {
 	PlainAsk(strings.NewReader("d\nearly\n\nno\n"), &out, make(chan steps.Deviation))(context.Background(), gate)
 	if !strings.Contains(out.String(), "recorded once preflight has passed") {
 		t.Errorf("a deviation nobody can record:\n%s", out.String())
+	}
+}
+
+// TestPlainAskReadsOnlyWhenAsked: between questions nothing is read, so the
+// line typed at a masked prompt in between stays for that prompt.
+func TestPlainAskReadsOnlyWhenAsked(t *testing.T) {
+	p := wizardPlan(t)
+	gate := steps.Question{Kind: steps.Confirm, Step: &p.Steps[1], Index: 1, Total: 7}
+	r, w := io.Pipe()
+	ask := PlainAsk(r, io.Discard, nil)
+	go w.Write([]byte("yes\n"))
+	if a := ask(context.Background(), gate); a != steps.Proceed {
+		t.Fatalf("answer %v", a)
+	}
+	// The next line is the passphrase's: the answers' reader must not take it.
+	taken := make(chan struct{})
+	go func() { w.Write([]byte("the passphrase\n")); close(taken) }()
+	select {
+	case <-taken:
+		t.Fatal("a line typed between questions was read by the answers' reader")
+	case <-time.After(200 * time.Millisecond):
+	}
+	buf := make([]byte, 64)
+	n, _ := r.Read(buf)
+	if got := string(buf[:n]); got != "the passphrase\n" {
+		t.Fatalf("the prompt would read %q", got)
 	}
 }

@@ -59,6 +59,8 @@ func (m *Wizard) gateLines(w int) []string {
 	switch {
 	case v == "yes":
 		out = append(out, st.OK.Render("✓ Enter goes on"))
+	case m.input.Err != nil && v == "":
+		out = append(out, st.Bad.Render("✗ only yes goes on")+st.Muted.Render(" · type yes · q stops here"))
 	case m.input.Err != nil:
 		out = append(out, st.Bad.Render("✗ only yes goes on")+st.Muted.Render(" · backspace to correct · q stops here"))
 	case v == "":
@@ -109,8 +111,10 @@ func (m *Wizard) failureLines(w int) []string {
 	st, q := m.c.Styles, m.ask.q
 	first, _, _ := strings.Cut(stepError(q.Step, q.Err), "\n")
 	out := wrapWidth(st.Bad.Render(fmt.Sprintf("✗ Step %d failed: ", q.Index))+first, w)
-	if len(out) > 3 {
-		out = append(out[:2], strings.TrimRight(ansi.Truncate(out[2], w-1, ""), " ")+"…")
+	// Five lines hold a network error's cause at 80 columns; a longer one
+	// is in the log and the journal whole.
+	if len(out) > 5 {
+		out = append(out[:4], strings.TrimRight(ansi.Truncate(out[4], w-1, ""), " ")+"…")
 	}
 	out = append(out, wrapWidth("What to do: fix the cause, then retry. Nothing is lost: the journal keeps every finished step.", w)...)
 	choices := st.Key.Render("r") + " retry   "
