@@ -3,6 +3,7 @@ package ui
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -309,12 +310,22 @@ func (m *Wizard) answer(a steps.Answer) {
 	q.reply <- a
 	what := map[steps.Answer]string{steps.Proceed: "confirmed by typing yes", steps.Retry: "retry", steps.Skip: "skip", steps.Abort: "abort"}[a]
 	m.log.add(fmt.Sprintf("operator: %s (step %d %s)", what, q.q.Index, q.q.Step.Title))
-	switch a {
-	case steps.Proceed, steps.Retry:
+	switch {
+	case (a == steps.Proceed || a == steps.Retry) && !m.runningBefore(q.q.Index):
 		m.setStatus(q.q.Index, stRunning)
-	case steps.Skip:
+	case a == steps.Proceed:
+		// A gate asked ahead of the run (the transcript key's, during
+		// preflight): the step runs when the run gets there.
+		m.setStatus(q.q.Index, stPending)
+	case a == steps.Skip:
 		m.rows[q.q.Index].skipAsk = true
 	}
+}
+
+// runningBefore reports a step before i still running: the question about
+// step i was asked ahead of the run.
+func (m *Wizard) runningBefore(i int) bool {
+	return slices.ContainsFunc(m.rows[:min(i, len(m.rows))], func(r wizStep) bool { return r.status == stRunning })
 }
 
 func (m *Wizard) onRunDone(err error) tea.Cmd {

@@ -130,6 +130,7 @@ func (m *Wizard) afterLines(w int) []string {
 	}
 	out := []string{"", m.c.Styles.Title.Render("After the ceremony")}
 	for _, l := range m.after {
+		l = strings.ReplaceAll(l, "\t", "    ") // docker's "Repository Key:\t…"
 		if strings.Contains(strings.TrimSpace(l), "   ") {
 			out = append(out, fitWidth("  "+l, w)) // a table (the notary CLI's): cut, never folded
 			continue

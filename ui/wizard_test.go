@@ -448,3 +448,23 @@ func TestWizardResize(t *testing.T) {
 		}
 	}
 }
+
+// TestWizardGateAhead: a gate asked ahead of the run (the transcript key's,
+// while preflight runs) leaves its step pending once confirmed; the step
+// the run is at stays the one running.
+func TestWizardGateAhead(t *testing.T) {
+	p := wizardPlan(t)
+	m := newTestWizard(t, p, 100, 30)
+	reply := make(chan steps.Answer, 1)
+	send(m, ev(steps.StepStarted, 0, p),
+		questionMsg{q: steps.Question{Kind: steps.Confirm, Step: &p.Steps[2], Index: 2, Total: len(p.Steps) - 1}, reply: reply})
+	for _, k := range []string{"y", "e", "s", "enter"} {
+		m.Update(keyPress(k))
+	}
+	if a, ok := answered(reply); !ok || a != steps.Proceed {
+		t.Fatalf("answer %v (sent %v)", a, ok)
+	}
+	if got := []status{m.rows[0].status, m.rows[2].status}; got[0] != stRunning || got[1] != stPending {
+		t.Fatalf("preflight %v, transcript key %v; want running, pending", got[0].word(), got[1].word())
+	}
+}
