@@ -24,6 +24,7 @@ func TestBadValues(t *testing.T) {
 		{"repository days fraction", "hsm: {token: t, pin: env:P}\nrepositories: [{gun: docker.io/a/b, days: 0.5}]\n", "repositories[0].days: 0.5 is not a whole number of days"},
 		{"zero days", base + "transcript: {days: 0}\n", "transcript.days: 0 days: give the validity in days (1 or more), or leave days out for the default"},
 		{"negative days", base + "root: {days: -5}\n", "root.days: -5 days is out of range 1..3650"},
+		{"negative CA days, one line", base + "ca: {days: -5}\n", "ca.days: -5 days is out of range 1..9132"},
 		{"huge number", base + "ca: {days: 99999999999999999999}\n", "is not a whole number"},
 		{"list for a section", base + "ca: [x]\n", "line 3: a list where a Key section belongs"},
 		{"mapping for a string", "hsm: {token: {a: b}, pin: env:P}\nrepositories: [{gun: docker.io/a/b}]\n", "line 1: a mapping where a string (quote it) belongs"},

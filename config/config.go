@@ -306,8 +306,12 @@ func (c *Config) defaults() {
 		c.Transcript.Key = keyspec.ECDSAP256
 	}
 	if c.Transcript.Days == 0 {
-		// Issued by the CA, it may not outlive it.
-		c.Transcript.Days = min(pki.DefaultTranscriptDays, c.CA.Days)
+		// Issued by the CA, it may not outlive it; a CA's days out of
+		// range are the CA's problem alone, reported once, as its own.
+		c.Transcript.Days = pki.DefaultTranscriptDays
+		if c.CA.Days >= 1 {
+			c.Transcript.Days = min(c.Transcript.Days, c.CA.Days)
+		}
 	}
 	for i := range c.Repositories {
 		if c.Repositories[i].Days == 0 {

@@ -48,13 +48,14 @@ func (p *runProgress) left(remaining int) (time.Duration, bool) {
 	return sum / time.Duration(n) * time.Duration(remaining), true
 }
 
-// view is the bar, "12 of 40 steps" and the estimate, in width w.
-func (p *runProgress) view(done, total, w int) string {
+// view is the bar, "12 of 40 steps" and, when eta, the estimate, in
+// width w.
+func (p *runProgress) view(done, total, w int, eta bool) string {
 	if total <= 0 || w < 24 {
 		return ""
 	}
 	text := fmt.Sprintf(" %d of %d steps", done, total)
-	if d, ok := p.left(total - done); ok {
+	if d, ok := p.left(total - done); ok && eta {
 		text += " · about " + roughly(d) + " left"
 	}
 	barW := min(max(w-lipgloss.Width(text), 0), 30)

@@ -29,13 +29,13 @@ func TestRoughly(t *testing.T) {
 // the last steps times what is left; the bar's share follows done/total.
 func TestRunProgress(t *testing.T) {
 	p := newRunProgress(NewStyles())
-	if got := ansi.Strip(p.view(1, 10, 60)); strings.Contains(got, "left") || !strings.Contains(got, "1 of 10 steps") {
+	if got := ansi.Strip(p.view(1, 10, 60, true)); strings.Contains(got, "left") || !strings.Contains(got, "1 of 10 steps") {
 		t.Errorf("before any step ran: %q", got)
 	}
 	for _, s := range []int{1, 2, 3} {
 		p.finished(time.Duration(s) * time.Second)
 	}
-	got := ansi.Strip(p.view(4, 10, 60))
+	got := ansi.Strip(p.view(4, 10, 60, true))
 	if !strings.Contains(got, "4 of 10 steps · about 12s left") {
 		t.Errorf("after three steps of 1, 2 and 3 s with 6 left: %q", got)
 	}
@@ -45,10 +45,13 @@ func TestRunProgress(t *testing.T) {
 	for range etaWindow {
 		p.finished(100 * time.Millisecond)
 	}
-	if got := ansi.Strip(p.view(35, 40, 60)); !strings.Contains(got, "about a second left") {
+	if got := ansi.Strip(p.view(35, 40, 60, true)); !strings.Contains(got, "about a second left") {
 		t.Errorf("the estimate does not follow the last %d steps: %q", etaWindow, got)
 	}
-	if got := p.view(1, 10, 10); got != "" {
+	if got := ansi.Strip(p.view(4, 10, 60, false)); strings.Contains(got, "left") {
+		t.Errorf("an estimate while the run waits for a person: %q", got)
+	}
+	if got := p.view(1, 10, 10, true); got != "" {
 		t.Errorf("no room, yet %q", got)
 	}
 }

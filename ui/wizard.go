@@ -567,7 +567,8 @@ func (m *Wizard) sync() {
 	m.log.SetSize(w, logH)
 	m.log.status = ""
 	if m.phase == phaseRun && m.plan != nil {
-		m.log.status = m.prog.view(m.countDone(), len(m.rows), w-10)
+		// While the run waits for a person, no time is running out.
+		m.log.status = m.prog.view(m.countDone(), len(m.rows), w-10, m.ask == nil && m.secret == nil)
 	}
 	m.end.SetSize(w, max(h-2, 3))
 	m.help.SetWidth(w)
