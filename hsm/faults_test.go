@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 
@@ -434,32 +433,5 @@ func testKeyTypeUnanswered(t *testing.T, tok testenv.Token) {
 		if o.KeyType != "" {
 			t.Errorf("%s %q listed as %q", o.Class, o.Label, o.KeyType)
 		}
-	}
-}
-
-// TestFindTokenReadsAgain: the token sought, unreadable at one listing (as
-// SoftHSM2 is while another process writes its files), is read again and
-// found, not reported missing.
-func TestFindTokenReadsAgain(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	tok := testenv.NewToken(t)
-	in := faults.New(faults.Fault{})
-	s := connect(t, tok, hsm.WithPKCS11(in.Wrap))
-	all, err := s.Module().Tokens(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := slices.IndexFunc(all, func(ti hsm.TokenInfo) bool { return ti.Label == tok.Label })
-	if at < 0 {
-		t.Fatalf("%s not listed", tok.Label)
-	}
-	in.Reset(faults.Fault{Call: at + 1, Method: "C_GetTokenInfo", CKR: pkcs11.CKR_GENERAL_ERROR})
-	got, err := s.Module().FindToken(ctx, hsm.TokenSelector{Label: tok.Label})
-	if err != nil || got.Label != tok.Label {
-		t.Fatalf("FindToken = %+v, %v", got, err)
-	}
-	if n := len(in.Calls()); n <= len(all) {
-		t.Fatalf("%d calls: the listing was not read again", n)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/ceremony-dev/ceremony/hsm/keyspec"
 
@@ -108,9 +107,15 @@ func (m *Module) FindToken(ctx context.Context, sel TokenSelector) (TokenInfo, e
 	if sel.Label == "" {
 		return TokenInfo{}, fmt.Errorf("no token label given: name the token with its label (hsm.token in the config, --token on the command line)")
 	}
-	all, hits, err := m.findTokens(ctx, sel)
+	all, err := m.Tokens(ctx)
 	if err != nil {
 		return TokenInfo{}, err
+	}
+	var hits []TokenInfo
+	for _, t := range all {
+		if sel.matches(t) {
+			hits = append(hits, t)
+		}
 	}
 	switch len(hits) {
 	case 1:
@@ -122,34 +127,6 @@ func (m *Module) FindToken(ctx context.Context, sel TokenSelector) (TokenInfo, e
 		return TokenInfo{}, fmt.Errorf("%w: no token labelled %q in %s; tokens present: %s", ErrTokenNotFound, sel.Label, m.lib.path, describe(all))
 	default:
 		return TokenInfo{}, fmt.Errorf("%w: %d tokens are labelled %q: %s; select one by serial", ErrTokenAmbiguous, len(hits), sel.Label, describe(hits))
-	}
-}
-
-// findTokens lists the tokens and those sel matches. A slot that cannot be
-// read while the token sought is not among the others is read again a few
-// times: it may be that token, its files caught mid-write by another
-// process (SoftHSM2 reads them afresh on every listing).
-func (m *Module) findTokens(ctx context.Context, sel TokenSelector) (all, hits []TokenInfo, err error) {
-	for try := 0; ; try++ {
-		if all, err = m.Tokens(ctx); err != nil {
-			return nil, nil, err
-		}
-		hits = hits[:0]
-		unreadable := false
-		for _, t := range all {
-			unreadable = unreadable || t.Err != nil
-			if sel.matches(t) {
-				hits = append(hits, t)
-			}
-		}
-		if len(hits) > 0 || !unreadable || try == 3 {
-			return all, hits, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
 	}
 }
 
