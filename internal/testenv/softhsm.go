@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -99,8 +100,21 @@ func initToken(tb testing.TB, impl, module string) Token {
 // Session opens the token and logs in; the session closes with the test.
 func (t Token) Session(tb testing.TB) *hsm.Session {
 	tb.Helper()
-	s, err := hsm.Connect(context.Background(), t.Module, hsm.TokenSelector{Label: t.Label},
-		func(context.Context) ([]byte, error) { return []byte(t.PIN), nil })
+	// The tests' processes share one SoftHSM2 token directory, and this
+	// process reads every token's files afresh at each listing: one that a
+	// child process is writing can read as unreadable for a moment, and
+	// the token sought as missing. The product reports that; a test reads
+	// again.
+	var s *hsm.Session
+	var err error
+	for try := 0; try < 5; try++ {
+		s, err = hsm.Connect(context.Background(), t.Module, hsm.TokenSelector{Label: t.Label},
+			func(context.Context) ([]byte, error) { return []byte(t.PIN), nil })
+		if !errors.Is(err, hsm.ErrTokenNotFound) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err != nil {
 		tb.Fatal(err)
 	}
