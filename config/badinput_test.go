@@ -25,7 +25,12 @@ func TestBadValues(t *testing.T) {
 		{"zero days", base + "transcript: {days: 0}\n", "transcript.days: 0 days: give the validity in days (1 or more), or leave days out for the default"},
 		{"negative days", base + "root: {days: -5}\n", "root.days: -5 days is out of range 1..3650"},
 		{"negative CA days, one line", base + "ca: {days: -5}\n", "ca.days: -5 days is out of range 1..9132"},
-		{"huge number", base + "ca: {days: 99999999999999999999}\n", "is not a whole number"},
+		{"huge number", base + "ca: {days: 99999999999999999999}\n", "ca.days: 99999999999999999999 is too large: days must be between 1 and 9132"},
+		{"huge negative number", base + "ca: {days: -99999999999999999999}\n", "ca.days: -99999999999999999999 is too small: days must be between 1 and 9132"},
+		{"just past an int", base + "root: {days: 9223372036854775808}\n", "root.days: 9223372036854775808 is too large: days must be between 1 and 3650"},
+		{"huge transcript days", base + "transcript: {days: 1_000_000_000_000_000_000_000}\n", "transcript.days: 1_000_000_000_000_000_000_000 is too large: days must be between 1 and 9132"},
+		{"huge repository days", "hsm: {token: t, pin: env:P}\nrepositories: [{gun: docker.io/a/b, days: 0x1ffffffffffffffff}]\n", "repositories[0].days: 0x1ffffffffffffffff is too large: days must be between 1 and 3650"},
+		{"huge targets key days", base + "notary: {url: 'https://x', trust_dir: t, targets_passphrase: env:A, snapshot_passphrase: env:B, targets_key: {label: tk, days: 99999999999999999999}}\n", "notary.targets_key: only label and key apply (no certificate is made for it)"},
 		{"list for a section", base + "ca: [x]\n", "line 3: a list where a Key section belongs"},
 		{"mapping for a string", "hsm: {token: {a: b}, pin: env:P}\nrepositories: [{gun: docker.io/a/b}]\n", "line 1: a mapping where a string (quote it) belongs"},
 		{"a key twice", base + "ca: {label: a}\nca: {label: b}\n", `line 4: mapping key "ca" already defined at line 3: keep one of them`},
@@ -111,5 +116,52 @@ func TestBadPaths(t *testing.T) {
 		if _, err := Load(path); err == nil || !strings.HasPrefix(err.Error(), "read config: ") || !strings.Contains(err.Error(), want) {
 			t.Errorf("Load(%s) = %v, want %q", path, err, want)
 		}
+	}
+}
+
+// TestEveryProblemInOneRun: what the YAML parser refuses (an unknown key,
+// a wrong type) is listed with the field checks of the rest of the file,
+// so one run names every mistake; a field whose problem the parser named
+// is not named twice ("missing" after a misspelt or mistyped key).
+func TestEveryProblemInOneRun(t *testing.T) {
+	repo := "repositories: [{gun: docker.io/a/b}]\n"
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string // each line of the report contains one, in order
+	}{
+		{"unknown key and a bad GUN", "hsm: {token: t, pin: env:P}\nrepositories: [{gun: Docker.io/a/b}]\ncolour: red\n",
+			[]string{`line 3: unknown key "colour"; the keys here are hsm,`, `repositories[0].gun: GUN "Docker.io/a/b" has uppercase letters`}},
+		{"unknown key and days out of range", "hsm: {token: t, pin: env:P}\n" + repo + "ca: {lable: x, days: 100000}\n",
+			[]string{`line 3: unknown key "lable" (did you mean "label"?)`, "ca.days: 100000 days is out of range 1..9132"}},
+		{"misspelt key is not also missing", "hsm: {tokn: t, pin: '1234'}\n" + repo,
+			[]string{`line 1: unknown key "tokn" (did you mean "token"?)`, "hsm.pin: secret source: use env:NAME, file:PATH or prompt"}},
+		{"wrong type is not also missing", "hsm: {token: {a: b}, pin: env:P}\n" + repo + "root: {key: ed448}\n",
+			[]string{"line 1: a mapping where a string (quote it) belongs", `root.key: unknown key type "ed448"`}},
+		{"a word for days and a bad label", "hsm: {token: t, pin: env:P}\n" + repo + "ca: {days: ten, label: \" ca\"}\n",
+			[]string{`line 3: "ten" is not a whole number`, `ca.label: label " ca" has surrounding spaces`}},
+		{"a mapping for the repositories", "hsm: {token: t, pin: env:P}\nrepositories: {gun: docker.io/a/b}\noutput: ''\nroot: {days: 0}\n",
+			[]string{"line 2: a mapping where a list belongs", "root.days: 0 days"}},
+		{"huge days and an unknown key", "hsm: {token: t, pin: env:P}\n" + repo + "ca: {days: 99999999999999999999}\nroot: {dayz: 5}\n",
+			[]string{`line 4: unknown key "dayz" (did you mean "days"?)`, "ca.days: 99999999999999999999 is too large: days must be between 1 and 9132"}},
+		{"bad paths and a bad role", "hsm: {token: t, pin: env:P}\n" + repo + "notary: {url: 'https://x', trust_dir: t, targets_passphrase: env:A, snapshot_passphrase: env:B}\ndelegations: [{gun: docker.io/a/b, role: Targets/x, cert: c.pem, paths: some}]\n",
+			[]string{`line 4: paths must be "all" or a list of path prefixes, not "some"`, "delegations[0].role: role", "delegations[0].cert: stat"}},
+		{"a secret in a comment and a bad GUN", "hsm: {token: t, pin: env:P} # PIN: 123456\nrepositories: [{gun: Docker.io/a/b}]\n",
+			[]string{"line 1: a comment seems to hold a PIN or passphrase", `repositories[0].gun: GUN "Docker.io/a/b"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml), t.TempDir())
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			lines := strings.Split(err.Error(), "\n")
+			if len(lines) != len(tc.want) {
+				t.Fatalf("%d lines, want %d:\n%s", len(lines), len(tc.want), err)
+			}
+			for i, w := range tc.want {
+				if !strings.Contains(lines[i], w) {
+					t.Errorf("line %d: %q\nwant it to hold %q", i+1, lines[i], w)
+				}
+			}
+		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"io"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -56,9 +57,13 @@ type Config struct {
 	Raw []byte `yaml:"-" json:"-"`
 	// File is the config's path as loaded (empty when parsed from bytes).
 	File string `yaml:"-" json:"-"`
-	// dayProblems are the days values the YAML spelled in a way decoding
-	// would hide (checkDays); Validate lists them with the rest.
-	dayProblems []error
+	// yamlProblems are what the YAML itself got wrong (an unknown key, a
+	// wrong type, a secret in a comment) and dayProblems the days values it
+	// spelled in a way decoding would hide (checkDays); badFields are the
+	// fields they concern, whose own checks would only repeat them.
+	// Validate lists them with the rest.
+	yamlProblems, dayProblems []error
+	badFields                 map[string]bool
 	// Dir is the directory relative paths are resolved against.
 	Dir string `yaml:"-" json:"-"`
 }
@@ -140,7 +145,9 @@ type Paths struct {
 func (p *Paths) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind == yaml.ScalarNode {
 		if n.Value != "all" {
-			return fmt.Errorf("line %d: paths must be \"all\" or a list of path prefixes, not %q", n.Line, n.Value)
+			// A TypeError lets decoding go on: the rest of the file is
+			// checked in the same run.
+			return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: paths must be \"all\" or a list of path prefixes, not %q", n.Line, n.Value)}}
 		}
 		p.All = true
 		return nil
@@ -212,7 +219,13 @@ func Parse(raw []byte, dir string) (*Config, error) {
 // the trust directory, and the output directory where ca.pem, the CA to
 // pin, lives. The hsm and repository sections are not checked.
 func LoadNotary(path string) (*Config, error) {
-	c, err := load(path, decode)
+	c, err := load(path, func(raw []byte, dir string) (*Config, error) {
+		c, err := decode(raw, dir)
+		if err == nil {
+			err = errors.Join(c.yamlProblems...)
+		}
+		return c, err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -222,26 +235,33 @@ func LoadNotary(path string) (*Config, error) {
 	return c, nil
 }
 
+// decode reads raw into a Config. Only a file that is not YAML at all is an
+// error here; what yaml.v3 refuses within it (an unknown key, a wrong type)
+// is kept in yamlProblems while decoding goes on, so that Validate reports
+// it together with the field checks of everything else in one run.
 func decode(raw []byte, dir string) (*Config, error) {
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("the file is empty")
-		}
+	err := dec.Decode(&c)
+	if errors.Is(err, io.EOF) {
+		return nil, errors.New("the file is empty")
+	}
+	var te *yaml.TypeError
+	if err != nil && !errors.As(err, &te) {
 		return nil, decodeError(err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, errors.New("more than one YAML document: a ceremony has exactly one config")
 	}
-	if err := secretComments(raw); err != nil {
-		return nil, err
-	}
 	var doc yaml.Node
-	if err := yaml.Unmarshal(raw, &doc); err == nil {
-		c.dayProblems = checkDays(&doc)
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, decodeError(err)
+	}
+	c.readProblems(te, &doc)
+	if err := secretComments(&doc); err != nil {
+		c.yamlProblems = append(c.yamlProblems, err)
 	}
 	sum := sha256.Sum256(raw)
 	c.Digest = "sha256:" + hex.EncodeToString(sum[:])
@@ -372,7 +392,41 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.CheckDelegations()...)
 	add(CheckOutput(c.Output))
 	errs = append(errs, c.CheckWitnesses()...)
-	return errors.Join(errs...)
+	return errors.Join(c.merge(errs)...)
+}
+
+// merge puts the YAML's own problems first, drops the field checks of the
+// fields they concern (a token given as a mapping is not also "missing"),
+// and lists a line once.
+func (c *Config) merge(checks []error) []error {
+	var out []error
+	seen := map[string]bool{}
+	add := func(err error) {
+		if !seen[err.Error()] {
+			seen[err.Error()] = true
+			out = append(out, err)
+		}
+	}
+	for _, err := range c.yamlProblems {
+		add(err)
+	}
+	for _, err := range checks {
+		if fe, ok := err.(*FieldError); !ok || slices.Contains(c.dayProblems, err) || !c.isBad(fe.Field) {
+			add(err)
+		}
+	}
+	return out
+}
+
+// isBad reports whether field, or a section holding it, has a YAML problem
+// ("" is the whole file).
+func (c *Config) isBad(field string) bool {
+	for f := range c.badFields {
+		if f == "" || field == f || strings.HasPrefix(field, f+".") || strings.HasPrefix(field, f+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 func (n *Notary) validate(c *Config) []error {
@@ -492,11 +546,7 @@ func commentHoldsSecret(c string) bool {
 // secretComments refuses a config whose comments seem to hold a secret: the
 // file is recorded verbatim in the transcript, comments included, and
 // secrets never reach the transcript.
-func secretComments(raw []byte) error {
-	var root yaml.Node
-	if err := yaml.Unmarshal(raw, &root); err != nil {
-		return nil // the strict decode reports it
-	}
+func secretComments(root *yaml.Node) error {
 	var walk func(n *yaml.Node) error
 	walk = func(n *yaml.Node) error {
 		for _, c := range []string{n.HeadComment, n.LineComment, n.FootComment} {
@@ -511,5 +561,5 @@ func secretComments(raw []byte) error {
 		}
 		return nil
 	}
-	return walk(&root)
+	return walk(root)
 }
