@@ -123,6 +123,28 @@ func (s Source) CheckPassphrase(p Prompter) error {
 	return CheckPassphrase(v)
 }
 
+// ReadPassphrase is Read for a passphrase that will protect a new notary
+// key file: it must pass CheckPassphrase. An env: or file: source holding a
+// short one is refused (preflight names it before the run); a typed one is
+// asked for again at the prompt, saying why in one line, instead of failing
+// the step.
+func (s Source) ReadPassphrase(ctx context.Context, what string, p Prompter) ([]byte, error) {
+	var why error
+	for {
+		v, err := s.read(ctx, what, p, why)
+		if err != nil {
+			return nil, err
+		}
+		if why = CheckPassphrase(v); why == nil {
+			return v, nil
+		}
+		clear(v)
+		if !s.IsPrompt() {
+			return nil, fmt.Errorf("%s: %w", what, why)
+		}
+	}
+}
+
 // unprefixed drops Read's ": " lead when it was given no name.
 func unprefixed(err error) error {
 	if err == nil {
@@ -136,12 +158,24 @@ type Prompter interface {
 	Secret(ctx context.Context, prompt string) ([]byte, error)
 }
 
+// Retrier is a Prompter that asks again after a refused entry with the
+// reason on a line of its own (Terminal does). Any other Prompter is asked
+// with the reason in the prompt: "what (why)".
+type Retrier interface {
+	Retry(ctx context.Context, why, prompt string) ([]byte, error)
+}
+
 // ErrNoTerminal is returned when a prompt is needed and none can be shown.
 var ErrNoTerminal = errors.New("no terminal to prompt on")
 
 // Read returns the secret. what names it in prompts and errors ("PIN for token
 // \"ceremony\""). A file's single trailing newline is dropped, as `echo` adds one.
 func (s Source) Read(ctx context.Context, what string, p Prompter) ([]byte, error) {
+	return s.read(ctx, what, p, nil)
+}
+
+// read is Read; at a prompt, why is the reason the last entry was refused.
+func (s Source) read(ctx context.Context, what string, p Prompter, why error) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -179,7 +213,7 @@ func (s Source) Read(ctx context.Context, what string, p Prompter) ([]byte, erro
 	if p == nil {
 		return nil, fmt.Errorf("%s: %w; give it as env:NAME or file:PATH", what, ErrNoTerminal)
 	}
-	v, err := p.Secret(ctx, what)
+	v, err := ask(ctx, p, what, why)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -187,6 +221,17 @@ func (s Source) Read(ctx context.Context, what string, p Prompter) ([]byte, erro
 		return nil, fmt.Errorf("%s: nothing was entered", what)
 	}
 	return v, nil
+}
+
+// ask prompts for what, after a refused entry saying why.
+func ask(ctx context.Context, p Prompter, what string, why error) ([]byte, error) {
+	if why == nil {
+		return p.Secret(ctx, what)
+	}
+	if r, ok := p.(Retrier); ok {
+		return r.Retry(ctx, why.Error(), what)
+	}
+	return p.Secret(ctx, fmt.Sprintf("%s (%v)", what, why))
 }
 
 // Reader is Read bound to what and p, in the shape hsm.Connect takes: the
@@ -201,3 +246,9 @@ func PINPrompt(token string) string { return fmt.Sprintf("PIN for token %q", tok
 // Terminal prompts on the controlling terminal (/dev/tty), so that a secret
 // is typed even when stdin and stdout are redirected, and never echoed.
 type Terminal struct{}
+
+// Retry prints why the last entry was refused on its own line, then
+// prompts again.
+func (t Terminal) Retry(ctx context.Context, why, prompt string) ([]byte, error) {
+	return t.Secret(ctx, why+"\n"+prompt)
+}

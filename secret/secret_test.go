@@ -265,3 +265,74 @@ func TestCheckPassphrase(t *testing.T) {
 		}
 	}
 }
+
+// entries is a Prompter that answers with each entry in turn and records
+// what it was asked; as a Retrier it records why too.
+type entries struct {
+	vals  []string
+	asked []string
+}
+
+func (e *entries) Secret(_ context.Context, prompt string) ([]byte, error) {
+	e.asked = append(e.asked, prompt)
+	if len(e.vals) == 0 {
+		return nil, errors.New("no more entries")
+	}
+	v := e.vals[0]
+	e.vals = e.vals[1:]
+	return []byte(v), nil
+}
+
+type retrier struct{ entries }
+
+func (r *retrier) Retry(ctx context.Context, why, prompt string) ([]byte, error) {
+	return r.Secret(ctx, why+" | "+prompt)
+}
+
+// TestReadPassphrase: a passphrase typed too short is asked for again at
+// the prompt, saying why, instead of failing the step; one from env: or
+// file: is refused, as preflight refused it.
+func TestReadPassphrase(t *testing.T) {
+	t.Setenv("CEREMONY_SHORT", "short7!")
+	const what, why5 = "passphrase for the notary targets key", "the passphrase is 5 characters; notary requires at least 8: choose a longer one"
+	for _, tc := range []struct {
+		name, src string
+		entries   []string
+		retrier   bool
+		want      string   // the passphrase read, or
+		wantErr   string   // the refusal
+		asked     []string // the prompts, in order
+	}{
+		{"long enough at once", "prompt", []string{"long-enough"}, false, "long-enough", "", []string{what}},
+		{"short, then long enough", "prompt", []string{"short", "long-enough"}, false, "long-enough", "", []string{what, what + " (" + why5 + ")"}},
+		{"twice short", "prompt", []string{"short", "1", "12345678"}, false, "12345678", "", []string{what, what + " (" + why5 + ")",
+			what + " (the passphrase is 1 characters; notary requires at least 8: choose a longer one)"}},
+		{"the reason on its own line", "prompt", []string{"short", "long-enough"}, true, "long-enough", "", []string{what, why5 + " | " + what}},
+		{"short, then nothing", "prompt", []string{"short", ""}, false, "", what + ": nothing was entered", []string{what, what + " (" + why5 + ")"}},
+		{"short from the environment", "env:CEREMONY_SHORT", nil, false, "", what + ": the passphrase is 7 characters; notary requires at least 8: choose a longer one", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, err := Parse(tc.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := &entries{vals: tc.entries}
+			var p Prompter = e
+			if tc.retrier {
+				r := &retrier{entries: *e}
+				p, e = r, &r.entries
+			}
+			v, err := src.ReadPassphrase(context.Background(), what, p)
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("ReadPassphrase = %q, %v; want the error %q", v, err, tc.wantErr)
+				}
+			} else if err != nil || string(v) != tc.want {
+				t.Fatalf("ReadPassphrase = %q, %v; want %q", v, err, tc.want)
+			}
+			if strings.Join(e.asked, "\n") != strings.Join(tc.asked, "\n") {
+				t.Fatalf("asked %q\nwant %q", e.asked, tc.asked)
+			}
+		})
+	}
+}

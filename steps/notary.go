@@ -138,13 +138,7 @@ func (st *State) passphrase(ctx context.Context, source, what string) ([]byte, e
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	p, err := src.Read(ctx, what, st.prompter)
-	if err == nil {
-		if err = secret.CheckPassphrase(p); err != nil {
-			clear(p)
-			return nil, fmt.Errorf("%s: %w", what, err)
-		}
-	}
+	p, err := src.ReadPassphrase(ctx, what, st.prompter)
 	if err != nil || !src.IsPrompt() {
 		return p, err
 	}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -85,4 +87,67 @@ func TestRunPrompts(t *testing.T) {
 		t.Errorf("%d gates, want 3 (CA, transcript key, root key)", answered)
 	}
 	x.noFrameHolds(tok.PIN)
+}
+
+// TestPassphraseAskedAgain runs a ceremony whose targets passphrase is
+// typed (--plain, a real terminal): one shorter than notary's minimum is
+// asked for again at the masked prompt, under one line saying why, instead
+// of failing the step; the ceremony then finishes.
+func TestPassphraseAskedAgain(t *testing.T) {
+	t.Parallel()
+	tok := testenv.NewToken(t)
+	c := headless(tok)
+	c.Notary = testenv.NotaryServerT(t)
+	cfg := c.Write(t)
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	typed := regexp.MustCompile(`targets_passphrase: ".*"`).ReplaceAll(b, []byte("targets_passphrase: prompt"))
+	if err := os.WriteFile(cfg, typed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	x := newTerm(t, "passphrase", 220, 50)
+	x.start([]string{"SOFTHSM2_CONF=" + testenvConf(t), "CEREMONY_TEST_PIN=" + tok.PIN}, "run", "--plain", "--config", cfg)
+	const prompt, again = "passphrase for the notary targets key:", "passphrase for the notary targets key (again):"
+	const why = "the passphrase is 5 characters; notary requires at least 8: choose a longer one"
+	// Each prompt, in order, is answered with one entry.
+	answers := map[string][]string{prompt: {"short", "long-enough"}, again: {"long-enough"}, "or d to record a deviation:": nil}
+	asked := map[string]int{}
+	var full string
+	x.waitFor("ceremony finished", func(string) bool {
+		full = x.do("capture-pane", "-p", "-J", "-S", "-1000", "-t", "w")
+		if strings.Contains(full, "FAILED") || strings.Contains(full, "failed:") {
+			t.Fatalf("the step failed:\n%s", full)
+		}
+		for p, entries := range answers {
+			n := 0
+			for _, l := range strings.Split(full, "\n") {
+				if strings.Contains(l, p) {
+					n++
+				}
+			}
+			if n <= asked[p] {
+				continue
+			}
+			entry := "yes"
+			if entries != nil {
+				if asked[p] >= len(entries) {
+					t.Fatalf("%q asked %d times:\n%s", p, n, full)
+				}
+				entry = entries[asked[p]]
+			}
+			asked[p]++
+			x.text(entry)
+			x.keys("Enter")
+		}
+		return strings.Contains(full, "ceremony finished")
+	})
+	if asked[prompt] != 2 || asked[again] != 1 {
+		t.Fatalf("asked %v; want the passphrase twice (too short, then long enough) and again once:\n%s", asked, full)
+	}
+	if !strings.Contains(full, "\n"+why+"\n"+prompt) || strings.Count(full, why) != 1 {
+		t.Fatalf("want one line saying why, right above the prompt asked again:\n%s", full)
+	}
+	x.noFrameHolds("long-enough")
 }
