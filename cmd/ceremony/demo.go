@@ -35,7 +35,7 @@ func newDemoCmd() *cobra.Command {
 				defer os.RemoveAll(dir)
 				out = dir
 			}
-			o := rehearsal.Options{Dir: out, Out: stdout, Events: ui.Printer(stdout), Version: version}
+			o := rehearsal.Options{Dir: out, Out: stdout, Events: events(stdout), Version: version}
 			var err error
 			switch runMode(nonInteractive, plain) {
 			case modePlain:

@@ -76,3 +76,71 @@ func withSerial(t *testing.T, cfg, serial string) {
 		t.Fatal(err)
 	}
 }
+
+// TestProblemsOnStderr: a refusal with several problems puts the count and
+// every problem, one line each, on stderr, where errors go; stdout carries
+// neither the list's head line alone ("preflight found 2 problems:") nor
+// the count.
+func TestProblemsOnStderr(t *testing.T) {
+	t.Parallel()
+	tok := testenv.NewToken(t)
+	// Two preflight problems: the PIN's variable is not set, and the output
+	// directory holds a stranger's file.
+	preflight := func(t *testing.T) string {
+		cfg := headless(tok).Write(t)
+		out := filepath.Join(filepath.Dir(cfg), "out")
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(out, "notes.txt"), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	badConfig := func(t *testing.T) string {
+		c := headless(tok)
+		c.GUNs, c.Extra = []string{"Docker.io/a/b"}, "colour: red\n"
+		return c.Write(t)
+	}
+	for _, tc := range []struct {
+		name   string
+		config func(*testing.T) string
+		args   []string
+		want   []string // the lines of stderr, each holding one
+	}{
+		{"run --non-interactive, preflight", preflight, []string{"run", "--non-interactive"},
+			[]string{"ceremony: preflight found 2 problems:", "  - output: ", "  - hsm.pin: environment variable CEREMONY_TEST_PIN is not set"}},
+		{"run --plain, preflight", preflight, []string{"run", "--plain"},
+			[]string{"ceremony: preflight found 2 problems:", "  - output: ", "  - hsm.pin: environment variable CEREMONY_TEST_PIN is not set"}},
+		{"run --non-interactive, config", badConfig, []string{"run", "--non-interactive"},
+			[]string{`unknown key "colour"`, `repositories[0].gun: GUN "Docker.io/a/b"`}},
+		{"validate, config", func(t *testing.T) string {
+			c := headless(tok)
+			c.Extra = "colour: red\nroot: {lable: x}\n"
+			return c.Write(t)
+		}, []string{"validate", "--gun", "docker.io/a/b", "--tag", "v1", "--image", "x"},
+			[]string{`unknown key "colour"`, `unknown key "lable" (did you mean "label"?)`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := ceremony(t, nil, append(tc.args, "--config", tc.config(t))...)
+			if r.code == 0 {
+				t.Fatalf("accepted:\n%s", r.stdout)
+			}
+			lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+			if len(lines) != len(tc.want) {
+				t.Fatalf("stderr has %d lines, want %d:\n%s", len(lines), len(tc.want), r.stderr)
+			}
+			for i, w := range tc.want {
+				if !strings.Contains(lines[i], w) {
+					t.Errorf("stderr line %d %q, want it to hold %q", i+1, lines[i], w)
+				}
+			}
+			for _, l := range strings.Split(r.stdout, "\n") {
+				if strings.HasSuffix(strings.TrimSpace(l), ":") || strings.Contains(l, "2 problems") {
+					t.Errorf("stdout carries half a message: %q", l)
+				}
+			}
+		})
+	}
+}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -96,7 +98,7 @@ func runMode(nonInteractive, plain bool) mode {
 // transcript for its end screen.
 func runPlan(cmd *cobra.Command, plan *steps.Plan, m mode, cfgPath, resume string) error {
 	ctx, out := cmd.Context(), cmd.OutOrStdout()
-	opts := steps.Options{Events: ui.Printer(out), Hook: testHook(), Version: version}
+	opts := steps.Options{Events: events(out), Hook: testHook(), Version: version}
 	switch m {
 	case modeLines:
 		opts.Prompter = secret.Terminal{}
@@ -130,6 +132,30 @@ func runPlan(cmd *cobra.Command, plan *steps.Plan, m mode, cfgPath, resume strin
 		return err
 	}
 	return steps.Run(ctx, plan, opts)
+}
+
+// events prints a run's events as lines on out. A failure of several
+// lines (a preflight's problems) goes whole to stderr as the command's
+// error, count and list together; out says where, rather than the list's
+// head line alone ("preflight found 2 problems:").
+func events(out io.Writer) func(steps.Event) {
+	print := ui.Printer(out)
+	return func(e steps.Event) {
+		if e.Kind == steps.StepFailed && e.Err != nil && strings.Contains(e.Err.Error(), "\n") {
+			e.Err = onStderr(e.Err)
+		}
+		print(e)
+	}
+}
+
+// onStderr is what out says of a failure of several lines.
+func onStderr(err error) error {
+	var many interface{ Unwrap() []error }
+	if errors.As(err, &many) && len(many.Unwrap()) > 1 {
+		return errors.New("the problems are listed on stderr")
+	}
+	first, _, _ := strings.Cut(err.Error(), "\n")
+	return fmt.Errorf("%s (in full on stderr)", strings.TrimSuffix(first, ":"))
 }
 
 // resumeCommand is the command line that continues an interrupted run.
