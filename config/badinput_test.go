@@ -145,6 +145,8 @@ func TestEveryProblemInOneRun(t *testing.T) {
 			[]string{`line 4: unknown key "dayz" (did you mean "days"?)`, "ca.days: 99999999999999999999 is too large: days must be between 1 and 9132"}},
 		{"bad paths and a bad role", "hsm: {token: t, pin: env:P}\n" + repo + "notary: {url: 'https://x', trust_dir: t, targets_passphrase: env:A, snapshot_passphrase: env:B}\ndelegations: [{gun: docker.io/a/b, role: Targets/x, cert: c.pem, paths: some}]\n",
 			[]string{`line 4: paths must be "all" or a list of path prefixes, not "some"`, "delegations[0].role: role", "delegations[0].cert: stat"}},
+		{"a key twice in a section and a bad GUN", "hsm: {token: t, pin: env:P}\nrepositories: [{gun: Docker.io/a/b}]\nca: {label: a, label: b}\n",
+			[]string{`line 3: mapping key "label" already defined at line 3: keep one of them`, `repositories[0].gun: GUN "Docker.io/a/b"`}},
 		{"a secret in a comment and a bad GUN", "hsm: {token: t, pin: env:P} # PIN: 123456\nrepositories: [{gun: Docker.io/a/b}]\n",
 			[]string{"line 1: a comment seems to hold a PIN or passphrase", `repositories[0].gun: GUN "Docker.io/a/b"`}},
 	} {

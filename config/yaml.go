@@ -14,7 +14,7 @@ import (
 
 // yaml.v3 reports every decode problem in one multi-line error, in Go's
 // terms ("cannot unmarshal !!str `ten` into int", "field lable not found in
-// type config.Key"). decodeError rewrites each as one line in the config's
+// type config.Key"). rewrite turns each into one line in the config's
 // terms, with the fix.
 var (
 	unknownField = regexp.MustCompile("^(line \\d+): field (.+) not found in type config\\.(\\w+)$")
@@ -103,7 +103,7 @@ func index(doc *yaml.Node) []node {
 var duplicate = regexp.MustCompile(`^(line \d+): mapping key "(.*)" already defined`)
 
 // pathsLine is Paths.UnmarshalYAML's refusal.
-var pathsLine = regexp.MustCompile(`^line (\d+): paths must be`)
+var pathsLine = regexp.MustCompile(`^(line \d+): paths must be`)
 
 // concerned are the values a yaml.v3 error is about: found by its line and
 // what it quotes (a value, shortened by yaml.v3 past ten bytes, or a key).
@@ -148,7 +148,7 @@ func concerned(e string, nodes []node) []node {
 	}
 	if m := pathsLine.FindStringSubmatch(e); m != nil {
 		for _, n := range nodes {
-			if n.key != nil && n.key.Value == "paths" && strconv.Itoa(n.value.Line) == m[1] {
+			if n.key != nil && n.key.Value == "paths" && lineOf(n.value) == m[1] {
 				out = append(out, n)
 			}
 		}
