@@ -125,9 +125,10 @@ func (s Source) CheckPassphrase(p Prompter) error {
 
 // ReadPassphrase is Read for a passphrase that will protect a new notary
 // key file: it must pass CheckPassphrase. An env: or file: source holding a
-// short one is refused (preflight names it before the run); a typed one is
-// asked for again at the prompt, saying why in one line, instead of failing
-// the step.
+// short one is refused (preflight names it before the run). A typed one is
+// asked twice, as the notary CLI does, since a typo would lock the key file
+// for good; one too short, or two entries that differ, is asked for again
+// at the prompt, saying why in one line, instead of failing the step.
 func (s Source) ReadPassphrase(ctx context.Context, what string, p Prompter) ([]byte, error) {
 	var why error
 	for {
@@ -135,14 +136,40 @@ func (s Source) ReadPassphrase(ctx context.Context, what string, p Prompter) ([]
 		if err != nil {
 			return nil, err
 		}
-		if why = CheckPassphrase(v); why == nil {
+		if why = CheckPassphrase(v); why == nil && !s.IsPrompt() {
 			return v, nil
+		}
+		if why == nil {
+			if why, err = s.confirm(ctx, what, p, v); err != nil {
+				return nil, err
+			}
+			if why == nil {
+				return v, nil
+			}
 		}
 		clear(v)
 		if !s.IsPrompt() {
 			return nil, fmt.Errorf("%s: %w", what, why)
 		}
 	}
+}
+
+// errDiffer is why a typed passphrase is asked for again after its second entry.
+var errDiffer = errors.New("the two entries differ: type the same passphrase twice")
+
+// confirm asks for v a second time. why is errDiffer when the entries differ;
+// err is a prompt that failed, and v is then cleared.
+func (s Source) confirm(ctx context.Context, what string, p Prompter, v []byte) (why, err error) {
+	again, err := s.read(ctx, what+" (again)", p, nil)
+	if err != nil {
+		clear(v)
+		return nil, err
+	}
+	defer clear(again)
+	if !bytes.Equal(v, again) {
+		return errDiffer, nil
+	}
+	return nil, nil
 }
 
 // unprefixed drops Read's ": " lead when it was given no name.

@@ -289,11 +289,13 @@ func (r *retrier) Retry(ctx context.Context, why, prompt string) ([]byte, error)
 	return r.Secret(ctx, why+" | "+prompt)
 }
 
-// TestReadPassphrase: a passphrase typed too short is asked for again at
+// TestReadPassphrase: a passphrase typed too short, or twice differently, is asked for again at
 // the prompt, saying why, instead of failing the step; one from env: or
 // file: is refused, as preflight refused it.
 func TestReadPassphrase(t *testing.T) {
 	t.Setenv("CEREMONY_SHORT", "short7!")
+	t.Setenv("CEREMONY_LONG", "long-enough")
+	const again, differ = "passphrase for the notary targets key (again)", "the two entries differ: type the same passphrase twice"
 	const what, why5 = "passphrase for the notary targets key", "the passphrase is 5 characters; notary requires at least 8: choose a longer one"
 	for _, tc := range []struct {
 		name, src string
@@ -303,12 +305,18 @@ func TestReadPassphrase(t *testing.T) {
 		wantErr   string   // the refusal
 		asked     []string // the prompts, in order
 	}{
-		{"long enough at once", "prompt", []string{"long-enough"}, false, "long-enough", "", []string{what}},
-		{"short, then long enough", "prompt", []string{"short", "long-enough"}, false, "long-enough", "", []string{what, what + " (" + why5 + ")"}},
-		{"twice short", "prompt", []string{"short", "1", "12345678"}, false, "12345678", "", []string{what, what + " (" + why5 + ")",
-			what + " (the passphrase is 1 characters; notary requires at least 8: choose a longer one)"}},
-		{"the reason on its own line", "prompt", []string{"short", "long-enough"}, true, "long-enough", "", []string{what, why5 + " | " + what}},
+		{"long enough at once", "prompt", []string{"long-enough", "long-enough"}, false, "long-enough", "", []string{what, again}},
+		{"short, then long enough", "prompt", []string{"short", "long-enough", "long-enough"}, false, "long-enough", "", []string{what, what + " (" + why5 + ")", again}},
+		{"twice short", "prompt", []string{"short", "1", "12345678", "12345678"}, false, "12345678", "", []string{what, what + " (" + why5 + ")",
+			what + " (the passphrase is 1 characters; notary requires at least 8: choose a longer one)", again}},
+		{"the reason on its own line", "prompt", []string{"short", "long-enough", "long-enough"}, true, "long-enough", "", []string{what, why5 + " | " + what, again}},
 		{"short, then nothing", "prompt", []string{"short", ""}, false, "", what + ": nothing was entered", []string{what, what + " (" + why5 + ")"}},
+		{"two entries differ, then the same", "prompt", []string{"long-enough", "long-enuogh", "long-enough", "long-enough"}, false, "long-enough", "",
+			[]string{what, again, what + " (" + differ + ")", again}},
+		{"differ, the reason on its own line", "prompt", []string{"long-enough", "long-enuogh", "long-enough", "long-enough"}, true, "long-enough", "",
+			[]string{what, again, differ + " | " + what, again}},
+		{"the second entry fails", "prompt", []string{"long-enough"}, false, "", "no more entries", []string{what, again}},
+		{"long enough from the environment", "env:CEREMONY_LONG", nil, false, "long-enough", "", nil},
 		{"short from the environment", "env:CEREMONY_SHORT", nil, false, "", what + ": the passphrase is 7 characters; notary requires at least 8: choose a longer one", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -324,7 +332,7 @@ func TestReadPassphrase(t *testing.T) {
 			}
 			v, err := src.ReadPassphrase(context.Background(), what, p)
 			if tc.wantErr != "" {
-				if err == nil || err.Error() != tc.wantErr {
+				if err == nil || !strings.HasSuffix(err.Error(), tc.wantErr) || v != nil {
 					t.Fatalf("ReadPassphrase = %q, %v; want the error %q", v, err, tc.wantErr)
 				}
 			} else if err != nil || string(v) != tc.want {

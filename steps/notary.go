@@ -1,7 +1,6 @@
 package steps
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 
@@ -138,22 +137,7 @@ func (st *State) passphrase(ctx context.Context, source, what string) ([]byte, e
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	p, err := src.ReadPassphrase(ctx, what, st.prompter)
-	if err != nil || !src.IsPrompt() {
-		return p, err
-	}
-	// A typed passphrase may protect a new key file: a typo would lock it
-	// for good, so it is asked twice, as the notary CLI does.
-	again, err := src.Read(ctx, what+" (again)", st.prompter)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(again)
-	if !bytes.Equal(p, again) {
-		clear(p)
-		return nil, fmt.Errorf("%s: the two entries differ", what)
-	}
-	return p, nil
+	return src.ReadPassphrase(ctx, what, st.prompter)
 }
 
 func short(ids []string) string {
