@@ -52,8 +52,9 @@ type KeyMap struct {
 	ScrollUp, ScrollDown, LeaveEnd key.Binding
 }
 
-// DefaultKeys are the wizard's keys. At a gate the field takes only the
-// letters of "yes", so q and d keep their meaning there.
+// DefaultKeys are the wizard's keys. While a field has focus (a gate's,
+// a secret's) it takes every letter: only ctrl+c, esc, enter and the keys
+// that type nothing act there.
 func DefaultKeys() KeyMap {
 	b := func(help, desc string, keys ...string) key.Binding {
 		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(help, desc))

@@ -379,9 +379,19 @@ func (m *Wizard) onKey(k tea.KeyPressMsg) tea.Cmd {
 		}
 		return nil
 	}
+	// A focused field takes every letter, hotkeys' included: an operator
+	// typing must never open a form or a question by a stray d or q.
+	// ctrl+c still asks to stop, esc leaves the field for the hotkeys, and
+	// keys that type nothing (arrows, pgdn) still move and scroll.
+	typing := m.gateField() && m.input.Focused()
+	if typing && k.Text != "" {
+		return m.onGateKey(k)
+	}
 	switch {
-	case key.Matches(k, keys.Quit):
+	case key.Matches(k, keys.ForceQuit) || !typing && key.Matches(k, keys.Quit):
 		m.over = quitOverlay
+	case typing && key.Matches(k, keys.Cancel):
+		m.input.Blur()
 	case key.Matches(k, keys.Deviation):
 		m.over = deviationOverlay
 		m.devAt = 0
@@ -400,7 +410,16 @@ func (m *Wizard) onKey(k tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(k, keys.Follow):
 		m.follow = true
 		m.at(m.current)
-	case m.ask != nil && m.ask.q.Kind == steps.Confirm:
+	case m.gateField() && !m.input.Focused():
+		// Out of the field: tab or enter goes back to it, and a letter
+		// that is no hotkey is typed there (esc, then "yes", works).
+		if key.Matches(k, keys.NextField, keys.Submit) {
+			return m.input.Focus()
+		}
+		if k.Text != "" {
+			return tea.Batch(m.input.Focus(), m.onGateKey(k))
+		}
+	case m.gateField():
 		return m.onGateKey(k)
 	case m.ask != nil && m.ask.q.Kind == steps.Failed:
 		switch {
@@ -442,6 +461,9 @@ func (m *Wizard) onGateKey(k tea.KeyPressMsg) tea.Cmd {
 }
 
 var errNotYes = errors.New(`only "yes" goes on`)
+
+// gateField reports a gate waiting for its typed yes.
+func (m *Wizard) gateField() bool { return m.ask != nil && m.ask.q.Kind == steps.Confirm }
 
 func (m *Wizard) onDeviationKey(k tea.KeyPressMsg) tea.Cmd {
 	keys := m.c.Keys
@@ -729,8 +751,13 @@ func (m *Wizard) helpKeys() []key.Binding {
 		nav = append([]key.Binding{k.Follow}, nav...)
 	}
 	switch {
-	case m.ask != nil && m.ask.q.Kind == steps.Confirm:
-		return append([]key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("yes⏎", "go on"))}, nav...)
+	case m.gateField() && m.input.Focused():
+		// Letters are typed: only the keys that type nothing are offered.
+		arrows := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "step"))
+		leave := key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "other keys"))
+		return []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("yes⏎", "go on")), leave, arrows, k.PageDown, withHelp(k.ForceQuit, "quit")}
+	case m.gateField():
+		return append([]key.Binding{key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "type yes"))}, nav...)
 	case m.ask != nil && m.ask.q.Kind == steps.Failed:
 		b := []key.Binding{k.Retry}
 		if m.ask.q.CanSkip {

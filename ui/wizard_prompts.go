@@ -57,14 +57,16 @@ func (m *Wizard) gateLines(w int) []string {
 	out = append(out, st.Prompt.Render("Type ")+st.Key.Render("yes")+st.Prompt.Render(" and press Enter to go on: ")+m.input.View())
 	v := m.input.Value()
 	switch {
+	case !m.input.Focused():
+		out = append(out, st.Muted.Render("out of the field: d deviation · q stop · tab or y types yes"))
 	case v == "yes":
 		out = append(out, st.OK.Render("✓ Enter goes on"))
 	case m.input.Err != nil && v == "":
-		out = append(out, st.Bad.Render("✗ only yes goes on")+st.Muted.Render(" · type yes · q stops here"))
+		out = append(out, st.Bad.Render("✗ only yes goes on")+st.Muted.Render(" · type yes · ctrl+c stops here"))
 	case m.input.Err != nil:
-		out = append(out, st.Bad.Render("✗ only yes goes on")+st.Muted.Render(" · backspace to correct · q stops here"))
+		out = append(out, st.Bad.Render("✗ only yes goes on")+st.Muted.Render(" · backspace to correct · ctrl+c stops"))
 	case v == "":
-		out = append(out, st.Muted.Render("Enter alone does nothing · q stops here"))
+		out = append(out, st.Muted.Render("Enter alone does nothing · esc for d, q and the other keys"))
 	default:
 		out = append(out, st.Muted.Render("keep typing: yes"))
 	}

@@ -240,9 +240,11 @@ func TestWizardGate(t *testing.T) {
 		{"corrected", []string{"y", "e", "p", "backspace", "s", "enter"}, steps.Proceed, true, "yes"},
 		{"yes", []string{"y", "e", "s", "enter"}, steps.Proceed, true, "confirmed by typing yes"},
 		{"capital YES is not yes", []string{"Y", "E", "S", "enter"}, 0, false, "✗ only yes goes on"},
-		{"q asks first", []string{"q"}, 0, false, "Stop the ceremony here?"},
-		{"q then n goes on", []string{"q", "n", "y", "e", "s", "enter"}, steps.Proceed, true, "confirmed"},
-		{"q then y stops at the gate", []string{"q", "y"}, steps.Abort, true, "Stopping"},
+		{"q is typed, not quit", []string{"q"}, 0, false, "✗ only yes goes on"},
+		{"ctrl+c asks first", []string{"ctrl+c"}, 0, false, "Stop the ceremony here?"},
+		{"ctrl+c then n goes on", []string{"ctrl+c", "n", "y", "e", "s", "enter"}, steps.Proceed, true, "confirmed"},
+		{"ctrl+c then y stops at the gate", []string{"ctrl+c", "y"}, steps.Abort, true, "Stopping"},
+		{"esc then q asks", []string{"esc", "q"}, 0, false, "Stop the ceremony here?"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -466,5 +468,50 @@ func TestWizardGateAhead(t *testing.T) {
 	}
 	if got := []status{m.rows[0].status, m.rows[2].status}; got[0] != stRunning || got[1] != stPending {
 		t.Fatalf("preflight %v, transcript key %v; want running, pending", got[0].word(), got[1].word())
+	}
+}
+
+// TestWizardGateFieldTakesLetters: while the gate's field has focus, every
+// letter is typed into it, hotkeys' letters included: "dq" shows in the
+// field (refused, not yes), and neither the deviation form nor the quit
+// question opens. ctrl+c still asks; esc leaves the field, and then d and q
+// are hotkeys again.
+func TestWizardGateFieldTakesLetters(t *testing.T) {
+	p := wizardPlan(t)
+	cases := []struct {
+		name       string
+		keys       []string
+		field      string
+		shows, not []string
+	}{
+		{"dq is typed", []string{"d", "q"}, "dq", []string{"> dq", "✗ only yes goes on"}, []string{"Record a deviation", "Stop the ceremony here?"}},
+		{"k and f are typed", []string{"k", "f"}, "kf", []string{"> kf"}, []string{"Stop the ceremony here?"}},
+		{"ctrl+c asks", []string{"y", "ctrl+c"}, "y", []string{"Stop the ceremony here?"}, nil},
+		{"esc then d is a deviation", []string{"esc", "d"}, "", []string{"Record a deviation"}, nil},
+		{"esc then q asks", []string{"esc", "q"}, "", []string{"Stop the ceremony here?"}, nil},
+		{"esc then yes types again", []string{"esc", "y", "e", "s"}, "yes", []string{"> yes", "✓ Enter goes on"}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := newTestWizard(t, p, 80, 24)
+			send(m, sceneGate(p)...)
+			for _, k := range c.keys {
+				m.Update(keyPress(k))
+			}
+			s := screen(m)
+			if m.input.Value() != c.field {
+				t.Errorf("field holds %q, want %q", m.input.Value(), c.field)
+			}
+			for _, want := range c.shows {
+				if !strings.Contains(s, want) {
+					t.Errorf("screen lacks %q:\n%s", want, s)
+				}
+			}
+			for _, bad := range c.not {
+				if strings.Contains(s, bad) {
+					t.Errorf("screen shows %q:\n%s", bad, s)
+				}
+			}
+		})
 	}
 }

@@ -196,7 +196,14 @@ func TestTUIQuitResume(t *testing.T) {
 	x.start(env, "run", "--config", cfg)
 	typePIN()
 	x.confirmGates("Ceremony complete", "3")
-	x.keys("q")
+	// The gate's field has focus: d and q are letters typed into it, not
+	// hotkeys; ctrl+c still asks.
+	x.text("dq")
+	s := x.waitText("> dq")
+	if strings.Contains(s, "Record a deviation") || strings.Contains(s, "Stop the ceremony here?") || !strings.Contains(s, "only yes goes on") {
+		t.Errorf("d or q typed into the gate's field acted as a hotkey:\n%s", s)
+	}
+	x.keys("C-c")
 	x.waitText("Stop the ceremony here?")
 	x.keys("y")
 	status, s := x.waitExit()
@@ -255,6 +262,8 @@ func TestScreenshots(t *testing.T) {
 		x.waitFor("the root key's generation in progress", func(s string) bool { return strings.Contains(s, `generating rsa-4096 key "root"`) })
 		x.shoot(dir, "running")
 		x.waitFor("the next gate", func(s string) bool { return gateRE.MatchString(s) && !strings.Contains(s, "running") })
+		x.keys("Escape") // out of the gate's field, where d is a letter
+		x.waitText("out of the field")
 		x.keys("d")
 		x.text("The second witness arrived after the CA was made; she checked its fingerprint against the screen.")
 		x.keys("Tab")
