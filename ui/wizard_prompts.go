@@ -133,5 +133,9 @@ func (m *Wizard) resumeLines(w int) []string {
 	if hint == "" {
 		hint = "the same command"
 	}
-	return hangIndent("  ", m.c.Styles.Code.Render(hint), w)
+	lines := wrapPath(hint, w-2) // a path in it is never broken at a hyphen
+	for i, l := range lines {
+		lines[i] = "  " + m.c.Styles.Code.Render(l)
+	}
+	return lines
 }

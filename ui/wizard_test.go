@@ -515,3 +515,71 @@ func TestWizardGateFieldTakesLetters(t *testing.T) {
 		})
 	}
 }
+
+// paneLines are the lines inside the end screen's box, without its border.
+func paneLines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, "│ ") && strings.HasSuffix(l, " │") {
+			out = append(out, strings.TrimRight(strings.TrimSuffix(strings.TrimPrefix(l, "│ "), " │"), " "))
+		}
+	}
+	return out
+}
+
+// TestWizardEndPaths: at 80 columns the end screen shows the transcript's
+// path whole on a line of its own when it fits one, and breaks a longer one
+// only after a '/': never at a hyphen inside a name.
+func TestWizardEndPaths(t *testing.T) {
+	p := wizardPlan(t)
+	for _, path := range []string{
+		"/tmp/ceremony-out/rehearsal-2026-11-30/op-laptop/transcript.intoto.jsonl",
+		"/tmp/ceremony-out/rehearsal-2026-11-30/operator-laptop-of-the-second-witness/second-attempt/ceremony-out/transcript.intoto.jsonl",
+	} {
+		t.Run(fmt.Sprint(len(path)), func(t *testing.T) {
+			m := newTestWizard(t, p, 80, 24)
+			msgs := sceneComplete(p)
+			v := msgs[len(msgs)-2].(verifiedMsg)
+			res := *v.res
+			res.Transcript = path
+			msgs[len(msgs)-2] = verifiedMsg{res: &res}
+			send(m, msgs...)
+			lines := paneLines(screen(m))
+			var got []string // the lines that hold the path
+			for _, l := range lines {
+				if l = strings.TrimSpace(strings.TrimPrefix(l, "Transcript")); strings.HasPrefix(l, "/") || len(got) > 0 && !strings.Contains(strings.Join(got, ""), "jsonl") {
+					got = append(got, strings.TrimSpace(strings.TrimSuffix(l, "(sealed)")))
+				}
+			}
+			if strings.Join(got, "") != path {
+				t.Fatalf("the path reads %q, want %q:\n%s", strings.Join(got, ""), path, strings.Join(lines, "\n"))
+			}
+			if len(path) <= 76-2 && len(got) != 1 {
+				t.Errorf("a path that fits a line is broken: %q", got)
+			}
+			for _, l := range got[:len(got)-1] {
+				if !strings.HasSuffix(l, "/") {
+					t.Errorf("broken elsewhere than after a '/': %q", l)
+				}
+			}
+		})
+	}
+}
+
+func TestWrapPath(t *testing.T) {
+	cases := []struct {
+		s    string
+		w    int
+		want []string
+	}{
+		{"ceremony run --config /tmp/ceremony-out/ceremony.yaml", 40, []string{"ceremony run --config", "/tmp/ceremony-out/ceremony.yaml"}},
+		{"/srv/a-b/c-d/e-f", 9, []string{"/srv/a-b/", "c-d/e-f"}},
+		{"/x/" + strings.Repeat("a-", 10) + "z", 8, []string{"/x/", "a-a-a-a↩", "-a-a-a-↩", "a-a-a-z"}},
+		{"  - PIN: refused at /dev/some-token", 20, []string{"  - PIN: refused at", "  /dev/some-token"}},
+	}
+	for _, c := range cases {
+		if got := wrapPath(c.s, c.w); strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+			t.Errorf("wrapPath(%q, %d) = %q, want %q", c.s, c.w, got, c.want)
+		}
+	}
+}
