@@ -147,8 +147,11 @@ func (m *Wizard) afterLines(w int) []string {
 // step's own result line, as the run reported it.
 func (m *Wizard) summaries(w int) []string {
 	out := []string{"", m.c.Styles.Title.Render("Steps")}
-	for i, r := range m.rows {
-		line := fmt.Sprintf("%s %d %s", r.status.glyph(), i, m.plan.Steps[i].Title)
+	for _, r := range m.rows {
+		if r.num < 0 {
+			continue // the transcript key's row: its step says what it made
+		}
+		line := fmt.Sprintf("%s %d %s", r.status.glyph(), r.num, r.step.Title)
 		if r.result != nil {
 			line += ": " + r.result.Summary
 		}

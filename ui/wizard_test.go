@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -104,16 +105,29 @@ const (
 // Scenes of a ceremony, each from the one before: what the goldens show.
 func scenePlan(p *steps.Plan) []tea.Msg { return nil }
 
-func sceneGate(p *steps.Plan) []tea.Msg {
+// sceneKeyGate: preflight has passed its checks and the runner asks the
+// transcript key's gate (step 2's key), before step 1.
+func sceneKeyGate(p *steps.Plan) []tea.Msg {
 	return []tea.Msg{
 		ev(steps.StepStarted, 0, p),
-		finished(0, p, `token "demo" (SoftHSM project SoftHSM v2, serial 5d1e0c3f2a9b4c7e) ready; output /srv/ceremony/out`),
-		questionMsg{q: steps.Question{Kind: steps.Confirm, Step: &p.Steps[1], Index: 1, Total: len(p.Steps) - 1}, reply: make(chan steps.Answer, 1)},
+		questionMsg{q: steps.Question{Kind: steps.Confirm, Step: &p.Steps[2], Index: 2, Total: len(p.Steps) - 1}, reply: make(chan steps.Answer, 1)},
 	}
 }
 
+// keyMade is the transcript key's gate answered and preflight finished.
+func keyMade(p *steps.Plan) []tea.Msg {
+	return append(sceneKeyGate(p), keyPress("y"), keyPress("e"), keyPress("s"), keyPress("enter"),
+		finished(0, p, `token "demo" (SoftHSM project SoftHSM v2, serial 5d1e0c3f2a9b4c7e) ready; output /srv/ceremony/out`))
+}
+
+func sceneGate(p *steps.Plan) []tea.Msg {
+	return append(keyMade(p),
+		questionMsg{q: steps.Question{Kind: steps.Confirm, Step: &p.Steps[1], Index: 1, Total: len(p.Steps) - 1}, reply: make(chan steps.Answer, 1)},
+	)
+}
+
 func sceneRunning(p *steps.Plan) []tea.Msg {
-	return append(sceneGate(p)[:2],
+	return append(keyMade(p),
 		ev(steps.StepStarted, 1, p),
 		finished(1, p, `CA key "ca" (id 5c1e0a77d2f4b913) in the token; CN=Docker Notary CA (rehearsal) valid until 2046-03-09; SHA-256 fingerprint `+caFP),
 		ev(steps.StepStarted, 2, p),
@@ -124,7 +138,7 @@ func sceneRunning(p *steps.Plan) []tea.Msg {
 }
 
 func sceneFailure(p *steps.Plan) []tea.Msg {
-	msgs := sceneRunning(p)[:6]
+	msgs := sceneRunning(p)[:len(keyMade(p))+4]
 	msgs = append(msgs,
 		ev(steps.StepStarted, 3, p),
 		finished(3, p, `root key "root" (id 9d04be13) in the token; CN=root certificate valid until 2027-03-14; public key SHA-256 `+rootFP),
@@ -140,7 +154,7 @@ func sceneFailure(p *steps.Plan) []tea.Msg {
 }
 
 func sceneComplete(p *steps.Plan) []tea.Msg {
-	msgs := sceneFailure(p)[:10]
+	msgs := sceneFailure(p)[:len(keyMade(p))+8]
 	for i := 5; i < len(p.Steps); i++ {
 		msgs = append(msgs, ev(steps.StepStarted, i, p), finished(i, p, "published"))
 	}
@@ -171,6 +185,7 @@ func TestWizardGolden(t *testing.T) {
 		typed string
 	}{
 		{"plan", scenePlan, ""},
+		{"keygate", sceneKeyGate, ""},
 		{"gate", sceneGate, "ye"},
 		{"running", sceneRunning, ""},
 		{"failure", sceneFailure, ""},
@@ -451,23 +466,63 @@ func TestWizardResize(t *testing.T) {
 	}
 }
 
-// TestWizardGateAhead: a gate asked ahead of the run (the transcript key's,
-// while preflight runs) leaves its step pending once confirmed; the step
-// the run is at stays the one running.
+// TestWizardGateAhead: the transcript key's gate, which the runner asks
+// during preflight (the key signs the transcript's first entry), is about a
+// row of its own in the script, before step 1: pending, waiting at the
+// gate, running once confirmed, done with preflight; the gate and the
+// right pane say why it comes first. Its plan step, after the CA, stays
+// pending for the CA's certificate.
 func TestWizardGateAhead(t *testing.T) {
 	p := wizardPlan(t)
-	m := newTestWizard(t, p, 100, 30)
+	m := newTestWizard(t, p, 80, 24)
+	row := regexp.MustCompile(`(?m)^│ (.)  (. \w+ +)Transcript key +│`)
+	// the row's state, and that the row is right before step 1's
+	state := func(s string) string {
+		l := row.FindStringSubmatchIndex(s)
+		if l == nil {
+			t.Fatalf("no transcript key row in the script:\n%s", s)
+		}
+		next := s[l[1]:]
+		next = next[strings.IndexByte(next, '\n')+1:]
+		if !strings.HasPrefix(next, "│  1 ") {
+			t.Errorf("the transcript key's row is not right before step 1:\n%s", s)
+		}
+		return strings.TrimSpace(s[l[4]:l[5]])
+	}
 	reply := make(chan steps.Answer, 1)
+	if got := state(screen(m)); got != "○ pending" {
+		t.Errorf("before the run: %q, want pending", got)
+	}
 	send(m, ev(steps.StepStarted, 0, p),
 		questionMsg{q: steps.Question{Kind: steps.Confirm, Step: &p.Steps[2], Index: 2, Total: len(p.Steps) - 1}, reply: reply})
-	for _, k := range []string{"y", "e", "s", "enter"} {
-		m.Update(keyPress(k))
+	s := screen(m)
+	if got := state(s); got != "? waiting" {
+		t.Errorf("at its gate: %q, want waiting", got)
 	}
+	for _, want := range []string{"before step 1 ? waiting", "Before step 1 · Transcript key", "⚠ Irreversible: first, before step 1:",
+		"transcript signer", "It comes first on purpose", "Step 2 has the CA certify it"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the gate lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "step 2 of 7") || strings.Contains(s, "write transcript.pem") {
+		t.Errorf("the gate is about step 2:\n%s", s)
+	}
+	typeText(m, "yes")
+	m.Update(keyPress("enter"))
 	if a, ok := answered(reply); !ok || a != steps.Proceed {
 		t.Fatalf("answer %v (sent %v)", a, ok)
 	}
-	if got := []status{m.rows[0].status, m.rows[2].status}; got[0] != stRunning || got[1] != stPending {
-		t.Fatalf("preflight %v, transcript key %v; want running, pending", got[0].word(), got[1].word())
+	if got := state(screen(m)); got != "▸ running" {
+		t.Errorf("confirmed: %q, want running", got)
+	}
+	send(m, finished(0, p, "token ready"))
+	s = screen(m)
+	if got := state(s); got != "✓ done" {
+		t.Errorf("after preflight: %q, want done", got)
+	}
+	if !strings.Contains(s, "2 ○ pending  Create the tran") {
+		t.Errorf("step 2 is not pending:\n%s", s)
 	}
 }
 
