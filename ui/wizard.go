@@ -382,7 +382,7 @@ func (m *Wizard) rowRef(i int) string {
 	if r := m.rows[i]; r.num >= 0 {
 		return fmt.Sprintf("step %d %s", r.num, r.step.Title)
 	}
-	return "the transcript key, before step 1"
+	return "the transcript key before step 1"
 }
 
 // position says where row i is in the plan, for the header: "step 3 of 7".
