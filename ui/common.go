@@ -118,10 +118,12 @@ func hangIndent(lead string, s string, w int) []string {
 }
 
 // hangStyled is hangIndent with s in style, applied line by line: a
-// terminal line ends its styles, so a wrapped span must reopen them.
+// terminal line ends its styles, so a wrapped span must reopen them. It
+// sets what a step makes, writes and replaces: file names, labels and
+// commands, broken as wrapPath breaks them, never at a hyphen.
 func hangStyled(lead, s string, w int, style lipgloss.Style) []string {
 	lw := ansi.StringWidth(lead)
-	lines := wrapWidth(s, w-lw)
+	lines := wrapPath(s, w-lw)
 	pad := strings.Repeat(" ", lw)
 	for i := range lines {
 		l := style.Render(lines[i])

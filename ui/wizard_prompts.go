@@ -57,7 +57,7 @@ func (m *Wizard) gateLines(w int) []string {
 	}
 	out := []string{st.Warn.Render(head)}
 	for _, a := range acts {
-		out = append(out, hangIndent("  • ", a, w)...)
+		out = append(out, hangPath("  • ", a, w)...) // names and paths: never broken at a hyphen
 	}
 	if m.askAt == m.early {
 		out = append(out, hangStyled("  ", earlyWhy(q.Index), w, st.Muted)...)
