@@ -52,8 +52,9 @@ type KeyMap struct {
 	ScrollUp, ScrollDown, LeaveEnd key.Binding
 }
 
-// DefaultKeys are the wizard's keys. At a gate the field takes only the
-// letters of "yes", so q and d keep their meaning there.
+// DefaultKeys are the wizard's keys. While a field has focus (a gate's,
+// a secret's) it takes every letter: only ctrl+c, esc, enter and the keys
+// that type nothing act there.
 func DefaultKeys() KeyMap {
 	b := func(help, desc string, keys ...string) key.Binding {
 		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(help, desc))
@@ -117,10 +118,12 @@ func hangIndent(lead string, s string, w int) []string {
 }
 
 // hangStyled is hangIndent with s in style, applied line by line: a
-// terminal line ends its styles, so a wrapped span must reopen them.
+// terminal line ends its styles, so a wrapped span must reopen them. It
+// sets what a step makes, writes and replaces: file names, labels and
+// commands, broken as wrapPath breaks them, never at a hyphen.
 func hangStyled(lead, s string, w int, style lipgloss.Style) []string {
 	lw := ansi.StringWidth(lead)
-	lines := wrapWidth(s, w-lw)
+	lines := wrapPath(s, w-lw)
 	pad := strings.Repeat(" ", lw)
 	for i := range lines {
 		l := style.Render(lines[i])
@@ -159,4 +162,81 @@ func box(st Styles, frame bool, title string, lines []string, w, h int) string {
 	}
 	b.WriteString("\n" + edge.Render("╰"+strings.Repeat("─", w-2)+"╯"))
 	return b.String()
+}
+
+// wrapPath breaks s into lines of at most w cells for text that holds
+// paths and commands, which are read and copied: at spaces, a word that
+// fits a line is never broken; a longer one (a path) is broken after a '/'
+// and, when a piece is still longer than a line, cut with a ↩ at the end
+// of the line. Never at a hyphen, where ansi.Wrap (and lipgloss) break
+// "ceremony-out". Leading spaces indent every line.
+func wrapPath(s string, w int) []string {
+	body := strings.TrimLeft(s, " ")
+	lead := s[:len(s)-len(body)]
+	if w -= len(lead); w < 2 {
+		return []string{ansi.Truncate(s, max(w+len(lead), 0), "")}
+	}
+	var lines []string
+	var cur strings.Builder
+	cw := 0
+	flush := func() {
+		lines = append(lines, lead+strings.TrimRight(cur.String(), " "))
+		cur.Reset()
+		cw = 0
+	}
+	for _, word := range strings.Split(body, " ") {
+		ww := ansi.StringWidth(word)
+		if cw > 0 && cw+1+ww <= w {
+			cur.WriteByte(' ')
+			cur.WriteString(word)
+			cw += 1 + ww
+			continue
+		}
+		if cw > 0 {
+			flush()
+		}
+		for _, piece := range splitAfter(word, '/') {
+			pw := ansi.StringWidth(piece)
+			if cw > 0 && cw+pw > w {
+				flush()
+			}
+			for pw > w {
+				lines = append(lines, lead+ansi.Cut(piece, 0, w-1)+"↩")
+				piece = ansi.TruncateLeft(piece, w-1, "")
+				pw = ansi.StringWidth(piece)
+			}
+			cur.WriteString(piece)
+			cw += pw
+		}
+	}
+	flush()
+	return lines
+}
+
+// splitAfter cuts s after each sep, keeping it: "/a/b" → "/", "a/", "b".
+func splitAfter(s string, sep byte) []string {
+	var out []string
+	for {
+		i := strings.IndexByte(s, sep)
+		if i < 0 || i == len(s)-1 {
+			return append(out, s)
+		}
+		out = append(out, s[:i+1])
+		s = s[i+1:]
+	}
+}
+
+// hangPath is hangIndent for text with paths: wrapPath's breaks.
+func hangPath(lead, s string, w int) []string {
+	lw := ansi.StringWidth(lead)
+	lines := wrapPath(s, w-lw)
+	pad := strings.Repeat(" ", lw)
+	for i := range lines {
+		if i == 0 {
+			lines[i] = lead + lines[i]
+		} else {
+			lines[i] = pad + lines[i]
+		}
+	}
+	return lines
 }

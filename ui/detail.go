@@ -20,14 +20,14 @@ type detailPane struct {
 	width, height int
 	offset        int
 
-	step        *steps.Step
-	index, last int
-	row         wizStep
-	prevStep    *steps.Step // the step just finished, while a gate waits
-	prev        *wizStep
-	spin        string
-	footer      []string
-	frame       bool
+	title    string // "Step 3 of 7 · Create the root key"
+	step     *steps.Step
+	row      wizStep
+	justDone string   // names the step just finished, while a gate waits
+	prev     *wizStep // that step
+	spin     string
+	footer   []string
+	frame    bool
 }
 
 func (p *detailPane) SetSize(w, h int) { p.width, p.height = w, h }
@@ -36,8 +36,8 @@ func (p *detailPane) page() int        { return max(p.height-2-len(p.footer)-1, 
 func (p *detailPane) top()             { p.offset = 0 }
 func (p *detailPane) scroll(n int)     { p.offset = max(p.offset+n, 0) }
 
-func (p *detailPane) show(s *steps.Step, i, last int, r wizStep, prevStep *steps.Step, prev *wizStep, spin string) {
-	p.step, p.index, p.last, p.row, p.prevStep, p.prev, p.spin = s, i, last, r, prevStep, prev, spin
+func (p *detailPane) show(title string, r wizStep, justDone string, prev *wizStep, spin string) {
+	p.title, p.step, p.row, p.justDone, p.prev, p.spin = title, r.step, r, justDone, prev, spin
 }
 
 func (p *detailPane) View() string {
@@ -47,7 +47,7 @@ func (p *detailPane) View() string {
 	w := p.inner()
 	body := stepLines(p.c.Styles, p.step, p.row, p.spin, w)
 	if p.prev != nil {
-		head := []string{p.c.Styles.OK.Render(fmt.Sprintf("✓ just done: step %d %s", p.index-1, p.prevStep.Title))}
+		head := []string{p.c.Styles.OK.Render("✓ just done: " + p.justDone)}
 		head = append(head, resultLines(p.c.Styles, p.prev.result.Summary, w)...)
 		body = append(append(head, ""), body...)
 	}
@@ -74,8 +74,7 @@ func (p *detailPane) View() string {
 		lines = append(lines, p.c.Styles.Border.Render(strings.Repeat("┄", w)))
 		lines = append(lines, p.footer...)
 	}
-	title := fmt.Sprintf("Step %d of %d · %s", p.index, p.last, p.step.Title)
-	return box(p.c.Styles, p.frame, title, lines, p.width, p.height)
+	return box(p.c.Styles, p.frame, p.title, lines, p.width, p.height)
 }
 
 // stepLines is a step as the witnesses read it: state, result or error,

@@ -5,8 +5,6 @@ import (
 	"strconv"
 
 	"github.com/charmbracelet/x/ansi"
-
-	"github.com/ceremony-dev/ceremony/steps"
 )
 
 // scriptPane is the ceremony script on the left: every step with its number,
@@ -16,8 +14,8 @@ import (
 type scriptPane struct {
 	c                 Common
 	width, height     int
-	plan              *steps.Plan
 	rows              []wizStep
+	last              int // the plan's last step number
 	selected, current int
 }
 
@@ -31,7 +29,7 @@ func (p *scriptPane) View() string {
 	if n > inner {
 		first = min(max(p.selected-inner/2, 0), n-inner)
 	}
-	digits := len(strconv.Itoa(max(n-1, 0)))
+	digits := len(strconv.Itoa(max(p.last, 0)))
 	lines := make([]string, 0, inner)
 	for i := first; i < n && len(lines) < inner; i++ {
 		r := p.rows[i]
@@ -40,9 +38,14 @@ func (p *scriptPane) View() string {
 		if i == p.current && r.status != stPending {
 			mark = "›"
 		}
-		title := fmt.Sprintf("%s%*d ", mark, digits, i)
+		// The transcript key's row has no number: it is no step of the
+		// plan but the end of preflight, before step 1.
+		title := fmt.Sprintf("%s%*s ", mark, digits, "")
+		if r.num >= 0 {
+			title = fmt.Sprintf("%s%*d ", mark, digits, r.num)
+		}
 		room := p.width - 4 - ansi.StringWidth(title) - 11
-		t := fitWidth(p.plan.Steps[i].Title, max(room, 1))
+		t := fitWidth(r.step.Title, max(room, 1))
 		if i == p.selected {
 			t = st.Select.Render(t)
 		}
@@ -50,7 +53,7 @@ func (p *scriptPane) View() string {
 	}
 	title := "Script"
 	if n > inner && inner > 0 {
-		title = fmt.Sprintf("Script %d–%d of %d", first, first+len(lines)-1, n-1)
+		title = fmt.Sprintf("Script %d–%d of %d", max(p.rows[first].num, 0), max(p.rows[first+len(lines)-1].num, 0), p.last)
 	}
 	return box(st, false, title, lines, p.width, p.height)
 }

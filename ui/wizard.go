@@ -36,8 +36,11 @@ type WizardOptions struct {
 	ResumeHint string
 }
 
-// wizStep is what the wizard knows of one step of the plan.
+// wizStep is what the wizard knows of one row of the script: a step of the
+// plan, or the transcript key's generation shown before step 1 (earlyKey).
 type wizStep struct {
+	step     *steps.Step
+	num      int // the step's number in the plan; -1 for the transcript key's row
 	status   status
 	progress string    // the last StepProgress message
 	began    time.Time // when the step last started, for the estimate
@@ -72,11 +75,12 @@ type Wizard struct {
 	height int
 
 	plan     *steps.Plan
-	rows     []wizStep
-	current  int  // the step the run is at
-	selected int  // the step the right pane shows
-	follow   bool // the right pane follows the run
-	finished bool // PlanFinished came: the journal is sealed
+	rows     []wizStep // the script's rows: the plan's steps and the transcript key's
+	early    int       // the transcript key's row, or -1
+	current  int       // the row the run is at
+	selected int       // the row the right pane shows
+	follow   bool      // the right pane follows the run
+	finished bool      // PlanFinished came: the journal is sealed
 
 	script  *scriptPane
 	detail  *detailPane
@@ -88,6 +92,7 @@ type Wizard struct {
 	help    help.Model
 
 	ask    *questionMsg // a gate or a failure, waiting for its answer
+	askAt  int          // the row it is about
 	secret *secretMsg   // a secret prompt, waiting for its value
 	input  textinput.Model
 	over   overlay
@@ -125,8 +130,27 @@ func NewWizard(engine *Engine, opts WizardOptions) *Wizard {
 // Init starts the ceremony and listens to it.
 func (m *Wizard) Init() tea.Cmd { return tea.Batch(m.engine.start(), m.engine.next()) }
 
+// setPlan makes the script's rows: the plan's steps in order, and right
+// after preflight the transcript key's own row (earlyKey).
 func (m *Wizard) setPlan(p *steps.Plan) {
-	m.plan, m.rows = p, make([]wizStep, len(p.Steps))
+	m.plan, m.early = p, -1
+	m.rows = make([]wizStep, 0, len(p.Steps)+1)
+	e := earlyKey(p)
+	for i := range p.Steps {
+		m.rows = append(m.rows, wizStep{step: &p.Steps[i], num: i})
+		if i == 0 && e != nil {
+			m.early = len(m.rows)
+			m.rows = append(m.rows, wizStep{step: e, num: -1})
+		}
+	}
+}
+
+// rowOf is the script's row of plan step i.
+func (m *Wizard) rowOf(i int) int {
+	if m.early >= 0 && i >= m.early {
+		return i + 1
+	}
+	return i
 }
 
 // Update is the wizard's one switch over what happened.
@@ -201,11 +225,14 @@ func (m *Wizard) onEvent(e steps.Event) tea.Cmd {
 		m.finished, m.sealed = true, e.Message
 		return nil
 	}
-	if m.plan == nil || e.Index < 0 || e.Index >= len(m.rows) {
+	if m.plan == nil || e.Index < 0 || e.Index >= len(m.plan.Steps) {
 		return nil
 	}
-	r := &m.rows[e.Index]
-	m.at(e.Index)
+	r := &m.rows[m.rowOf(e.Index)]
+	m.at(m.rowOf(e.Index))
+	if e.Index == 0 {
+		m.settleEarly(e)
+	}
 	switch e.Kind {
 	case steps.StepStarted:
 		r.status, r.progress, r.err, r.began = stRunning, "", nil, e.Time
@@ -289,14 +316,20 @@ func (m *Wizard) anyRunning() bool {
 }
 
 func (m *Wizard) onQuestion(q questionMsg) tea.Cmd {
-	m.ask = &q
-	m.at(q.q.Index)
+	i := m.rowOf(q.q.Index)
+	if q.q.Kind == steps.Confirm && m.early >= 0 && signsTranscript(q.q.Step) {
+		// The runner asks the transcript key's gate during preflight,
+		// before the key is made: the question is about the key's row.
+		i = m.early
+	}
+	m.ask, m.askAt = &q, i
+	m.at(i)
 	m.follow = true
-	m.selected = q.q.Index
+	m.selected = i
 	if q.q.Kind == steps.Confirm {
-		m.setStatus(q.q.Index, stWaiting)
+		m.setStatus(i, stWaiting)
 		m.input = newGateInput()
-		m.log.add(m.c.Styles.Warn.Render(fmt.Sprintf("gate: step %d %s asks for a typed yes", q.q.Index, q.q.Step.Title)))
+		m.log.add(m.c.Styles.Warn.Render(fmt.Sprintf("gate: %s asks for a typed yes", m.rowRef(i))))
 		return m.input.Focus()
 	}
 	return nil
@@ -304,22 +337,91 @@ func (m *Wizard) onQuestion(q questionMsg) tea.Cmd {
 
 // answer replies to the pending question.
 func (m *Wizard) answer(a steps.Answer) {
-	q := m.ask
+	q, i := m.ask, m.askAt
 	m.ask = nil
 	m.input.Blur()
 	q.reply <- a
 	what := map[steps.Answer]string{steps.Proceed: "confirmed by typing yes", steps.Retry: "retry", steps.Skip: "skip", steps.Abort: "abort"}[a]
-	m.log.add(fmt.Sprintf("operator: %s (step %d %s)", what, q.q.Index, q.q.Step.Title))
+	m.log.add(fmt.Sprintf("operator: %s (%s)", what, m.rowRef(i)))
 	switch {
-	case (a == steps.Proceed || a == steps.Retry) && !m.runningBefore(q.q.Index):
-		m.setStatus(q.q.Index, stRunning)
+	case a == steps.Proceed && i == m.early:
+		// The key is made now, while preflight ends.
+		m.setStatus(i, stRunning)
+	case (a == steps.Proceed || a == steps.Retry) && !m.runningBefore(i):
+		m.setStatus(i, stRunning)
 	case a == steps.Proceed:
-		// A gate asked ahead of the run (the transcript key's, during
-		// preflight): the step runs when the run gets there.
-		m.setStatus(q.q.Index, stPending)
+		// A gate asked ahead of the run: the step runs when the run
+		// gets there.
+		m.setStatus(i, stPending)
 	case a == steps.Skip:
-		m.rows[q.q.Index].skipAsk = true
+		m.rows[i].skipAsk = true
 	}
+}
+
+// settleEarly ends the transcript key's row with preflight, which makes
+// the key at its end: done when the operator let it be made, found again
+// (restored) when preflight passed without asking (a resumed ceremony), or
+// failed with preflight once it was being made.
+func (m *Wizard) settleEarly(e steps.Event) {
+	if m.early < 0 {
+		return
+	}
+	r := &m.rows[m.early]
+	switch {
+	case e.Kind == steps.StepFinished && r.status == stRunning:
+		r.status = stDone
+	case e.Kind == steps.StepFinished && r.status == stPending:
+		r.status = stRestored
+	case e.Kind == steps.StepFailed && r.status == stRunning:
+		r.status, r.err = stFailed, e.Err
+	}
+}
+
+// rowRef names row i in a sentence: "step 3 Create the root key".
+func (m *Wizard) rowRef(i int) string {
+	if r := m.rows[i]; r.num >= 0 {
+		return fmt.Sprintf("step %d %s", r.num, r.step.Title)
+	}
+	return "the transcript key before step 1"
+}
+
+// position says where row i is in the plan, for the header: "step 3 of 7".
+func (m *Wizard) position(i int) string {
+	if r := m.rows[i]; r.num >= 0 {
+		return fmt.Sprintf("step %d of %d", r.num, len(m.plan.Steps)-1)
+	}
+	return "before step 1"
+}
+
+// earlyKey is the transcript key's generation as a script row of its own,
+// before step 1. The runner makes that key at the end of preflight, before
+// the journal's header, which it signs, and asks its gate then; the key's
+// plan step, after the CA, has the CA certify it. Shown only at its plan
+// step, the first gate would be about a step further down the script. The
+// transcript is unchanged: this row is how the wizard shows the run.
+func earlyKey(p *steps.Plan) *steps.Step {
+	for i := 1; i < len(p.Steps); i++ {
+		if signsTranscript(&p.Steps[i]) {
+			return earlyStep(&p.Steps[i], i)
+		}
+	}
+	return nil
+}
+
+// earlyStep is the generation of the transcript key that step s (number i)
+// declares: its key alone, without the certificate the step issues later.
+func earlyStep(s *steps.Step, i int) *steps.Step {
+	k := s.Keys[slices.IndexFunc(s.Keys, func(k steps.Key) bool { return k.SignsTranscript })]
+	return &steps.Step{ID: s.ID, Title: "Transcript key", Irreversible: true, Keys: []steps.Key{k},
+		Inputs: map[string]any{"label": k.Label, "key": k.Type},
+		Explain: fmt.Sprintf("Generate the key that signs the ceremony's transcript, inside the token like every key. "+
+			"It comes first, before step 1, on purpose: every entry of the transcript is signed, the very first included, "+
+			"so this key must exist before anything is recorded. It is made as soon as preflight has passed, before any "+
+			"other key; step %d has the CA certify it, once the CA exists.", i)}
+}
+
+func signsTranscript(s *steps.Step) bool {
+	return s != nil && slices.ContainsFunc(s.Keys, func(k steps.Key) bool { return k.SignsTranscript })
 }
 
 // runningBefore reports a step before i still running: the question about
@@ -379,9 +481,19 @@ func (m *Wizard) onKey(k tea.KeyPressMsg) tea.Cmd {
 		}
 		return nil
 	}
+	// A focused field takes every letter, hotkeys' included: an operator
+	// typing must never open a form or a question by a stray d or q.
+	// ctrl+c still asks to stop, esc leaves the field for the hotkeys, and
+	// keys that type nothing (arrows, pgdn) still move and scroll.
+	typing := m.gateField() && m.input.Focused()
+	if typing && k.Text != "" {
+		return m.onGateKey(k)
+	}
 	switch {
-	case key.Matches(k, keys.Quit):
+	case key.Matches(k, keys.ForceQuit) || !typing && key.Matches(k, keys.Quit):
 		m.over = quitOverlay
+	case typing && key.Matches(k, keys.Cancel):
+		m.input.Blur()
 	case key.Matches(k, keys.Deviation):
 		m.over = deviationOverlay
 		m.devAt = 0
@@ -400,7 +512,16 @@ func (m *Wizard) onKey(k tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(k, keys.Follow):
 		m.follow = true
 		m.at(m.current)
-	case m.ask != nil && m.ask.q.Kind == steps.Confirm:
+	case m.gateField() && !m.input.Focused():
+		// Out of the field: tab or enter goes back to it, and a letter
+		// that is no hotkey is typed there (esc, then "yes", works).
+		if key.Matches(k, keys.NextField, keys.Submit) {
+			return m.input.Focus()
+		}
+		if k.Text != "" {
+			return tea.Batch(m.input.Focus(), m.onGateKey(k))
+		}
+	case m.gateField():
 		return m.onGateKey(k)
 	case m.ask != nil && m.ask.q.Kind == steps.Failed:
 		switch {
@@ -442,6 +563,9 @@ func (m *Wizard) onGateKey(k tea.KeyPressMsg) tea.Cmd {
 }
 
 var errNotYes = errors.New(`only "yes" goes on`)
+
+// gateField reports a gate waiting for its typed yes.
+func (m *Wizard) gateField() bool { return m.ask != nil && m.ask.q.Kind == steps.Confirm }
 
 func (m *Wizard) onDeviationKey(k tea.KeyPressMsg) tea.Cmd {
 	keys := m.c.Keys
@@ -568,23 +692,28 @@ func (m *Wizard) sync() {
 	m.log.status = ""
 	if m.phase == phaseRun && m.plan != nil {
 		// While the run waits for a person, no time is running out.
-		m.log.status = m.prog.view(m.countDone(), len(m.rows), w-10, m.ask == nil && m.secret == nil)
+		m.log.status = m.prog.view(m.countDone(), len(m.plan.Steps), w-10, m.ask == nil && m.secret == nil)
 	}
 	m.end.SetSize(w, max(h-2, 3))
 	m.help.SetWidth(w)
 
-	m.script.rows, m.script.plan, m.script.selected, m.script.current = m.rows, m.plan, m.selected, m.current
+	m.script.rows, m.script.last, m.script.selected, m.script.current = m.rows, len(m.rows)-1, m.selected, m.current
 	if m.plan != nil && m.selected < len(m.rows) {
+		m.script.last = len(m.plan.Steps) - 1
 		var prev *wizStep
-		var prevStep *steps.Step
+		justDone := ""
 		// While a gate waits, the step just made stays in view, so its
 		// fingerprints can be read aloud before anything else happens.
-		if r := m.rows[m.selected]; r.status == stWaiting && m.selected > 0 && m.rows[m.selected-1].result != nil && makesSomething(m.plan.Steps[m.selected-1]) {
-			prev, prevStep = &m.rows[m.selected-1], &m.plan.Steps[m.selected-1]
+		if r := m.rows[m.selected]; r.status == stWaiting && m.selected > 0 && m.rows[m.selected-1].result != nil && makesSomething(*m.rows[m.selected-1].step) {
+			prev, justDone = &m.rows[m.selected-1], m.rowRef(m.selected-1)
 		}
 		row := m.rows[m.selected]
-		row.errShown = m.ask != nil && m.ask.q.Kind == steps.Failed && m.ask.q.Index == m.selected && !strings.Contains(stepError(m.ask.q.Step, m.ask.q.Err), "\n")
-		m.detail.show(&m.plan.Steps[m.selected], m.selected, len(m.rows)-1, row, prevStep, prev, m.spinner.View())
+		row.errShown = m.ask != nil && m.ask.q.Kind == steps.Failed && m.askAt == m.selected && !strings.Contains(stepError(m.ask.q.Step, m.ask.q.Err), "\n")
+		title := fmt.Sprintf("Step %d of %d · %s", row.num, len(m.plan.Steps)-1, row.step.Title)
+		if row.num < 0 {
+			title = "Before step 1 · " + row.step.Title
+		}
+		m.detail.show(title, row, justDone, prev, m.spinner.View())
 	}
 	// Fields scroll within the pane rather than run past its edge.
 	fieldW := max(m.detail.inner()-3, 8)
@@ -610,6 +739,7 @@ func (m *Wizard) View() tea.View {
 	v.AltScreen = true
 	v.WindowTitle = m.windowTitle()
 	if n := len(m.rows); n > 0 && m.phase == phaseRun {
+		n = len(m.plan.Steps)
 		v.ProgressBar = tea.NewProgressBar(tea.ProgressBarDefault, 100*m.countDone()/n)
 	}
 	return v
@@ -664,7 +794,7 @@ func joinColumns(a, b string) string {
 func (m *Wizard) countDone() int {
 	n := 0
 	for _, r := range m.rows {
-		if r.status == stDone || r.status == stRestored || r.status == stSkipped {
+		if r.num >= 0 && (r.status == stDone || r.status == stRestored || r.status == stSkipped) {
 			n++
 		}
 	}
@@ -686,7 +816,7 @@ func (m *Wizard) header() string {
 		right = st.Warn.Render("stopping…")
 	case m.plan != nil:
 		r := m.rows[m.current]
-		right = fmt.Sprintf("step %d of %d %s · %d of %d finished", m.current, len(m.rows)-1, st.States[r.status].Render(r.status.glyph()+" "+r.status.word()), m.countDone(), len(m.rows))
+		right = fmt.Sprintf("%s %s · %d of %d finished", m.position(m.current), st.States[r.status].Render(r.status.glyph()+" "+r.status.word()), m.countDone(), len(m.plan.Steps))
 	}
 	gap := m.width - ansi.StringWidth(left) - ansi.StringWidth(right) - 1
 	if gap < 1 {
@@ -706,7 +836,11 @@ func (m *Wizard) windowTitle() string {
 	case m.plan == nil:
 		return m.opts.Title
 	}
-	return fmt.Sprintf("%s — step %d of %d · %s", m.opts.Title, m.current, len(m.rows)-1, m.rows[m.current].status.word())
+	where := m.position(m.current)
+	if m.current == m.early {
+		where += " (transcript key)"
+	}
+	return fmt.Sprintf("%s — %s · %s", m.opts.Title, where, m.rows[m.current].status.word())
 }
 
 // helpKeys is the key help for what the wizard waits for now.
@@ -729,8 +863,13 @@ func (m *Wizard) helpKeys() []key.Binding {
 		nav = append([]key.Binding{k.Follow}, nav...)
 	}
 	switch {
-	case m.ask != nil && m.ask.q.Kind == steps.Confirm:
-		return append([]key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("yes⏎", "go on"))}, nav...)
+	case m.gateField() && m.input.Focused():
+		// Letters are typed: only the keys that type nothing are offered.
+		arrows := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "step"))
+		leave := key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "other keys"))
+		return []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("yes⏎", "go on")), leave, arrows, k.PageDown, withHelp(k.ForceQuit, "quit")}
+	case m.gateField():
+		return append([]key.Binding{key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "type yes"))}, nav...)
 	case m.ask != nil && m.ask.q.Kind == steps.Failed:
 		b := []key.Binding{k.Retry}
 		if m.ask.q.CanSkip {

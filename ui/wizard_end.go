@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/ceremony-dev/ceremony/audit"
 )
 
@@ -56,17 +58,17 @@ func (m *Wizard) endLines(w int) []string {
 	if m.runErr != nil && !m.finished {
 		out := []string{st.Bad.Render("✗ The ceremony did not finish.")}
 		for _, l := range strings.Split(m.runErr.Error(), "\n") {
-			out = append(out, wrapWidth(l, w)...)
+			out = append(out, wrapPath(l, w)...)
 		}
 		out = append(out, "")
-		out = append(out, wrapWidth("Nothing is lost: the journal records every finished step. To continue where it stopped:", w)...)
+		out = append(out, wrapPath("Nothing is lost: the journal records every finished step. To continue where it stopped:", w)...)
 		return append(out, m.resumeLines(w)...)
 	}
 	var out []string
 	if m.runErr != nil {
 		out = append(out, st.Bad.Render("✗ After the ceremony: "))
 		for _, l := range strings.Split(m.runErr.Error(), "\n") {
-			out = append(out, hangIndent("  ", l, w)...)
+			out = append(out, hangPath("  ", l, w)...)
 		}
 		out = append(out, "")
 	}
@@ -78,23 +80,23 @@ func (m *Wizard) endLines(w int) []string {
 	if res != nil && res.Transcript != "" {
 		path = res.Transcript
 	}
-	out = append(out, hangIndent(st.Label.Render("Transcript  "), path+st.Muted.Render(" (sealed)"), w)...)
+	out = append(out, pathBlock(st.Label.Render("Transcript  "), path, st.Muted.Render("(sealed)"), w)...)
 	switch {
 	case m.verified == nil:
-		out = append(out, hangIndent(st.Label.Render("Verified    "), st.Warn.Render("not checked"), w)...)
+		out = append(out, hangPath(st.Label.Render("Verified    "), st.Warn.Render("not checked"), w)...)
 	case m.verified.err != nil:
-		out = append(out, hangIndent(st.Label.Render("Verified    "), st.Bad.Render("could not run: ")+m.verified.err.Error(), w)...)
+		out = append(out, hangPath(st.Label.Render("Verified    "), st.Bad.Render("could not run: ")+m.verified.err.Error(), w)...)
 	case res.OK:
-		out = append(out, hangIndent(st.Label.Render("Verified    "), st.OK.Render("✓ ")+Verdict(res), w)...)
+		out = append(out, hangPath(st.Label.Render("Verified    "), st.OK.Render("✓ ")+Verdict(res), w)...)
 	default:
-		out = append(out, hangIndent(st.Label.Render("Verified    "), st.Bad.Render("✗ ")+Verdict(res), w)...)
+		out = append(out, hangPath(st.Label.Render("Verified    "), st.Bad.Render("✗ ")+Verdict(res), w)...)
 	}
 	if res == nil || res.Ceremony.Tool == "" {
 		return append(append(out, m.summaries(w)...), m.afterLines(w)...)
 	}
 	c := res.Ceremony
 	if n := exceptions(c); n != "" {
-		out = append(out, hangIndent(st.Label.Render("Exceptions  "), st.Warn.Render(n), w)...)
+		out = append(out, hangPath(st.Label.Render("Exceptions  "), st.Warn.Render(n), w)...)
 	}
 	out = append(out, "", st.Title.Render("Keys on the token"))
 	kw := 0
@@ -102,11 +104,11 @@ func (m *Wizard) endLines(w int) []string {
 		kw = max(kw, len(k.Label))
 	}
 	for _, k := range c.Keys {
-		out = append(out, hangIndent("  ", fmt.Sprintf("%-*s  %-10s  id %s", kw, k.Label, k.Type, k.CKAID), w)...)
+		out = append(out, hangPath("  ", fmt.Sprintf("%-*s  %-10s  id %s", kw, k.Label, k.Type, k.CKAID), w)...)
 	}
 	out = append(out, "", st.Title.Render("Certificates")+st.Muted.Render(" · SHA-256 fingerprints, to read aloud"))
 	for _, cert := range c.Certificates {
-		out = append(out, hangIndent("  ", st.Code.Render(cert.File)+"  "+cert.Subject, w)...)
+		out = append(out, hangPath("  ", st.Code.Render(cert.File)+"  "+cert.Subject, w)...)
 		out = append(out, fingerprintLines(st, cert.Fingerprint, "    ", w)...)
 	}
 	if len(c.Repositories) > 0 {
@@ -116,7 +118,7 @@ func (m *Wizard) endLines(w int) []string {
 			if !r.RootJSONValid {
 				ok = st.Bad.Render("✗ root.json NOT valid")
 			}
-			out = append(out, hangIndent("  ", fmt.Sprintf("%s  root.json v%d, root key %s  %s", st.Code.Render(r.GUN), r.RootVersion, abbrev(r.RootKeyID), ok), w)...)
+			out = append(out, hangPath("  ", fmt.Sprintf("%s  root.json v%d, root key %s  %s", st.Code.Render(r.GUN), r.RootVersion, abbrev(r.RootKeyID), ok), w)...)
 		}
 	}
 	return append(out, m.afterLines(w)...)
@@ -136,7 +138,7 @@ func (m *Wizard) afterLines(w int) []string {
 			continue
 		}
 		lead := len(l) - len(strings.TrimLeft(l, " "))
-		out = append(out, hangIndent(strings.Repeat(" ", lead+2), strings.TrimLeft(l, " "), w)...)
+		out = append(out, hangPath(strings.Repeat(" ", lead+2), strings.TrimLeft(l, " "), w)...)
 	}
 	return out
 }
@@ -145,14 +147,27 @@ func (m *Wizard) afterLines(w int) []string {
 // step's own result line, as the run reported it.
 func (m *Wizard) summaries(w int) []string {
 	out := []string{"", m.c.Styles.Title.Render("Steps")}
-	for i, r := range m.rows {
-		line := fmt.Sprintf("%s %d %s", r.status.glyph(), i, m.plan.Steps[i].Title)
+	for _, r := range m.rows {
+		if r.num < 0 {
+			continue // the transcript key's row: its step says what it made
+		}
+		line := fmt.Sprintf("%s %d %s", r.status.glyph(), r.num, r.step.Title)
 		if r.result != nil {
 			line += ": " + r.result.Summary
 		}
-		out = append(out, hangIndent("  ", line, w)...)
+		out = append(out, hangPath("  ", line, w)...)
 	}
 	return out
+}
+
+// pathBlock sets a path after its label, with a note, when all fits a
+// line; else the path goes on lines of its own under the label, whole when
+// it fits one, broken only after a '/' when longer (wrapPath).
+func pathBlock(label, path, note string, w int) []string {
+	if ansi.StringWidth(label)+ansi.StringWidth(path)+1+ansi.StringWidth(note) <= w {
+		return []string{label + path + " " + note}
+	}
+	return append([]string{label + note}, hangPath("  ", path, w)...)
 }
 
 // exceptions counts what a reader must not miss: deviations, failures.

@@ -73,8 +73,9 @@ func TestWizardFlow(t *testing.T) {
 	f.waitTitle(fmt.Sprintf("step 0 of %d · waiting", last)) // the PIN prompt
 	tm.Type(tok.PIN)
 	tm.Send(tea.KeyPressMsg{Code: tea.KeyEnter})
-	// The transcript key's gate comes first: it is the first key made,
-	// right after preflight; the other gates follow in plan order.
+	// The transcript key's gate comes first, about its own row before
+	// step 1: it is the first key made, right after preflight; the other
+	// gates follow in plan order.
 	var gated []int
 	for i, s := range plan.Steps {
 		switch {
@@ -87,7 +88,11 @@ func TestWizardFlow(t *testing.T) {
 	}
 	for _, i := range gated {
 		s := plan.Steps[i]
-		f.waitTitle(fmt.Sprintf("step %d of %d · waiting", i, last))
+		if s.ID == steps.TranscriptKeyID {
+			f.waitTitle("before step 1 (transcript key) · waiting")
+		} else {
+			f.waitTitle(fmt.Sprintf("step %d of %d · waiting", i, last))
+		}
 		cut := s.ID == steps.NotaryInitID("docker.io/flow/nginx")
 		if cut {
 			proxy.cut(true)

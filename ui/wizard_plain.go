@@ -117,9 +117,14 @@ func plainDeviation(ctx context.Context, out io.Writer, devs chan<- steps.Deviat
 }
 
 func plainGate(ctx context.Context, out io.Writer, q steps.Question, next func(context.Context, string) (string, bool)) steps.Answer {
-	if len(q.Batch) > 0 {
+	switch {
+	case len(q.Batch) > 0:
 		fmt.Fprintf(out, "\nSteps %d to %d of %d publish to the Notary server. They will:\n", q.Index, q.Index+len(q.Batch), q.Total)
-	} else {
+	case signsTranscript(q.Step):
+		// Asked during preflight: the key is made before step 1.
+		fmt.Fprintf(out, "\nBefore step 1: the transcript key, irreversible. %s It will:\n", earlyWhy(q.Index))
+		q.Step = earlyStep(q.Step, q.Index)
+	default:
 		fmt.Fprintf(out, "\nStep %d of %d, %s, is irreversible. It will:\n", q.Index, q.Total, q.Step.Title)
 	}
 	for _, a := range gateActions(q, 12) {

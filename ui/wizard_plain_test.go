@@ -15,6 +15,7 @@ func TestPlainAsk(t *testing.T) {
 	p := wizardPlan(t)
 	gate := steps.Question{Kind: steps.Confirm, Step: &p.Steps[1], Index: 1, Total: 7}
 	fail := steps.Question{Kind: steps.Failed, Step: &p.Steps[7], Index: 7, Total: 7, Err: errors.New("step " + string(p.Steps[7].ID) + ": refused\nmore")}
+	keyGate := steps.Question{Kind: steps.Confirm, Step: &p.Steps[2], Index: 2, Total: 7}
 	skippable := fail
 	skippable.CanSkip = true
 	cases := []struct {
@@ -29,6 +30,8 @@ func TestPlainAsk(t *testing.T) {
 		{"y is not yes", gate, "y\nno\n", steps.Abort, "Only yes goes on"},
 		{"no stops", gate, "no\n", steps.Abort, "Type yes to go on"},
 		{"end of input stops", gate, "", steps.Abort, "Type yes"},
+		{"the transcript key comes before step 1", keyGate, "yes\n", steps.Proceed, "Before step 1: the transcript key, irreversible. It comes first on purpose"},
+		{"the transcript key's gate makes the key only", keyGate, "yes\n", steps.Proceed, "It will:\n  - generate transcript signer \"transcript\" (ecdsa-p256) in the token\nType yes"},
 		{"retry", fail, "retry\n", steps.Retry, "failed: refused"},
 		{"skip not offered", fail, "skip\na\n", steps.Abort, "Type retry or abort"},
 		{"skip offered", skippable, "s\n", steps.Skip, "skip (it can be added later)"},

@@ -50,25 +50,41 @@ func (m *Wizard) gateLines(w int) []string {
 	if len(q.Batch) > 0 {
 		head = fmt.Sprintf("⚠ Irreversible: steps %d to %d publish to the Notary server", q.Index, q.Index+len(q.Batch))
 	}
+	acts := gateActions(q, 4)
+	if m.askAt == m.early {
+		head = "⚠ Irreversible: first, before step 1:"
+		acts = actions(m.rows[m.early].step)
+	}
 	out := []string{st.Warn.Render(head)}
-	for _, a := range gateActions(q, 4) {
-		out = append(out, hangIndent("  • ", a, w)...)
+	for _, a := range acts {
+		out = append(out, hangPath("  • ", a, w)...) // names and paths: never broken at a hyphen
+	}
+	if m.askAt == m.early {
+		out = append(out, hangStyled("  ", earlyWhy(q.Index), w, st.Muted)...)
 	}
 	out = append(out, st.Prompt.Render("Type ")+st.Key.Render("yes")+st.Prompt.Render(" and press Enter to go on: ")+m.input.View())
 	v := m.input.Value()
 	switch {
+	case !m.input.Focused():
+		out = append(out, st.Muted.Render("out of the field: d deviation · q stop · tab or y types yes"))
 	case v == "yes":
 		out = append(out, st.OK.Render("✓ Enter goes on"))
 	case m.input.Err != nil && v == "":
-		out = append(out, st.Bad.Render("✗ only yes goes on")+st.Muted.Render(" · type yes · q stops here"))
+		out = append(out, st.Bad.Render("✗ only yes goes on")+st.Muted.Render(" · type yes · ctrl+c stops here"))
 	case m.input.Err != nil:
-		out = append(out, st.Bad.Render("✗ only yes goes on")+st.Muted.Render(" · backspace to correct · q stops here"))
+		out = append(out, st.Bad.Render("✗ only yes goes on")+st.Muted.Render(" · backspace to correct · ctrl+c stops"))
 	case v == "":
-		out = append(out, st.Muted.Render("Enter alone does nothing · q stops here"))
+		out = append(out, st.Muted.Render("Enter alone does nothing · ctrl+c stops"))
 	default:
 		out = append(out, st.Muted.Render("keep typing: yes"))
 	}
 	return out
+}
+
+// earlyWhy says why the transcript key's gate comes before step 1; step
+// is the key's own step, where the CA certifies it.
+func earlyWhy(step int) string {
+	return fmt.Sprintf("It comes first on purpose: it signs every transcript entry, the first included. Step %d has the CA certify it.", step)
 }
 
 // gateActions are what a gate's answer allows, in words: the step's acts
@@ -131,5 +147,9 @@ func (m *Wizard) resumeLines(w int) []string {
 	if hint == "" {
 		hint = "the same command"
 	}
-	return hangIndent("  ", m.c.Styles.Code.Render(hint), w)
+	lines := wrapPath(hint, w-2) // a path in it is never broken at a hyphen
+	for i, l := range lines {
+		lines[i] = "  " + m.c.Styles.Code.Render(l)
+	}
+	return lines
 }

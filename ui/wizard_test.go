@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -104,16 +105,29 @@ const (
 // Scenes of a ceremony, each from the one before: what the goldens show.
 func scenePlan(p *steps.Plan) []tea.Msg { return nil }
 
-func sceneGate(p *steps.Plan) []tea.Msg {
+// sceneKeyGate: preflight has passed its checks and the runner asks the
+// transcript key's gate (step 2's key), before step 1.
+func sceneKeyGate(p *steps.Plan) []tea.Msg {
 	return []tea.Msg{
 		ev(steps.StepStarted, 0, p),
-		finished(0, p, `token "demo" (SoftHSM project SoftHSM v2, serial 5d1e0c3f2a9b4c7e) ready; output /srv/ceremony/out`),
-		questionMsg{q: steps.Question{Kind: steps.Confirm, Step: &p.Steps[1], Index: 1, Total: len(p.Steps) - 1}, reply: make(chan steps.Answer, 1)},
+		questionMsg{q: steps.Question{Kind: steps.Confirm, Step: &p.Steps[2], Index: 2, Total: len(p.Steps) - 1}, reply: make(chan steps.Answer, 1)},
 	}
 }
 
+// keyMade is the transcript key's gate answered and preflight finished.
+func keyMade(p *steps.Plan) []tea.Msg {
+	return append(sceneKeyGate(p), keyPress("y"), keyPress("e"), keyPress("s"), keyPress("enter"),
+		finished(0, p, `token "demo" (SoftHSM project SoftHSM v2, serial 5d1e0c3f2a9b4c7e) ready; output /srv/ceremony/out`))
+}
+
+func sceneGate(p *steps.Plan) []tea.Msg {
+	return append(keyMade(p),
+		questionMsg{q: steps.Question{Kind: steps.Confirm, Step: &p.Steps[1], Index: 1, Total: len(p.Steps) - 1}, reply: make(chan steps.Answer, 1)},
+	)
+}
+
 func sceneRunning(p *steps.Plan) []tea.Msg {
-	return append(sceneGate(p)[:2],
+	return append(keyMade(p),
 		ev(steps.StepStarted, 1, p),
 		finished(1, p, `CA key "ca" (id 5c1e0a77d2f4b913) in the token; CN=Docker Notary CA (rehearsal) valid until 2046-03-09; SHA-256 fingerprint `+caFP),
 		ev(steps.StepStarted, 2, p),
@@ -124,7 +138,7 @@ func sceneRunning(p *steps.Plan) []tea.Msg {
 }
 
 func sceneFailure(p *steps.Plan) []tea.Msg {
-	msgs := sceneRunning(p)[:6]
+	msgs := sceneRunning(p)[:len(keyMade(p))+4]
 	msgs = append(msgs,
 		ev(steps.StepStarted, 3, p),
 		finished(3, p, `root key "root" (id 9d04be13) in the token; CN=root certificate valid until 2027-03-14; public key SHA-256 `+rootFP),
@@ -140,7 +154,7 @@ func sceneFailure(p *steps.Plan) []tea.Msg {
 }
 
 func sceneComplete(p *steps.Plan) []tea.Msg {
-	msgs := sceneFailure(p)[:10]
+	msgs := sceneFailure(p)[:len(keyMade(p))+8]
 	for i := 5; i < len(p.Steps); i++ {
 		msgs = append(msgs, ev(steps.StepStarted, i, p), finished(i, p, "published"))
 	}
@@ -171,6 +185,7 @@ func TestWizardGolden(t *testing.T) {
 		typed string
 	}{
 		{"plan", scenePlan, ""},
+		{"keygate", sceneKeyGate, ""},
 		{"gate", sceneGate, "ye"},
 		{"running", sceneRunning, ""},
 		{"failure", sceneFailure, ""},
@@ -240,9 +255,11 @@ func TestWizardGate(t *testing.T) {
 		{"corrected", []string{"y", "e", "p", "backspace", "s", "enter"}, steps.Proceed, true, "yes"},
 		{"yes", []string{"y", "e", "s", "enter"}, steps.Proceed, true, "confirmed by typing yes"},
 		{"capital YES is not yes", []string{"Y", "E", "S", "enter"}, 0, false, "✗ only yes goes on"},
-		{"q asks first", []string{"q"}, 0, false, "Stop the ceremony here?"},
-		{"q then n goes on", []string{"q", "n", "y", "e", "s", "enter"}, steps.Proceed, true, "confirmed"},
-		{"q then y stops at the gate", []string{"q", "y"}, steps.Abort, true, "Stopping"},
+		{"q is typed, not quit", []string{"q"}, 0, false, "✗ only yes goes on"},
+		{"ctrl+c asks first", []string{"ctrl+c"}, 0, false, "Stop the ceremony here?"},
+		{"ctrl+c then n goes on", []string{"ctrl+c", "n", "y", "e", "s", "enter"}, steps.Proceed, true, "confirmed"},
+		{"ctrl+c then y stops at the gate", []string{"ctrl+c", "y"}, steps.Abort, true, "Stopping"},
+		{"esc then q asks", []string{"esc", "q"}, 0, false, "Stop the ceremony here?"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -449,22 +466,175 @@ func TestWizardResize(t *testing.T) {
 	}
 }
 
-// TestWizardGateAhead: a gate asked ahead of the run (the transcript key's,
-// while preflight runs) leaves its step pending once confirmed; the step
-// the run is at stays the one running.
+// TestWizardGateAhead: the transcript key's gate, which the runner asks
+// during preflight (the key signs the transcript's first entry), is about a
+// row of its own in the script, before step 1: pending, waiting at the
+// gate, running once confirmed, done with preflight; the gate and the
+// right pane say why it comes first. Its plan step, after the CA, stays
+// pending for the CA's certificate.
 func TestWizardGateAhead(t *testing.T) {
 	p := wizardPlan(t)
-	m := newTestWizard(t, p, 100, 30)
+	m := newTestWizard(t, p, 80, 24)
+	row := regexp.MustCompile(`(?m)^│ (.)  (. \w+ +)Transcript key +│`)
+	// the row's state, and that the row is right before step 1's
+	state := func(s string) string {
+		l := row.FindStringSubmatchIndex(s)
+		if l == nil {
+			t.Fatalf("no transcript key row in the script:\n%s", s)
+		}
+		next := s[l[1]:]
+		next = next[strings.IndexByte(next, '\n')+1:]
+		if !strings.HasPrefix(next, "│  1 ") {
+			t.Errorf("the transcript key's row is not right before step 1:\n%s", s)
+		}
+		return strings.TrimSpace(s[l[4]:l[5]])
+	}
 	reply := make(chan steps.Answer, 1)
+	if got := state(screen(m)); got != "○ pending" {
+		t.Errorf("before the run: %q, want pending", got)
+	}
 	send(m, ev(steps.StepStarted, 0, p),
 		questionMsg{q: steps.Question{Kind: steps.Confirm, Step: &p.Steps[2], Index: 2, Total: len(p.Steps) - 1}, reply: reply})
-	for _, k := range []string{"y", "e", "s", "enter"} {
-		m.Update(keyPress(k))
+	s := screen(m)
+	if got := state(s); got != "? waiting" {
+		t.Errorf("at its gate: %q, want waiting", got)
 	}
+	for _, want := range []string{"before step 1 ? waiting", "Before step 1 · Transcript key", "⚠ Irreversible: first, before step 1:",
+		"transcript signer", "It comes first on purpose", "Step 2 has the CA certify it"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the gate lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "step 2 of 7") || strings.Contains(s, "write transcript.pem") {
+		t.Errorf("the gate is about step 2:\n%s", s)
+	}
+	typeText(m, "yes")
+	m.Update(keyPress("enter"))
 	if a, ok := answered(reply); !ok || a != steps.Proceed {
 		t.Fatalf("answer %v (sent %v)", a, ok)
 	}
-	if got := []status{m.rows[0].status, m.rows[2].status}; got[0] != stRunning || got[1] != stPending {
-		t.Fatalf("preflight %v, transcript key %v; want running, pending", got[0].word(), got[1].word())
+	if got := state(screen(m)); got != "▸ running" {
+		t.Errorf("confirmed: %q, want running", got)
+	}
+	send(m, finished(0, p, "token ready"))
+	s = screen(m)
+	if got := state(s); got != "✓ done" {
+		t.Errorf("after preflight: %q, want done", got)
+	}
+	if !strings.Contains(s, "2 ○ pending  Create the tran") {
+		t.Errorf("step 2 is not pending:\n%s", s)
+	}
+}
+
+// TestWizardGateFieldTakesLetters: while the gate's field has focus, every
+// letter is typed into it, hotkeys' letters included: "dq" shows in the
+// field (refused, not yes), and neither the deviation form nor the quit
+// question opens. ctrl+c still asks; esc leaves the field, and then d and q
+// are hotkeys again.
+func TestWizardGateFieldTakesLetters(t *testing.T) {
+	p := wizardPlan(t)
+	cases := []struct {
+		name       string
+		keys       []string
+		field      string
+		shows, not []string
+	}{
+		{"dq is typed", []string{"d", "q"}, "dq", []string{"> dq", "✗ only yes goes on"}, []string{"Record a deviation", "Stop the ceremony here?"}},
+		{"k and f are typed", []string{"k", "f"}, "kf", []string{"> kf"}, []string{"Stop the ceremony here?"}},
+		{"ctrl+c asks", []string{"y", "ctrl+c"}, "y", []string{"Stop the ceremony here?"}, nil},
+		{"esc then d is a deviation", []string{"esc", "d"}, "", []string{"Record a deviation"}, nil},
+		{"esc then q asks", []string{"esc", "q"}, "", []string{"Stop the ceremony here?"}, nil},
+		{"esc then yes types again", []string{"esc", "y", "e", "s"}, "yes", []string{"> yes", "✓ Enter goes on"}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := newTestWizard(t, p, 80, 24)
+			send(m, sceneGate(p)...)
+			for _, k := range c.keys {
+				m.Update(keyPress(k))
+			}
+			s := screen(m)
+			if m.input.Value() != c.field {
+				t.Errorf("field holds %q, want %q", m.input.Value(), c.field)
+			}
+			for _, want := range c.shows {
+				if !strings.Contains(s, want) {
+					t.Errorf("screen lacks %q:\n%s", want, s)
+				}
+			}
+			for _, bad := range c.not {
+				if strings.Contains(s, bad) {
+					t.Errorf("screen shows %q:\n%s", bad, s)
+				}
+			}
+		})
+	}
+}
+
+// paneLines are the lines inside the end screen's box, without its border.
+func paneLines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, "│ ") && strings.HasSuffix(l, " │") {
+			out = append(out, strings.TrimRight(strings.TrimSuffix(strings.TrimPrefix(l, "│ "), " │"), " "))
+		}
+	}
+	return out
+}
+
+// TestWizardEndPaths: at 80 columns the end screen shows the transcript's
+// path whole on a line of its own when it fits one, and breaks a longer one
+// only after a '/': never at a hyphen inside a name.
+func TestWizardEndPaths(t *testing.T) {
+	p := wizardPlan(t)
+	for _, path := range []string{
+		"/tmp/ceremony-out/rehearsal-2026-11-30/op-laptop/transcript.intoto.jsonl",
+		"/tmp/ceremony-out/rehearsal-2026-11-30/operator-laptop-of-the-second-witness/second-attempt/ceremony-out/transcript.intoto.jsonl",
+	} {
+		t.Run(fmt.Sprint(len(path)), func(t *testing.T) {
+			m := newTestWizard(t, p, 80, 24)
+			msgs := sceneComplete(p)
+			v := msgs[len(msgs)-2].(verifiedMsg)
+			res := *v.res
+			res.Transcript = path
+			msgs[len(msgs)-2] = verifiedMsg{res: &res}
+			send(m, msgs...)
+			lines := paneLines(screen(m))
+			var got []string // the lines that hold the path
+			for _, l := range lines {
+				if l = strings.TrimSpace(strings.TrimPrefix(l, "Transcript")); strings.HasPrefix(l, "/") || len(got) > 0 && !strings.Contains(strings.Join(got, ""), "jsonl") {
+					got = append(got, strings.TrimSpace(strings.TrimSuffix(l, "(sealed)")))
+				}
+			}
+			if strings.Join(got, "") != path {
+				t.Fatalf("the path reads %q, want %q:\n%s", strings.Join(got, ""), path, strings.Join(lines, "\n"))
+			}
+			if len(path) <= 76-2 && len(got) != 1 {
+				t.Errorf("a path that fits a line is broken: %q", got)
+			}
+			for _, l := range got[:len(got)-1] {
+				if !strings.HasSuffix(l, "/") {
+					t.Errorf("broken elsewhere than after a '/': %q", l)
+				}
+			}
+		})
+	}
+}
+
+func TestWrapPath(t *testing.T) {
+	cases := []struct {
+		s    string
+		w    int
+		want []string
+	}{
+		{"ceremony run --config /tmp/ceremony-out/ceremony.yaml", 40, []string{"ceremony run --config", "/tmp/ceremony-out/ceremony.yaml"}},
+		{"/srv/a-b/c-d/e-f", 9, []string{"/srv/a-b/", "c-d/e-f"}},
+		{"/x/" + strings.Repeat("a-", 10) + "z", 8, []string{"/x/", "a-a-a-a↩", "-a-a-a-↩", "a-a-a-z"}},
+		{"  - PIN: refused at /dev/some-token", 20, []string{"  - PIN: refused at", "  /dev/some-token"}},
+	}
+	for _, c := range cases {
+		if got := wrapPath(c.s, c.w); strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+			t.Errorf("wrapPath(%q, %d) = %q, want %q", c.s, c.w, got, c.want)
+		}
 	}
 }

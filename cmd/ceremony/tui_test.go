@@ -103,10 +103,13 @@ func (x *tmuxPane) waitText(want string) string {
 	return x.waitFor(want, func(s string) bool { return strings.Contains(s, want) })
 }
 
-var gateRE = regexp.MustCompile(`Irreversible: steps? (\d+) (?:of|to)`)
+// gateRE finds a gate: a step's number, or "first" for the transcript
+// key's, which comes before step 1.
+var gateRE = regexp.MustCompile(`Irreversible: (?:steps? (\d+) (?:of|to)|(first), before step 1)`)
 
 // confirmGates types yes at each gate, once per step, until the screen
-// shows until; stopAt leaves that step's gate unanswered and returns.
+// shows until; stopAt ("first" for the transcript key) leaves that gate
+// unanswered and returns.
 func (x *tmuxPane) confirmGates(until, stopAt string) string {
 	x.t.Helper()
 	confirmed := map[string]bool{}
@@ -115,13 +118,13 @@ func (x *tmuxPane) confirmGates(until, stopAt string) string {
 			return true
 		}
 		m := gateRE.FindStringSubmatch(s)
-		if m == nil || confirmed[m[1]] {
+		if m == nil || confirmed[m[1]+m[2]] {
 			return false
 		}
-		if m[1] == stopAt {
+		if m[1]+m[2] == stopAt {
 			return true
 		}
-		confirmed[m[1]] = true
+		confirmed[m[1]+m[2]] = true
 		x.text("yes")
 		x.keys("Enter")
 		return false
@@ -150,6 +153,9 @@ func verifyTranscript(t *testing.T, out string) string {
 // colourRE finds an SGR that sets a foreground or background colour.
 var colourRE = regexp.MustCompile(`\x1b\[(?:[0-9;]*;)?(?:3[0-7]|9[0-7]|4[0-7]|10[0-7]|38|48)[;m]`)
 
+// keyRowRE is the transcript key's row waiting, with step 1's under it.
+var keyRowRE = regexp.MustCompile(`│ ›  \? waiting  Transcript key +│.*\n│  1 ○ pending  Create the CA`)
+
 // TestTUIDemo: `ceremony demo` at 100×30, followed with yes and Enter
 // alone, ends on `Ceremony complete` with a transcript that verifies. It
 // runs under NO_COLOR, and no frame has a colour in it.
@@ -158,11 +164,19 @@ func TestTUIDemo(t *testing.T) {
 	x := newTerm(t, "demo", 100, 30)
 	dir := filepath.Join(t.TempDir(), "demo")
 	x.start([]string{"PATH=" + os.Getenv("PATH"), "NO_COLOR=1"}, "demo", "--out", dir)
-	x.confirmGates("Ceremony complete", "2")
+	s := x.confirmGates("Ceremony complete", "first")
 	if s := x.do("capture-pane", "-e", "-p", "-t", "w"); colourRE.MatchString(s) || !strings.Contains(s, "? waiting") {
 		t.Errorf("NO_COLOR: a colour, or no word for the state:\n%q", s)
 	}
-	s := x.confirmGates("Ceremony complete", "")
+	// The first gate is the transcript key's: the script shows it as a row
+	// of its own, right before step 1, and the gate says why it comes first.
+	if !keyRowRE.MatchString(s) || !strings.Contains(s, "It comes first on purpose") {
+		t.Errorf("the transcript key's gate is not on its own row before step 1:\n%s", s)
+	}
+	x.text("yes")
+	x.keys("Enter")
+	x.waitFor("the transcript key done", func(s string) bool { return strings.Contains(s, "✓ done     Transcript key") })
+	s = x.confirmGates("Ceremony complete", "")
 	for _, want := range []string{"Keys on the token", "VERIFIED", "TRAINING"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("the end screen lacks %q:\n%s", want, s)
@@ -196,7 +210,14 @@ func TestTUIQuitResume(t *testing.T) {
 	x.start(env, "run", "--config", cfg)
 	typePIN()
 	x.confirmGates("Ceremony complete", "3")
-	x.keys("q")
+	// The gate's field has focus: d and q are letters typed into it, not
+	// hotkeys; ctrl+c still asks.
+	x.text("dq")
+	s := x.waitText("> dq")
+	if strings.Contains(s, "Record a deviation") || strings.Contains(s, "Stop the ceremony here?") || !strings.Contains(s, "only yes goes on") {
+		t.Errorf("d or q typed into the gate's field acted as a hotkey:\n%s", s)
+	}
+	x.keys("C-c")
 	x.waitText("Stop the ceremony here?")
 	x.keys("y")
 	status, s := x.waitExit()
@@ -231,7 +252,7 @@ func TestScreenshots(t *testing.T) {
 		t.Parallel()
 		x := newTerm(t, "shots-demo", 100, 30)
 		x.start([]string{"PATH=" + os.Getenv("PATH")}, "demo", "--out", filepath.Join(t.TempDir(), "demo"))
-		x.confirmGates("Ceremony complete", "2")
+		x.confirmGates("Ceremony complete", "first")
 		x.text("yes")
 		x.waitText("Enter goes on")
 		x.shoot(dir, "gate")
@@ -255,6 +276,8 @@ func TestScreenshots(t *testing.T) {
 		x.waitFor("the root key's generation in progress", func(s string) bool { return strings.Contains(s, `generating rsa-4096 key "root"`) })
 		x.shoot(dir, "running")
 		x.waitFor("the next gate", func(s string) bool { return gateRE.MatchString(s) && !strings.Contains(s, "running") })
+		x.keys("Escape") // out of the gate's field, where d is a letter
+		x.waitText("out of the field")
 		x.keys("d")
 		x.text("The second witness arrived after the CA was made; she checked its fingerprint against the screen.")
 		x.keys("Tab")
