@@ -169,8 +169,11 @@ const (
 	// trainer's rehearsal needs no module setting.
 	DefaultModule = "/usr/lib/softhsm/libsofthsm2.so"
 	DefaultOutput = "./ceremony-out"
-	DefaultCA     = "ca"
-	DefaultRoot   = "root"
+	// DefaultTrustDir is where the forms suggest notary's trust directory,
+	// beside the config, in the notary CLI's layout.
+	DefaultTrustDir = "trust"
+	DefaultCA       = "ca"
+	DefaultRoot     = "root"
 	// DefaultTranscript labels the key that signs the transcript.
 	DefaultTranscript = "transcript"
 )

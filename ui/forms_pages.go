@@ -382,7 +382,7 @@ func (m *Forms) leave(p formPage) {
 		}
 	case "notary":
 		if d.notary && d.trustDir == "" {
-			d.trustDir = "./trust"
+			d.trustDir = config.DefaultTrustDir
 		}
 	case "delegations":
 		if d.delegate && len(d.delegations) == 0 {
