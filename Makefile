@@ -52,10 +52,12 @@ bench: deps
 
 # The fault tests in full (make test runs a sample of each): every PKCS#11
 # call of a ceremony failed with each of four return values, the Notary
-# server cut at every chunk of each publish, the output disk full at every
-# page, SIGKILL at every hook point. About 15 minutes on two cores.
+# server cut at every chunk of each publish, notary-server and notary-signer
+# (on PostgreSQL, behind token auth) killed at every chunk of each publish,
+# the output disk full at every page, SIGKILL at every hook point. About 22
+# minutes on two cores.
 faults: deps
-	$(GO) test -count=1 -timeout 60m -run '^(TestPKCS11Faults|TestNotaryServerDies|TestDiskFull)$$' ./steps -args -faults.full
+	$(GO) test -count=1 -timeout 60m -run '^(TestPKCS11Faults|TestNotaryServerDies|TestProductionServerDies|TestDiskFull)$$' ./steps -args -faults.full
 	$(GO) test -count=1 -timeout 30m -run '^TestKillAtEveryPoint$$' ./cmd/ceremony -args -faults.full
 
 # On a terminal the demo runs in the wizard; piped or in CI, headless.

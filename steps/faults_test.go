@@ -243,7 +243,7 @@ func journalConsistent(t *testing.T, cfg *config.Config) {
 // certificate under each declared label and nothing else, the transcript
 // verifies against the output's CA with every artifact in place, and the
 // repository was published once (root.json v1, then v2 for the snapshot key).
-func finishedWhole(t *testing.T, cfg *config.Config, tok testenv.Token, srv *testenv.NotaryServer) {
+func finishedWhole(t *testing.T, cfg *config.Config, tok testenv.Token, srv serverReader) {
 	t.Helper()
 	audittest.OneKeyPerLabel(t, tok, "ca", "transcript", "root")
 	res, err := audit.VerifyOutput(context.Background(), cfg.OutputDir())
@@ -256,6 +256,12 @@ func finishedWhole(t *testing.T, cfg *config.Config, tok testenv.Token, srv *tes
 	if err != nil || code != 200 || json.Unmarshal(raw, &root) != nil || root.Signed.Version != 2 {
 		t.Fatalf("root.json of %s: status %d, version %d, %v", gun, code, root.Signed.Version, err)
 	}
+}
+
+// serverReader reads what a notary server holds: *testenv.NotaryServer
+// anonymously, tokenReader behind token authentication.
+type serverReader interface {
+	Get(ctx context.Context, path string) ([]byte, int, error)
 }
 
 // lostReply lets the kth call of one state-changing function reach the

@@ -113,6 +113,48 @@ func TestCheckAccess(t *testing.T) {
 	}
 }
 
+// TestCheckPublish is a delegate's check before it signs (ceremony sign):
+// push and pull on the one repository, by CheckAccess's rule, asked of the
+// real token flow by a client that has not talked to the server yet.
+func TestCheckPublish(t *testing.T) {
+	p := tokenNotary(t)
+	for _, tc := range []struct {
+		name, user, gun string
+		want            string // "" = allowed
+	}{
+		{"owner", "owner", "docker.io/alice/a", ""},
+		{"delegate", "delegate", "docker.io/alice/a", ""},
+		// Pushing is all it needs: no '*' to rotate keys.
+		{"partial on its push-only repository", "partial", "docker.io/alice/b", ""},
+		{"reader", "reader", "docker.io/alice/a",
+			`the account "reader" may not publish to docker.io/alice/a (granted: pull); --auth (or notary.auth of --config) needs push,pull on it`},
+		{"anonymous", "", "docker.io/alice/a",
+			"notary server " + p.Server.URL + " requires authentication to publish: give notary.auth (or --auth)"},
+		{"bad GUN", "owner", "docker.io/Alice", "GUN"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var auth []byte
+			for _, u := range accessUsers {
+				if u.Name == tc.user {
+					auth = []byte(base64.StdEncoding.EncodeToString([]byte(u.Name + ":" + u.Password)))
+				}
+			}
+			c, err := buildClient(Config{URL: p.Server.URL, TLSCA: p.Server.CAFile, Auth: auth})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			err = c.CheckPublish(context.Background(), tc.gun)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatal(err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n")):
+				t.Fatalf("err = %v\nwant one line with %s", err, tc.want)
+			}
+		})
+	}
+}
+
 // TestAccessBatches: each batch's scope parameters fit in the budget, and
 // one repository too long for it still gets a batch of its own.
 func TestAccessBatches(t *testing.T) {

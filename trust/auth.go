@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ceremony-dev/ceremony/trust/names"
 	"github.com/docker/distribution/registry/client/auth"
 	"github.com/docker/distribution/registry/client/auth/challenge"
 )
@@ -267,6 +268,26 @@ const tokenQueryBudget = 7 << 10
 // predicts its answer, before a key is made. A server without token
 // authentication, or whose token is not a JWT, is not checked here.
 func (c *Client) CheckAccess(ctx context.Context, need []Access) error {
+	return c.checkAccess(ctx, need, "notary.auth", "the ceremony's repositories")
+}
+
+// CheckPublish is a delegate's preflight (ceremony sign), before its key's
+// passphrase is read or the registry is asked: the server answers and is
+// healthy, takes the credentials, asks for none it lacks, and its token
+// server grants push and pull on gun, by CheckAccess's rule.
+func (c *Client) CheckPublish(ctx context.Context, gun string) error {
+	if err := names.CheckGUN(gun); err != nil {
+		return err
+	}
+	if err := c.writePing(ctx); err != nil {
+		return err
+	}
+	return c.checkAccess(ctx, []Access{{GUN: gun}}, "--auth (or notary.auth of --config)", "it")
+}
+
+// checkAccess is CheckAccess; a denial says that field needs the actions
+// on where.
+func (c *Client) checkAccess(ctx context.Context, need []Access, field, where string) error {
 	mgr, refused := c.auth.get()
 	if refused != nil {
 		return refused
@@ -289,7 +310,7 @@ func (c *Client) CheckAccess(ctx context.Context, need []Access) error {
 	if len(denied) == 0 {
 		return nil
 	}
-	return c.denialError(denied)
+	return c.denialError(denied, field, where)
 }
 
 // accessBatches splits need so that each batch's scope parameters fit in
@@ -398,8 +419,8 @@ func deny(a Access, granted []string) (denial, bool) {
 }
 
 // denialError is one line: the first repository refused, how many others
-// are, and what notary.auth's account needs.
-func (c *Client) denialError(denied []denial) error {
+// are, and what the account given by field needs on where.
+func (c *Client) denialError(denied []denial, field, where string) error {
 	d := denied[0]
 	have := strings.Join(slices.Compact(slices.Sorted(slices.Values(d.granted))), ",")
 	if have == "" {
@@ -412,8 +433,8 @@ func (c *Client) denialError(denied []denial) error {
 	} else if n > 1 {
 		others = fmt.Sprintf(", nor %s %d other repositories", prep, n)
 	}
-	return fmt.Errorf("the account %q may not %s %s (granted: %s)%s; notary.auth needs %s on the ceremony's repositories",
-		c.creds.user, d.verb, d.gun, have, others, d.needs)
+	return fmt.Errorf("the account %q may not %s %s (granted: %s)%s; %s needs %s on %s",
+		c.creds.user, d.verb, d.gun, have, others, field, d.needs, where)
 }
 
 // health asks /_notary_server/health: notary-server answers GET /v2/ even

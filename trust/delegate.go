@@ -310,6 +310,27 @@ func GenerateDelegateKey(role string, passphrase []byte) (privPEM, pubPEM []byte
 	return privPEM, pubPEM, nil
 }
 
+// CheckDelegateKey checks the delegate's key named on a command line as far
+// as it can without its passphrase or PIN: a readable PEM private key file,
+// or a pkcs11: URI that parses. A command checks it before it asks a server
+// or a registry anything, and opens it (OpenDelegateKey) last.
+func CheckDelegateKey(key string) error {
+	if strings.HasPrefix(key, "pkcs11:") {
+		if _, err := hsm.ParseURI(key); err != nil {
+			return fmt.Errorf("delegate key: %w", err)
+		}
+		return nil
+	}
+	b, err := infile.Read(key, 1<<20)
+	if err == nil {
+		err = checkPrivateKeyPEM(b)
+	}
+	if err != nil {
+		return fmt.Errorf("delegate key: %w", err)
+	}
+	return nil
+}
+
 // OpenDelegateKey loads the delegate's signing key named on a command line:
 // a PEM private key file (its passphrase from passSource when the file is
 // encrypted) or a pkcs11: URI (the token's PIN from pinSource, else the

@@ -184,6 +184,27 @@ func accessError(err error) error {
 	if errors.As(err, &denied) && strings.Contains(denied.Error(), "401") {
 		return fmt.Errorf("%w The token server gave no access for this: give notary.auth (or --auth) for an account allowed it (pull to read, push to publish, * to rotate a key)", err)
 	}
+	return lostError(err)
+}
+
+// lostError explains a server that went away in the middle of a request
+// (killed, restarting, its signer or database down), which notary reports
+// as a bare "EOF" or reset, a 5xx, or the signer's gRPC error: what the
+// server committed stays, and a run again redoes only what it lacks.
+// notary formats some of these into its own errors' text ("unable to
+// rotate remote key: EOF"), so the text is what is left to read.
+func lostError(err error) error {
+	var network storage.NetworkError
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "rpc error: code = Unavailable"): // the server's answer, quoting its signer's connection
+		return fmt.Errorf("%w: notary-server lost its notary-signer; once the signer is back, run again", err)
+	case strings.Contains(msg, "unable to reach trust server at this time: 5"): // storage.ErrServerUnavailable, a 5xx
+		return fmt.Errorf("%w: the notary server failed; bring back what its /_notary_server/health names (notary-signer, its database), then run again", err)
+	case errors.As(err, &network), msg == "EOF", strings.HasSuffix(msg, ": EOF"),
+		strings.Contains(msg, "connection reset by peer"), strings.Contains(msg, "connection refused"):
+		return fmt.Errorf("%w: the notary server broke off the request (is it running?); once it answers, run again", err)
+	}
 	return err
 }
 

@@ -16,6 +16,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/theupdateframework/notary/tuf/data"
 	"github.com/theupdateframework/notary/tuf/utils"
@@ -65,6 +66,20 @@ func parsePrivateKeyPEM(pemBytes, passphrase []byte) (data.PrivateKey, error) {
 		return nil, err
 	}
 	return tufKey(key)
+}
+
+// checkPrivateKeyPEM is what parsePrivateKeyPEM can tell before the
+// passphrase: the first PEM block is a private key (a plain one parses).
+func checkPrivateKeyPEM(pemBytes []byte) error {
+	block, _ := pem.Decode(pemBytes)
+	switch {
+	case block == nil:
+		return errors.New("no PEM block: the file is not a PEM private key")
+	case block.Type == "ENCRYPTED PRIVATE KEY", block.Headers["Proc-Type"] == "4,ENCRYPTED" && strings.HasSuffix(block.Type, "PRIVATE KEY"):
+		return nil
+	}
+	_, err := parseDER(block.Type, block.Bytes)
+	return err
 }
 
 func parseDER(typ string, der []byte) (any, error) {

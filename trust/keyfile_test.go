@@ -151,3 +151,50 @@ func publicID(t *testing.T, pemBytes []byte) string {
 	}
 	return pk.ID()
 }
+
+// TestCheckDelegateKey: what a command can refuse of the delegate's key
+// before it asks for the passphrase or talks to a server.
+func TestCheckDelegateKey(t *testing.T) {
+	dir := t.TempDir()
+	enc, pub, err := GenerateDelegateKey("targets/me", []byte("pass-word"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := utils.ParsePEMPrivateKey(enc, "pass-word")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := utils.ConvertPrivateKeyToPKCS8(k, "targets/me", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name, key, want string // want "" = accepted
+	}{
+		{"encrypted PKCS#8", file("enc.key", enc), ""},
+		{"plain PKCS#8", file("plain.key", plain), ""},
+		{"a public key", file("me.pub", pub), "delegate key: the file holds a PUBLIC KEY, not the private key: give the private key file"},
+		{"not PEM", file("junk", []byte("junk")), "delegate key: no PEM block: the file is not a PEM private key"},
+		{"a directory", dir, "delegate key: " + dir + " is a directory"},
+		{"absent", filepath.Join(dir, "absent"), "no such file or directory"},
+		{"a pkcs11 URI", "pkcs11:token=t;object=o", ""},
+		{"a broken pkcs11 URI", "pkcs11:token=%zz", "delegate key: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckDelegateKey(tc.key)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatal(err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -109,7 +109,7 @@ func (c *Client) serverKey(ctx context.Context, g data.GUN, role data.RoleName) 
 	}
 	raw, err := remote.GetKey(role)
 	if err != nil {
-		return "", fmt.Errorf("get the server's %s key: %w", role, err)
+		return "", fmt.Errorf("get the server's %s key: %w", role, accessError(err))
 	}
 	k, err := data.UnmarshalPublicKey(raw)
 	if err != nil {

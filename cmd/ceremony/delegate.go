@@ -108,6 +108,10 @@ func newSignCmd() *cobra.Command {
 				return err
 			}
 			defer c.Close()
+			// What is local first (the manifest file, the key file's
+			// shape), then whether the account may publish (the same
+			// check as a ceremony's preflight), then the registry, and the
+			// key's passphrase last.
 			var digest string
 			var size int64
 			if manifest != "" {
@@ -116,8 +120,17 @@ func newSignCmd() *cobra.Command {
 					return fmt.Errorf("manifest: %w", err)
 				}
 				digest, size = trust.DigestOf(b)
-			} else if digest, size, err = trust.ManifestDigest(ctx, image); err != nil {
+			}
+			if err := trust.CheckDelegateKey(key); err != nil {
 				return err
+			}
+			if err := c.CheckPublish(ctx, gun); err != nil {
+				return err
+			}
+			if image != "" {
+				if digest, size, err = trust.ManifestDigest(ctx, image); err != nil {
+					return err
+				}
 			}
 			dk, closeKey, err := trust.OpenDelegateKey(ctx, key, keyPass, pin, secret.Terminal{})
 			if err != nil {

@@ -122,6 +122,11 @@ func TestProduction(t *testing.T) {
 		}
 		noSecret(t, r.stdout+r.stderr)
 		validate(t, "latest")
+		// Reading needs only pull: the reader's account validates.
+		r = ceremony(t, env, append([]string{"validate", "--tag", "latest", "--image", img.Ref, "--auth", "env:CEREMONY_TEST_READER_AUTH"}, common...)...)
+		if r.code != 0 || !strings.Contains(r.stdout, "valid: "+gun+" latest is "+img.Digest) {
+			t.Fatalf("validate with a pull-only account: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
 	})
 
 	// The notary CLI publishes through the same issuer with NOTARY_AUTH:
@@ -164,7 +169,14 @@ func TestProduction(t *testing.T) {
 			{"wrong password", slices.Concat(signArgs, []string{"--auth", "env:CEREMONY_TEST_WRONG_AUTH"}), "refused the credentials (unauthorized: incorrect username or password)", 1},
 			{"not base64", slices.Concat(signArgs, []string{"--auth", "env:CEREMONY_TEST_BAD_AUTH"}), "notary auth is not base64", 0},
 			{"literal credentials", slices.Concat(signArgs, []string{"--auth", notaryAuth("delegate", "x")}), "--auth: secret source: use env:NAME, file:PATH or prompt", 0},
-			{"reader may not publish", slices.Concat(signArgs, []string{"--auth", "env:CEREMONY_TEST_READER_AUTH"}), "server returned 401. The token server gave no access for this", 0},
+			{"reader may not publish", slices.Concat(signArgs, []string{"--auth", "env:CEREMONY_TEST_READER_AUTH"}),
+				`the account "reader" may not publish to ` + gun + ` (granted: pull); --auth (or notary.auth of --config) needs push,pull on it`, 0},
+			// The token server is asked before the key's passphrase is
+			// read or the registry asked: an unset passphrase source or an
+			// absent tag would each be a different error.
+			{"refused before the passphrase or the registry", slices.Concat(signArgs, []string{"--auth", "env:CEREMONY_TEST_READER_AUTH",
+				"--key-passphrase", "env:CEREMONY_TEST_UNSET_PASS", "--image", img.Ref + "-absent"}),
+				`the account "reader" may not publish to ` + gun + ` (granted: pull)`, 0},
 			// The config's notary.auth is the owner's: name the server by flags.
 			{"no credentials to publish", slices.Concat(signArgs[:len(signArgs)-len(common)], byFlags), "requires authentication to publish: give notary.auth (or --auth)", 0},
 			{"anonymous read refused", slices.Concat([]string{"validate", "--tag", "latest", "--image", img.Ref}, byFlags), "server returned 401. The token server gave no access for this", 0},

@@ -320,3 +320,7 @@ func (s *NotarySigner) Start(ctx context.Context) error {
 // Stop ends the signer by its PID; a stopped signer stays stopped until
 // Start.
 func (s *NotarySigner) Stop() error { return s.proc.stop(syscall.SIGTERM) }
+
+// Kill ends the signer with SIGKILL, as a crash would, and reaps it; Start
+// brings it back on the same address and database.
+func (s *NotarySigner) Kill() error { return s.proc.stop(syscall.SIGKILL) }
