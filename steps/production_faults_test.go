@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -32,11 +31,6 @@ var (
 	prodOwner    = scratch.TokenUser{Name: "owner", Password: "owner-faults-pw", Actions: []string{"*"}}
 	prodDelegate = scratch.TokenUser{Name: "delegate", Password: "delegate-faults-pw", Actions: []string{"push", "pull"}}
 )
-
-// notaryAuth is what NOTARY_AUTH (and notary.auth) holds for u.
-func notaryAuth(u scratch.TokenUser) string {
-	return base64.StdEncoding.EncodeToString([]byte(u.Name + ":" + u.Password))
-}
 
 // prodVictim is a service of the production topology that a test kills
 // with SIGKILL in the middle of a publish, and restarts on the same
@@ -96,7 +90,7 @@ func startProdFaults(t *testing.T) *prodFaults {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for path, b := range map[string][]byte{strings.TrimPrefix(f.auth, "file:"): []byte(notaryAuth(prodOwner)), f.pub: pub, f.key: plain} {
+	for path, b := range map[string][]byte{strings.TrimPrefix(f.auth, "file:"): []byte(prodOwner.NotaryAuth()), f.pub: pub, f.key: plain} {
 		if err := os.WriteFile(path, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -275,7 +269,7 @@ func (f *prodFaults) cliReads(t *testing.T, cfg *config.Config) {
 	t.Helper()
 	gun := cfg.Repositories[0].GUN
 	cli := testenv.NotaryCLI(t, f.prod.Server, filepath.Join(cfg.OutputDir(), steps.CAFile), gun,
-		"NOTARY_AUTH="+notaryAuth(prodDelegate), "NOTARY_DELEGATION_PASSPHRASE=delegate-pass")
+		"NOTARY_AUTH="+prodDelegate.NotaryAuth(), "NOTARY_DELEGATION_PASSPHRASE=delegate-pass")
 	if out := cli("-s", f.prod.Server.URL, "delegation", "list", gun); !strings.Contains(out, "targets/me") {
 		t.Fatalf("notary delegation list:\n%s", out)
 	}

@@ -101,11 +101,16 @@ func wrapWidth(s string, w int) []string {
 	return strings.Split(ansi.Wrap(s, w, ""), "\n")
 }
 
-// indent wraps s into width w with the first line after lead and the rest
-// under it: "Makes  one\n       two".
+// hangIndent wraps s into width w with the first line after lead and the
+// rest under it: "Makes  one\n       two".
 func hangIndent(lead string, s string, w int) []string {
+	return hang(lead, s, w, wrapWidth)
+}
+
+// hang is hangIndent with the wrapping given.
+func hang(lead, s string, w int, wrap func(string, int) []string) []string {
 	lw := ansi.StringWidth(lead)
-	lines := wrapWidth(s, w-lw)
+	lines := wrap(s, w-lw)
 	pad := strings.Repeat(" ", lw)
 	for i := range lines {
 		if i == 0 {
@@ -228,15 +233,5 @@ func splitAfter(s string, sep byte) []string {
 
 // hangPath is hangIndent for text with paths: wrapPath's breaks.
 func hangPath(lead, s string, w int) []string {
-	lw := ansi.StringWidth(lead)
-	lines := wrapPath(s, w-lw)
-	pad := strings.Repeat(" ", lw)
-	for i := range lines {
-		if i == 0 {
-			lines[i] = lead + lines[i]
-		} else {
-			lines[i] = pad + lines[i]
-		}
-	}
-	return lines
+	return hang(lead, s, w, wrapPath)
 }

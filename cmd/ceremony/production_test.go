@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,11 +23,6 @@ var (
 	delegateUser = scratch.TokenUser{Name: "delegate", Password: "delegate-secret-pw", Actions: []string{"push", "pull"}}
 	readerUser   = scratch.TokenUser{Name: "reader", Password: "reader-secret-pw", Actions: []string{"pull"}}
 )
-
-// notaryAuth is what NOTARY_AUTH holds for u.
-func notaryAuth(user, pass string) string {
-	return base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
-}
 
 // TestProduction runs the ceremony and the delegate's commands against
 // notary as it is deployed: notary-server with the remote trust service,
@@ -74,10 +68,10 @@ func TestProduction(t *testing.T) {
 		}
 	}
 	env := []string{
-		"CEREMONY_TEST_OWNER_AUTH=" + notaryAuth(ownerUser.Name, ownerUser.Password),
-		"CEREMONY_TEST_DELEGATE_AUTH=" + notaryAuth(delegateUser.Name, delegateUser.Password),
-		"CEREMONY_TEST_WRONG_AUTH=" + notaryAuth(delegateUser.Name, "not-the-password"),
-		"CEREMONY_TEST_READER_AUTH=" + notaryAuth(readerUser.Name, readerUser.Password),
+		"CEREMONY_TEST_OWNER_AUTH=" + ownerUser.NotaryAuth(),
+		"CEREMONY_TEST_DELEGATE_AUTH=" + delegateUser.NotaryAuth(),
+		"CEREMONY_TEST_WRONG_AUTH=" + scratch.TokenUser{Name: delegateUser.Name, Password: "not-the-password"}.NotaryAuth(),
+		"CEREMONY_TEST_READER_AUTH=" + readerUser.NotaryAuth(),
 		"CEREMONY_TEST_BAD_AUTH=delegate:not-base64",
 	}
 	secrets := []string{ownerUser.Password, delegateUser.Password, readerUser.Password, "not-the-password", "delegate-pass"}
@@ -134,7 +128,7 @@ func TestProduction(t *testing.T) {
 	t.Run("notary CLI with NOTARY_AUTH", func(t *testing.T) {
 		before := prod.Tokens.Requests(delegateUser.Name)
 		cli := testenv.NotaryCLI(t, prod.Server, caFile, gun,
-			"NOTARY_AUTH="+notaryAuth(delegateUser.Name, delegateUser.Password), "NOTARY_DELEGATION_PASSPHRASE=delegate-pass")
+			"NOTARY_AUTH="+delegateUser.NotaryAuth(), "NOTARY_DELEGATION_PASSPHRASE=delegate-pass")
 		// The CLI imports only an unencrypted key without a path header;
 		// it encrypts it under NOTARY_DELEGATION_PASSPHRASE.
 		k, err := utils.ParsePEMPrivateKey(priv, "delegate-pass")
@@ -168,7 +162,7 @@ func TestProduction(t *testing.T) {
 		}{
 			{"wrong password", slices.Concat(signArgs, []string{"--auth", "env:CEREMONY_TEST_WRONG_AUTH"}), "refused the credentials (unauthorized: incorrect username or password)", 1},
 			{"not base64", slices.Concat(signArgs, []string{"--auth", "env:CEREMONY_TEST_BAD_AUTH"}), "notary auth is not base64", 0},
-			{"literal credentials", slices.Concat(signArgs, []string{"--auth", notaryAuth("delegate", "x")}), "--auth: secret source: use env:NAME, file:PATH or prompt", 0},
+			{"literal credentials", slices.Concat(signArgs, []string{"--auth", scratch.TokenUser{Name: "delegate", Password: "x"}.NotaryAuth()}), "--auth: secret source: use env:NAME, file:PATH or prompt", 0},
 			{"reader may not publish", slices.Concat(signArgs, []string{"--auth", "env:CEREMONY_TEST_READER_AUTH"}),
 				`the account "reader" may not publish to ` + gun + ` (granted: pull); --auth (or notary.auth of --config) needs push,pull on it`, 0},
 			// The token server is asked before the key's passphrase is
@@ -237,7 +231,7 @@ func TestProduction(t *testing.T) {
 			t.Fatalf("sign after the restart: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
 		validate(t, "after-restart")
-		out := testenv.NotaryCLI(t, prod.Server, caFile, gun, "NOTARY_AUTH="+notaryAuth(delegateUser.Name, delegateUser.Password))("lookup", gun, "latest")
+		out := testenv.NotaryCLI(t, prod.Server, caFile, gun, "NOTARY_AUTH="+delegateUser.NotaryAuth())("lookup", gun, "latest")
 		if want := fmt.Sprintf("latest %s %d", img.Digest, img.Size); strings.TrimSpace(out) != want {
 			t.Fatalf("notary lookup after the restart = %q, want %q", strings.TrimSpace(out), want)
 		}

@@ -32,6 +32,12 @@ type TokenUser struct {
 	Repos          map[string][]string
 }
 
+// NotaryAuth is what NOTARY_AUTH (and notary.auth) holds for u: base64 of
+// user:password, as the notary CLI reads it.
+func (u TokenUser) NotaryAuth() string {
+	return base64.StdEncoding.EncodeToString([]byte(u.Name + ":" + u.Password))
+}
+
 // actionsOn is what u may do on the repository name.
 func (u TokenUser) actionsOn(name string) []string {
 	if a, ok := u.Repos[name]; ok {
