@@ -57,6 +57,11 @@ func (t *Temp) Link() error {
 	if err := t.Sync(); err != nil {
 		return fmt.Errorf("new file %s: %w", t.path, err)
 	}
+	return t.link()
+}
+
+// link is Link for a file already synced.
+func (t *Temp) link() error {
 	if err := os.Link(t.Name(), t.path); err != nil {
 		return fmt.Errorf("new file %s: %w", t.path, unwrapLink(err))
 	}
@@ -107,7 +112,8 @@ func (t *Temp) fill(data []byte, beforeLink func()) error {
 	if beforeLink != nil {
 		beforeLink()
 	}
-	err := t.Link()
+	// Synced above: a second fsync of the same bytes would only cost time.
+	err := t.link()
 	if !errors.Is(err, fs.ErrExist) {
 		return err
 	}
