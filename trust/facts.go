@@ -72,11 +72,12 @@ func (c *Client) published(ctx context.Context, g data.GUN) (*Facts, error) {
 	return f, err
 }
 
-// readBack is published after this client published to g: it also leaves
-// the metadata it validated in the trust dir's cache, as notary's own
-// update does with what it downloads. The next publish to g (the snapshot
-// key's rotation after init) then finds snapshot.json and targets.json
-// there, validates them as if downloaded, and does not download them again.
+// readBack is published after Init published g: it also leaves the
+// snapshot.json and targets.json it validated in the trust dir's cache, as
+// notary's own update does with what it downloads. The snapshot key's
+// rotation, which follows init, then finds them there, validates them as if
+// downloaded, and does not download them again (root.json is there since
+// init; timestamp.json is always downloaded).
 func (c *Client) readBack(ctx context.Context, g data.GUN) (*Facts, error) {
 	f, mem, err := c.publishedWithCache(ctx, g)
 	if err != nil {
@@ -86,7 +87,7 @@ func (c *Client) readBack(ctx context.Context, g data.GUN) (*Facts, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, role := range data.BaseRoles {
+	for _, role := range []data.RoleName{data.CanonicalSnapshotRole, data.CanonicalTargetsRole} {
 		raw, err := mem.GetSized(role.String(), storage.NoSizeLimit)
 		if err != nil {
 			return nil, fmt.Errorf("%s.json: %w", role, err)

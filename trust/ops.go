@@ -69,7 +69,7 @@ func (c *Client) rotateSnapshot(ctx context.Context, gun string, o rotateOptions
 	if err := repo.RotateKey(data.CanonicalSnapshotRole, true, nil); err != nil {
 		return nil, keyError(err)
 	}
-	facts, err := c.readBack(ctx, g)
+	facts, err := c.published(ctx, g)
 	if err != nil {
 		return nil, fmt.Errorf("read back: %w", err)
 	}
@@ -192,7 +192,7 @@ func (c *Client) addDelegation(ctx context.Context, gun string, roles []string, 
 	if err := repo.Publish(); err != nil {
 		return nil, fmt.Errorf("publish: %w", keyError(err))
 	}
-	if facts, err = c.readBack(ctx, g); err != nil {
+	if facts, err = c.published(ctx, g); err != nil {
 		return nil, fmt.Errorf("read back: %w", err)
 	}
 	for _, role := range roles {
