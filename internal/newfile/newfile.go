@@ -92,6 +92,22 @@ func Write(path string, data []byte, perm os.FileMode, beforeLink func()) error 
 	return write(path, data, perm, beforeLink, syncDir)
 }
 
+// WriteLinked is Write without the directory sync: the file is whole and
+// under its final name when WriteLinked returns, but the name is durable
+// only once the caller has synced the directory (SyncDir). Several files
+// written into one directory then share one sync.
+func WriteLinked(path string, data []byte, perm os.FileMode, beforeLink func()) error {
+	return write(path, data, perm, beforeLink, func(string) error { return nil })
+}
+
+// SyncDir makes the names linked into dir durable.
+func SyncDir(dir string) error {
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
 func write(path string, data []byte, perm os.FileMode, beforeLink func(), syncDir func(string) error) error {
 	t, err := create(path, perm, syncDir)
 	if err != nil {
