@@ -161,7 +161,7 @@ func issue(ctx context.Context, tmpl, issuer *x509.Certificate, pub crypto.Publi
 	if err != nil {
 		return nil, fmt.Errorf("make lint certificate: %w", err)
 	}
-	reg, err := lintRegistry()
+	reg, err := lints()
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	zx509 "github.com/zmap/zcrypto/x509"
 	"github.com/zmap/zlint/v3"
@@ -97,6 +98,11 @@ var skipLints = map[string]string{
 	// took ~85% of an issuance's time.
 	"e_cert_issued_by_compromised_emudhra_ca": "issuer is our own token key, never one of eMudhra's leaked keys",
 }
+
+// lints is lintRegistry, built once per process: it is the same for every
+// issuance, and building it walks zlint's few hundred lints by name, twice
+// per repository of a ceremony (the dry run and the issuance).
+var lints = sync.OnceValues(lintRegistry)
 
 // lintRegistry selects the lints: all of lintSources but skipLints, plus
 // brLints. zlint's Filter can only intersect, so the union is built by name.

@@ -201,6 +201,10 @@ func (st *State) issue(ctx context.Context, c Cert, m *Made) error {
 	m.order = append(m.order, c.File)
 	st.certs[c.File] = cert
 	if c.Store {
+		// The token is not to hold a certificate whose file could vanish.
+		if err := st.syncWritten(); err != nil {
+			return err
+		}
 		if err := st.sess.StoreCertificate(ctx, key, cert); err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/ceremony-dev/ceremony/config"
+	"github.com/ceremony-dev/ceremony/trust"
 )
 
 // NotaryInitID is the step that creates a repository on the Notary server.
@@ -32,7 +33,13 @@ func notaryInitStep(cfg *config.Config, r config.Repository) Step {
 				return nil, err
 			}
 			st.progress("publishing %s to %s", r.GUN, st.cfg.Notary.URL)
-			res, err := c.Init(ctx, r.GUN, cert)
+			// A new ceremony's preflight found the server without this
+			// repository; on the first try nothing of it can be there since.
+			var opts []trust.InitOption
+			if st.firstTry(NotaryInitID(r.GUN)) {
+				opts = append(opts, trust.KnownNew())
+			}
+			res, err := c.Init(ctx, r.GUN, cert, opts...)
 			if err != nil {
 				return nil, err
 			}

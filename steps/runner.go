@@ -110,7 +110,7 @@ func (o Options) withDefaults() Options {
 
 func newState(plan *Plan, opts Options) *State {
 	return &State{skipped: []ID{}, gated: map[ID]bool{}, answer: opts.Ask, deviations: opts.Deviations, plan: plan, cfg: plan.Config, now: opts.Now, hook: opts.Hook, emit: opts.Events, prompter: opts.Prompter, hsmOpts: opts.HSM,
-		hist: newHistory(), keys: map[string]*hsm.Key{}, generated: map[string]bool{}, certs: map[string]*x509.Certificate{}, total: len(plan.Steps) - 1}
+		hist: newHistory(), keys: map[string]*hsm.Key{}, generated: map[string]bool{}, unsynced: map[string]bool{}, certs: map[string]*x509.Certificate{}, total: len(plan.Steps) - 1}
 }
 
 func (st *State) close() {
@@ -372,7 +372,12 @@ func (st *State) ready(step *Step) error {
 
 // finish journals a finished step and reports it.
 func (st *State) finish(ctx context.Context, step *Step, attempt int, started time.Time, res *Result) error {
-	if err := st.record(ctx, step, attempt, started, res); err != nil {
+	// The entry lists the step's files: their names are durable first.
+	err := st.syncWritten()
+	if err == nil {
+		err = st.record(ctx, step, attempt, started, res)
+	}
+	if err != nil {
 		// The step did its work but the journal does not say so: the next
 		// run finds what it made (its keys by their intents, its files on
 		// disk) and records it then.

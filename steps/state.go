@@ -54,7 +54,10 @@ type State struct {
 	certs map[string]*x509.Certificate // by file
 	// generated holds the labels this run generated rather than found.
 	generated map[string]bool
-	trust     *trust.Client
+	// unsynced are the directories write linked files into since the last
+	// syncWritten.
+	unsynced map[string]bool
+	trust    *trust.Client
 	// The notary key passphrases, read once per run.
 	targetsPass, snapshotPass []byte
 	// notaryAuth is notary.auth's value, read once per run.
@@ -121,14 +124,30 @@ func (st *State) existing(rel string) ([]byte, error) {
 
 // write puts a new output file in place whole or not at all, and never
 // over an existing one (a file with the same bytes is taken as written).
-// Outputs are certificates and CSRs: public, made to be handed out.
+// Outputs are certificates and CSRs: public, made to be handed out. The
+// file's name becomes durable at syncWritten, before anything relies on it.
 func (st *State) write(rel string, data []byte) error {
 	path := st.outPath(rel)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("write %s: %w", rel, err)
 	}
-	if err := newfile.Write(path, data, 0o644, func() { st.point("tmp-written-" + rel) }); err != nil {
+	if err := newfile.WriteLinked(path, data, 0o644, func() { st.point("tmp-written-" + rel) }); err != nil {
 		return fmt.Errorf("write %s: %w", rel, err)
+	}
+	st.unsynced[filepath.Dir(path)] = true
+	return nil
+}
+
+// syncWritten makes the names of the files written since the last call
+// durable: one directory sync for a repository's CSR and certificate, not
+// one each. The runner calls it before the step's journal entry (which
+// lists the files) and before a certificate goes onto the token.
+func (st *State) syncWritten() error {
+	for dir := range st.unsynced {
+		if err := newfile.SyncDir(dir); err != nil {
+			return err
+		}
+		delete(st.unsynced, dir)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -67,26 +68,60 @@ var ErrNotPublished = errors.New("not initialised on the notary server")
 // published reads what the server holds for g through a fresh, pinned,
 // read-only client. ErrNotPublished when it holds nothing.
 func (c *Client) published(ctx context.Context, g data.GUN) (*Facts, error) {
-	repo, cache, _, err := c.openReader(ctx, g)
+	f, _, err := c.publishedWithCache(ctx, g)
+	return f, err
+}
+
+// readBack is published after Init published g: it also leaves the
+// snapshot.json and targets.json it validated in the trust dir's cache, as
+// notary's own update does with what it downloads. The snapshot key's
+// rotation, which follows init, then finds them there, validates them as if
+// downloaded, and does not download them again (root.json is there since
+// init; timestamp.json is always downloaded).
+func (c *Client) readBack(ctx context.Context, g data.GUN) (*Facts, error) {
+	f, mem, err := c.publishedWithCache(ctx, g)
 	if err != nil {
 		return nil, err
 	}
+	disk, err := storage.NewFileStore(filepath.Join(c.gunDir(g), "metadata"), "json")
+	if err != nil {
+		return nil, err
+	}
+	for _, role := range []data.RoleName{data.CanonicalSnapshotRole, data.CanonicalTargetsRole} {
+		raw, err := mem.GetSized(role.String(), storage.NoSizeLimit)
+		if err != nil {
+			return nil, fmt.Errorf("%s.json: %w", role, err)
+		}
+		if err := disk.Set(role.String(), raw); err != nil {
+			return nil, fmt.Errorf("cache %s.json: %w", role, err)
+		}
+	}
+	return f, nil
+}
+
+// publishedWithCache is published, and the store holding the metadata it
+// downloaded and validated.
+func (c *Client) publishedWithCache(ctx context.Context, g data.GUN) (*Facts, storage.MetadataStore, error) {
+	repo, cache, _, err := c.openReader(ctx, g)
+	if err != nil {
+		return nil, nil, err
+	}
 	loaded, err := repo.ListRoles()
 	if err != nil {
-		return nil, readError(g, err)
+		return nil, nil, readError(g, err)
 	}
 	delegations, err := delegationsOf(cache)
 	if err != nil {
-		return nil, fmt.Errorf("targets.json: %w", err)
+		return nil, nil, fmt.Errorf("targets.json: %w", err)
 	}
 	// The cache holds the root.json that was downloaded and validated.
 	raw, err := cache.GetSized(data.CanonicalRootRole.String(), storage.NoSizeLimit)
 	if err != nil {
-		return nil, fmt.Errorf("root.json: %w", err)
+		return nil, nil, fmt.Errorf("root.json: %w", err)
 	}
 	root, err := parseRoot(raw)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sum := sha256.Sum256(raw)
 	f := &Facts{GUN: g.String(), RootSHA256: hex.EncodeToString(sum[:]), RootVersion: root.Signed.Version, RootJSON: raw}
@@ -116,7 +151,7 @@ func (c *Client) published(ctx context.Context, g data.GUN) (*Facts, error) {
 		f.Roles = append(f.Roles, Role{Name: d.Name.String(), KeyIDs: sorted(d.KeyIDs), CanonicalKeyIDs: sorted(d.KeyIDs), Threshold: d.Threshold, Paths: d.Paths})
 	}
 	sort.Slice(f.Roles, func(i, j int) bool { return f.Roles[i].Name < f.Roles[j].Name })
-	return f, nil
+	return f, cache, nil
 }
 
 // delegationsOf reads the delegations from the targets.json the update just

@@ -35,15 +35,32 @@ type InitResult struct {
 // A re-run is safe: a repository the server already has under this very
 // certificate is reported as already initialised; an unpublished one from an
 // interrupted run is published as it is; other local leftovers are replaced.
-func (c *Client) Init(ctx context.Context, gun string, repoCert *x509.Certificate) (*InitResult, error) {
-	res, err := c.init(ctx, gun, repoCert)
+func (c *Client) Init(ctx context.Context, gun string, repoCert *x509.Certificate, opts ...InitOption) (*InitResult, error) {
+	var o initOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	res, err := c.init(ctx, gun, repoCert, o)
 	if err != nil {
 		return nil, fmt.Errorf("notary init %s: %w", gun, err)
 	}
 	return res, nil
 }
 
-func (c *Client) init(ctx context.Context, gun string, repoCert *x509.Certificate) (*InitResult, error) {
+// InitOption shapes Init.
+type InitOption func(*initOptions)
+
+type initOptions struct{ knownNew bool }
+
+// KnownNew says that the caller found the server without trust data for the
+// repository when the ceremony began (its preflight asks) and has not tried
+// to publish it since, so no earlier run of its own can have: the check for
+// a repository already there (a round trip) is skipped. One that someone
+// else published in between is still refused, by notary's publish, which
+// cannot validate the server's metadata under the new root.
+func KnownNew() InitOption { return func(o *initOptions) { o.knownNew = true } }
+
+func (c *Client) init(ctx context.Context, gun string, repoCert *x509.Certificate, o initOptions) (*InitResult, error) {
 	g, err := checkGUN(gun)
 	if err != nil {
 		return nil, err
@@ -54,6 +71,9 @@ func (c *Client) init(ctx context.Context, gun string, repoCert *x509.Certificat
 	}
 	if err := c.writePing(ctx); err != nil {
 		return nil, err
+	}
+	if o.knownNew {
+		return c.publishLeftOrNew(ctx, g, rootKey)
 	}
 	facts, err := c.published(ctx, g)
 	switch {
@@ -69,7 +89,12 @@ func (c *Client) init(ctx context.Context, gun string, repoCert *x509.Certificat
 	case !errors.Is(err, ErrNotPublished):
 		return nil, err
 	}
+	return c.publishLeftOrNew(ctx, g, rootKey)
+}
 
+// publishLeftOrNew publishes a repository the server does not hold: the
+// one an interrupted run left in the trust dir, or a new one.
+func (c *Client) publishLeftOrNew(ctx context.Context, g data.GUN, rootKey data.PublicKey) (*InitResult, error) {
 	resume, err := c.resumable(g, rootKey)
 	if err != nil {
 		return nil, err
@@ -109,7 +134,7 @@ func (c *Client) publishNew(ctx context.Context, g data.GUN, rootKey data.Public
 	if err := repo.Publish(); err != nil {
 		return nil, fmt.Errorf("publish (nothing was published; a re-run resumes): %w", keyError(err))
 	}
-	facts, err := c.published(ctx, g)
+	facts, err := c.readBack(ctx, g)
 	if err != nil {
 		return nil, fmt.Errorf("read back: %w", err)
 	}

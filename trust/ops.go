@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/theupdateframework/notary/storage"
 	"github.com/theupdateframework/notary/tuf/data"
@@ -69,11 +70,7 @@ func (c *Client) rotateSnapshot(ctx context.Context, gun string, o rotateOptions
 	if err := repo.RotateKey(data.CanonicalSnapshotRole, true, nil); err != nil {
 		return nil, keyError(err)
 	}
-	facts, err := c.published(ctx, g)
-	if err != nil {
-		return nil, fmt.Errorf("read back: %w", err)
-	}
-	serverKey, err := c.serverKey(ctx, g, data.CanonicalSnapshotRole)
+	facts, serverKey, err := c.publishedAndServerKey(ctx, g)
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +78,28 @@ func (c *Client) rotateSnapshot(ctx context.Context, gun string, o rotateOptions
 		return nil, fmt.Errorf("after the rotation the published snapshot key is %v, the server's is %s", snap.KeyIDs, serverKey)
 	}
 	return &RotateResult{Facts: *facts, ServerSnapshotKeyID: serverKey}, nil
+}
+
+// publishedAndServerKey reads the repository back and asks the server for
+// its snapshot key. The two reads are independent, so they go at once: the
+// key's round trip overlaps the read-back's instead of following it.
+func (c *Client) publishedAndServerKey(ctx context.Context, g data.GUN) (*Facts, string, error) {
+	var (
+		facts           *Facts
+		serverKey       string
+		readErr, keyErr error
+		wg              sync.WaitGroup
+	)
+	wg.Go(func() { facts, readErr = c.published(ctx, g) })
+	wg.Go(func() { serverKey, keyErr = c.serverKey(ctx, g, data.CanonicalSnapshotRole) })
+	wg.Wait()
+	if readErr != nil {
+		return nil, "", fmt.Errorf("read back: %w", readErr)
+	}
+	if keyErr != nil {
+		return nil, "", keyErr
+	}
+	return facts, serverKey, nil
 }
 
 // rotatedBefore is the result of a rotation an earlier run already

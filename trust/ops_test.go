@@ -3,10 +3,12 @@ package trust
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -552,4 +554,96 @@ func TestDelegationsOfMatchesNotary(t *testing.T) {
 	if len(ours) != 2 || !reflect.DeepEqual(ours, theirs) {
 		t.Fatalf("delegations\n ours   %+v\n notary %+v", ours, theirs)
 	}
+}
+
+// TestInitKnownNew: Init without its check for a repository already on the
+// server (the caller's preflight made it) publishes a new one, and still
+// refuses one that someone else published in the meantime.
+func TestInitKnownNew(t *testing.T) {
+	ctx := context.Background()
+	srv := testenv.NotaryServerT(t)
+
+	t.Run("new", func(t *testing.T) {
+		const gun = "docker.io/alice/known-new"
+		o := newOwner(t, srv, gun)
+		res, err := o.client.Init(ctx, gun, o.repoCert, KnownNew())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.AlreadyInitialised || res.Resumed || res.RootVersion != 1 {
+			t.Errorf("%+v", res)
+		}
+	})
+
+	t.Run("published by someone else meanwhile", func(t *testing.T) {
+		const gun = "docker.io/alice/known-new-taken"
+		first := newOwner(t, srv, gun)
+		want, err := first.client.Init(ctx, gun, first.repoCert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		late := newOwner(t, srv, gun)
+		_, err = late.client.Init(ctx, gun, late.repoCert, KnownNew())
+		if err == nil {
+			t.Fatal("Init over a repository published meanwhile succeeded")
+		}
+		t.Logf("refused: %v", err)
+		got, err := first.client.published(ctx, data.GUN(gun))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.RootSHA256 != want.RootSHA256 {
+			t.Errorf("the server's root changed: %s, was %s", got.RootSHA256, want.RootSHA256)
+		}
+	})
+}
+
+// TestReadBackPrimesTheNextPublish: the read-back after init leaves what it
+// validated in the trust dir's cache, so the snapshot key's rotation right
+// after downloads targets.json once (its own read-back), not twice.
+func TestReadBackPrimesTheNextPublish(t *testing.T) {
+	ctx := context.Background()
+	srv := testenv.NotaryServerT(t)
+	const gun = "docker.io/alice/primed"
+	o := newOwner(t, srv, gun)
+	if _, err := o.client.Init(ctx, gun, o.repoCert); err != nil {
+		t.Fatal(err)
+	}
+	before := serverGETs(t, srv, gun)
+	if _, err := o.client.RotateSnapshotToServer(ctx, gun, JustInitialised()); err != nil {
+		t.Fatal(err)
+	}
+	after := serverGETs(t, srv, gun)
+	if n := after["targets"] - before["targets"]; n != 1 {
+		t.Errorf("the rotation downloaded targets.json %d times, want 1 (its read-back)", n)
+	}
+	if n := after["snapshot"] - before["snapshot"]; n != 1 {
+		t.Errorf("the rotation downloaded snapshot.json %d times, want 1 (its read-back)", n)
+	}
+}
+
+// serverGETs counts, by role, the metadata GETs for gun in the server's log.
+func serverGETs(t *testing.T, srv *testenv.NotaryServer, gun string) map[string]int {
+	t.Helper()
+	b, err := os.ReadFile(srv.LogFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]int{}
+	for _, line := range strings.Split(string(b), "\n") {
+		var e struct {
+			Method string `json:"http.request.method"`
+			URI    string `json:"http.request.uri"`
+		}
+		if json.Unmarshal([]byte(line), &e) != nil || e.Method != http.MethodGet {
+			continue
+		}
+		file, ok := strings.CutPrefix(e.URI, "/v2/"+gun+"/_trust/tuf/")
+		if !ok || !strings.HasSuffix(file, ".json") {
+			continue
+		}
+		role, _, _ := strings.Cut(strings.TrimSuffix(file, ".json"), ".")
+		n[role]++
+	}
+	return n
 }

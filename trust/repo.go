@@ -259,7 +259,27 @@ type ctxTransport struct {
 }
 
 func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	return t.base.RoundTrip(r.WithContext(t.ctx))
+	resp, err := t.base.RoundTrip(r.WithContext(t.ctx))
+	if err == nil {
+		resp.Body = drainOnClose{resp.Body}
+	}
+	return resp, err
+}
+
+// drainOnClose reads what is left of a body before closing it. notary
+// closes the body of an answer it does not read (a 404: "not published
+// yet") unread, and net/http then drops the connection: each publish paid
+// one or two new TLS handshakes, on both sides. Read to the end, the
+// connection goes back to the pool.
+type drainOnClose struct{ io.ReadCloser }
+
+// maxDrain bounds the reading: notary's error bodies are a few hundred
+// bytes; a larger rest is cheaper to drop with its connection.
+const maxDrain = 64 << 10
+
+func (b drainOnClose) Close() error {
+	io.Copy(io.Discard, io.LimitReader(b.ReadCloser, maxDrain))
+	return b.ReadCloser.Close()
 }
 
 // transport is what notary's stores send through: bound to ctx, and

@@ -57,6 +57,11 @@ func (t *Temp) Link() error {
 	if err := t.Sync(); err != nil {
 		return fmt.Errorf("new file %s: %w", t.path, err)
 	}
+	return t.link()
+}
+
+// link is Link for a file already synced.
+func (t *Temp) link() error {
 	if err := os.Link(t.Name(), t.path); err != nil {
 		return fmt.Errorf("new file %s: %w", t.path, unwrapLink(err))
 	}
@@ -87,6 +92,22 @@ func Write(path string, data []byte, perm os.FileMode, beforeLink func()) error 
 	return write(path, data, perm, beforeLink, syncDir)
 }
 
+// WriteLinked is Write without the directory sync: the file is whole and
+// under its final name when WriteLinked returns, but the name is durable
+// only once the caller has synced the directory (SyncDir). Several files
+// written into one directory then share one sync.
+func WriteLinked(path string, data []byte, perm os.FileMode, beforeLink func()) error {
+	return write(path, data, perm, beforeLink, func(string) error { return nil })
+}
+
+// SyncDir makes the names linked into dir durable.
+func SyncDir(dir string) error {
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
 func write(path string, data []byte, perm os.FileMode, beforeLink func(), syncDir func(string) error) error {
 	t, err := create(path, perm, syncDir)
 	if err != nil {
@@ -107,7 +128,8 @@ func (t *Temp) fill(data []byte, beforeLink func()) error {
 	if beforeLink != nil {
 		beforeLink()
 	}
-	err := t.Link()
+	// Synced above: a second fsync of the same bytes would only cost time.
+	err := t.link()
 	if !errors.Is(err, fs.ErrExist) {
 		return err
 	}

@@ -189,3 +189,30 @@ func TestTempLink(t *testing.T) {
 		t.Errorf("temporary name left after a failed Link: %v", left)
 	}
 }
+
+// TestWriteLinked: the file is whole under its name, with no temporary left,
+// and the same bytes again count as written; the directory is the caller's
+// to sync.
+func TestWriteLinked(t *testing.T) {
+	data := []byte("-----BEGIN CERTIFICATE REQUEST-----\n")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "r.csr")
+	for range 2 {
+		if err := WriteLinked(path, data, 0o644, nil); err != nil {
+			t.Fatal(err)
+		}
+		checkContent(t, path, data)
+	}
+	if err := WriteLinked(path, []byte("other"), 0o644, nil); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("WriteLinked over other bytes: %v, want fs.ErrExist", err)
+	}
+	if left := temps(t, dir); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+	if err := SyncDir(dir); err != nil {
+		t.Error(err)
+	}
+	if err := SyncDir(filepath.Join(dir, "missing")); err == nil {
+		t.Error("SyncDir of a missing directory passed")
+	}
+}

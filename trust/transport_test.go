@@ -1,0 +1,69 @@
+package trust
+
+import (
+	"context"
+	"encoding/pem"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/theupdateframework/notary/storage"
+	"github.com/theupdateframework/notary/tuf/data"
+)
+
+// TestTransportReusesConnections: notary closes the body of a 404 unread;
+// the client's transport still reads it, so the next request goes over the
+// same TLS connection instead of a new handshake.
+func TestTransportReusesConnections(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   string
+	}{
+		{"not found", http.StatusNotFound, `{"errors":[{"code":"METADATA_NOT_FOUND","message":"You have requested metadata that does not exist."}]}`},
+		{"found", http.StatusOK, `{"signed":{},"signatures":[]}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var conns atomic.Int32
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tc.status)
+				w.Write([]byte(tc.body))
+			}))
+			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					conns.Add(1)
+				}
+			}
+			srv.StartTLS()
+			defer srv.Close()
+			caFile := filepath.Join(t.TempDir(), "tls-ca.pem")
+			if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := buildClient(Config{URL: srv.URL, TLSCA: caFile})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			remote, err := storage.NewNotaryServerStore(c.cfg.URL, "example.com/r", c.transport(context.Background()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				_, err := remote.GetSized(data.CanonicalRootRole.String(), storage.NoSizeLimit)
+				var notFound storage.ErrMetaNotFound
+				if (tc.status == http.StatusNotFound) != errors.As(err, &notFound) {
+					t.Fatalf("GetSized: %v", err)
+				}
+			}
+			if n := conns.Load(); n != 1 {
+				t.Errorf("3 requests opened %d connections, want 1", n)
+			}
+		})
+	}
+}
