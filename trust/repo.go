@@ -84,7 +84,7 @@ type Client struct {
 	// ceremony of N repositories open N² files. It sees the keys this
 	// client adds; nothing else writes the trust dir during a ceremony.
 	keysMu sync.Mutex
-	keys   *trustmanager.GenericKeyStore
+	keys   indexedKeys
 }
 
 // New checks the configuration and builds the TLS transport. It does not
@@ -403,18 +403,36 @@ func (c *Client) gunDir(gun data.GUN) string {
 
 // fileKeyStore is notary's passphrase-protected key files, in the CLI's
 // layout under the trust dir.
-func (c *Client) fileKeyStore() (*trustmanager.GenericKeyStore, error) {
+func (c *Client) fileKeyStore() (indexedKeys, error) {
 	c.keysMu.Lock()
 	defer c.keysMu.Unlock()
-	if c.keys != nil {
+	if c.keys.GenericKeyStore != nil {
 		return c.keys, nil
 	}
 	ks, err := trustmanager.NewKeyFileStore(c.cfg.TrustDir, c.retriever())
 	if err != nil {
-		return nil, fmt.Errorf("key files in %s: %w", c.cfg.TrustDir, err)
+		return indexedKeys{}, fmt.Errorf("key files in %s: %w", c.cfg.TrustDir, err)
 	}
-	c.keys = ks // a failure is not kept: a retry after the fix reads again
-	return ks, nil
+	c.keys = indexedKeys{ks} // a failure is not kept: a retry after the fix reads again
+	return c.keys, nil
+}
+
+// indexedKeys is notary's key file store, answering "not here" from its
+// index. notary's GetKey walks every file in trust_dir/private to find a key
+// it has not yet decrypted, and a key held elsewhere (the token's root key,
+// asked of each store in turn) is never decrypted here: each signature
+// with it walked N files, so a ceremony of N repositories made N² reads.
+// The index (GetKeyInfo) is read from the same files when the store is made
+// and kept by AddKey and RemoveKey; nothing else writes the trust dir
+// during a ceremony.
+type indexedKeys struct{ *trustmanager.GenericKeyStore }
+
+// GetKey is the store's GetKey for a key in its index.
+func (s indexedKeys) GetKey(keyID string) (data.PrivateKey, data.RoleName, error) {
+	if _, err := s.GetKeyInfo(keyID); err != nil {
+		return nil, "", trustmanager.ErrKeyNotFound{KeyID: keyID}
+	}
+	return s.GenericKeyStore.GetKey(keyID)
 }
 
 // openWriter rebuilds client.NewFileCachedRepository with our key stores in
