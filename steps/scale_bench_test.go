@@ -3,6 +3,8 @@ package steps
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -61,11 +63,20 @@ func benchRepos(b *testing.B, srv *testenv.NotaryServer) {
 // productionServer starts the production topology for tb, without token
 // authentication, and stops it at the end.
 func productionServer(tb testing.TB) *testenv.NotaryServer {
-	p, err := scratch.StartProduction(context.Background(), tb.TempDir(), scratch.ProductionOptions{})
+	dir := tb.TempDir()
+	p, err := scratch.StartProduction(context.Background(), dir, scratch.ProductionOptions{})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {
+		if tb.Failed() {
+			logs, _ := filepath.Glob(filepath.Join(dir, "*", "*.log"))
+			more, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+			for _, l := range append(logs, more...) {
+				b, _ := os.ReadFile(l)
+				tb.Logf("%s ends:\n%s", l, b[max(0, len(b)-3000):])
+			}
+		}
 		if err := p.Stop(); err != nil {
 			tb.Error(err)
 		}

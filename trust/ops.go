@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/theupdateframework/notary/storage"
 	"github.com/theupdateframework/notary/tuf/data"
@@ -80,24 +79,20 @@ func (c *Client) rotateSnapshot(ctx context.Context, gun string, o rotateOptions
 	return &RotateResult{Facts: *facts, ServerSnapshotKeyID: serverKey}, nil
 }
 
-// publishedAndServerKey reads the repository back and asks the server for
-// its snapshot key. The two reads are independent, so they go at once: the
-// key's round trip overlaps the read-back's instead of following it.
+// publishedAndServerKey reads the repository back, then asks the server
+// for its snapshot key. One after the other, never at once: notary-server
+// 0.7.0 over SQL caches metadata in a map without a lock
+// (server/storage.TUFMetaStorage), and two of a repository's reads at once
+// crash it ("concurrent map writes"), as BenchmarkCeremonyRepos/production
+// showed when these two went together.
 func (c *Client) publishedAndServerKey(ctx context.Context, g data.GUN) (*Facts, string, error) {
-	var (
-		facts           *Facts
-		serverKey       string
-		readErr, keyErr error
-		wg              sync.WaitGroup
-	)
-	wg.Go(func() { facts, readErr = c.published(ctx, g) })
-	wg.Go(func() { serverKey, keyErr = c.serverKey(ctx, g, data.CanonicalSnapshotRole) })
-	wg.Wait()
-	if readErr != nil {
-		return nil, "", fmt.Errorf("read back: %w", readErr)
+	facts, err := c.published(ctx, g)
+	if err != nil {
+		return nil, "", fmt.Errorf("read back: %w", err)
 	}
-	if keyErr != nil {
-		return nil, "", keyErr
+	serverKey, err := c.serverKey(ctx, g, data.CanonicalSnapshotRole)
+	if err != nil {
+		return nil, "", err
 	}
 	return facts, serverKey, nil
 }

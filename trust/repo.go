@@ -188,36 +188,20 @@ func (c *Client) HasTrustData(ctx context.Context, gun string) (bool, error) {
 	return false, fmt.Errorf("notary server %s answered %d for %s's root.json", c.cfg.URL, resp.StatusCode, gun)
 }
 
-// probesAtOnce is how many repositories HasTrustDataOf asks about at once:
-// a thousand-repository preflight takes seconds, not a minute, and the
-// server sees a handful of connections.
-const probesAtOnce = 8
-
 // HasTrustDataOf lists those of guns the server already holds trust data
-// for, in the order given.
+// for, in the order given. It asks one at a time, over one kept-alive
+// connection: notary-server 0.7.0 over SQL caches the metadata of a
+// repository it serves in a map without a lock
+// (server/storage.TUFMetaStorage), so probes at once of repositories it
+// holds (a resumed ceremony's) can crash a production server.
 func (c *Client) HasTrustDataOf(ctx context.Context, guns []string) ([]string, error) {
-	found := make([]bool, len(guns))
-	errs := make([]error, len(guns))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(probesAtOnce, len(guns)) {
-		wg.Go(func() {
-			for i := range next {
-				found[i], errs[i] = c.HasTrustData(ctx, guns[i])
-			}
-		})
-	}
-	for i := range guns {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
 	var out []string
-	for i, g := range guns {
-		if errs[i] != nil {
-			return nil, errs[i]
+	for _, g := range guns {
+		found, err := c.HasTrustData(ctx, g)
+		if err != nil {
+			return nil, err
 		}
-		if found[i] {
+		if found {
 			out = append(out, g)
 		}
 	}

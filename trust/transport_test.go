@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/theupdateframework/notary/storage"
 	"github.com/theupdateframework/notary/tuf/data"
@@ -65,5 +67,42 @@ func TestTransportReusesConnections(t *testing.T) {
 				t.Errorf("3 requests opened %d connections, want 1", n)
 			}
 		})
+	}
+}
+
+// TestProbesOneAtATime: preflight's probes of many repositories reach the
+// server one at a time. notary-server 0.7.0 over SQL caches metadata in a
+// map without a lock, and reads at once of repositories it holds crash it;
+// the server here answers slowly, so probes sent together would overlap.
+func TestProbesOneAtATime(t *testing.T) {
+	var inFlight, most atomic.Int32
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(2 * time.Millisecond)
+		w.WriteHeader(http.StatusOK) // every repository is held: the crashing case
+	}))
+	defer srv.Close()
+	caFile := filepath.Join(t.TempDir(), "tls-ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := buildClient(Config{URL: srv.URL, TLSCA: caFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	guns := make([]string, 24)
+	for i := range guns {
+		guns[i] = fmt.Sprintf("docker.io/held/r%d", i)
+	}
+	held, err := c.HasTrustDataOf(context.Background(), guns)
+	if err != nil || len(held) != len(guns) {
+		t.Fatalf("HasTrustDataOf = %d of %d, %v", len(held), len(guns), err)
+	}
+	if m := most.Load(); m != 1 {
+		t.Errorf("%d probes reached the server at once, want 1", m)
 	}
 }
