@@ -42,16 +42,7 @@ func TestTransportReusesConnections(t *testing.T) {
 				}
 			}
 			srv.StartTLS()
-			defer srv.Close()
-			caFile := filepath.Join(t.TempDir(), "tls-ca.pem")
-			if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			c, err := buildClient(Config{URL: srv.URL, TLSCA: caFile})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := clientOf(t, srv)
 			remote, err := storage.NewNotaryServerStore(c.cfg.URL, "example.com/r", c.transport(context.Background()))
 			if err != nil {
 				t.Fatal(err)
@@ -84,16 +75,7 @@ func TestProbesOneAtATime(t *testing.T) {
 		time.Sleep(2 * time.Millisecond)
 		w.WriteHeader(http.StatusOK) // every repository is held: the crashing case
 	}))
-	defer srv.Close()
-	caFile := filepath.Join(t.TempDir(), "tls-ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := buildClient(Config{URL: srv.URL, TLSCA: caFile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := clientOf(t, srv)
 	guns := make([]string, 24)
 	for i := range guns {
 		guns[i] = fmt.Sprintf("docker.io/held/r%d", i)
@@ -105,4 +87,21 @@ func TestProbesOneAtATime(t *testing.T) {
 	if m := most.Load(); m != 1 {
 		t.Errorf("%d probes reached the server at once, want 1", m)
 	}
+}
+
+// clientOf is a Client of the started TLS server srv, trusting its
+// certificate; both are closed when the test ends.
+func clientOf(t *testing.T, srv *httptest.Server) *Client {
+	t.Helper()
+	t.Cleanup(srv.Close)
+	caFile := filepath.Join(t.TempDir(), "tls-ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := buildClient(Config{URL: srv.URL, TLSCA: caFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
