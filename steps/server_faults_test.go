@@ -331,18 +331,13 @@ func checkFailed(t *testing.T, cfg *config.Config, tok testenv.Token, srv server
 	}
 	journalConsistent(t, cfg)
 	restore()
-	// What the error said of the server must be true of it once it is back
-	// (a server on memory storage comes back empty).
-	gun := cfg.Repositories[0].GUN
-	if _, code, _ := srv.Get(context.Background(), "/v2/"+gun+"/_trust/tuf/root.json"); err != nil && strings.Contains(err.Error(), "nothing was published") && code == 200 {
-		t.Errorf("the error says nothing was published, and the server has root.json of %s (status %d)", gun, code)
-	}
 	if err != nil {
 		if err := steps.Run(context.Background(), steps.NewPlan(cfg), steps.Options{Version: "test"}); err != nil {
 			t.Fatalf("rerun once the server is back: %v", err)
 		}
 	}
 	finishedWhole(t, cfg, tok, srv)
+	gun := cfg.Repositories[0].GUN
 	raw, code, err := srv.Get(context.Background(), "/v2/"+gun+"/_trust/tuf/targets.json")
 	if err != nil || code != 200 || !strings.Contains(string(raw), "targets/me") {
 		t.Fatalf("targets.json of %s after the rerun: status %d, %v, no delegation targets/me:\n%s", gun, code, err, raw)

@@ -131,8 +131,10 @@ func (c *Client) publishNew(ctx context.Context, g data.GUN, rootKey data.Public
 			return nil, fmt.Errorf("initialise: %w", keyError(err))
 		}
 	}
+	// A publish cut off may have reached the server whole: the error says
+	// only what is known, and a re-run finds out (resume reads the server).
 	if err := repo.Publish(); err != nil {
-		return nil, fmt.Errorf("publish (nothing was published; a re-run resumes): %w", keyError(err))
+		return nil, fmt.Errorf("publish (not confirmed by the server; a re-run checks what it holds and resumes): %w", keyError(err))
 	}
 	facts, err := c.readBack(ctx, g)
 	if err != nil {
