@@ -115,9 +115,16 @@ func (st *State) existing(rel string) ([]byte, error) {
 	if rel == "" {
 		return nil, nil
 	}
-	b, err := os.ReadFile(st.outPath(rel))
+	path := st.outPath(rel)
+	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
+	}
+	if err == nil {
+		// A run killed between writing the file and syncing its directory
+		// left a name that is not yet durable: it is synced before anything
+		// relies on it, as if this run had written it.
+		st.unsynced[filepath.Dir(path)] = true
 	}
 	return b, err
 }
@@ -128,13 +135,18 @@ func (st *State) existing(rel string) ([]byte, error) {
 // file's name becomes durable at syncWritten, before anything relies on it.
 func (st *State) write(rel string, data []byte) error {
 	path := st.outPath(rel)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	dir := filepath.Dir(path)
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		// A new directory's own name must be durable too.
+		st.unsynced[filepath.Dir(dir)] = true
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write %s: %w", rel, err)
 	}
 	if err := newfile.WriteLinked(path, data, 0o644, func() { st.point("tmp-written-" + rel) }); err != nil {
 		return fmt.Errorf("write %s: %w", rel, err)
 	}
-	st.unsynced[filepath.Dir(path)] = true
+	st.unsynced[dir] = true
 	return nil
 }
 

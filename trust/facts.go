@@ -78,25 +78,32 @@ func (c *Client) published(ctx context.Context, g data.GUN) (*Facts, error) {
 // rotation, which follows init, then finds them there, validates them as if
 // downloaded, and does not download them again (root.json is there since
 // init; timestamp.json is always downloaded).
+//
+// The cache is only a saving: a publish that succeeded does not fail because
+// it could not be written (a full disk fails the next step, which says so),
+// and what notary finds there it validates before use.
 func (c *Client) readBack(ctx context.Context, g data.GUN) (*Facts, error) {
 	f, mem, err := c.publishedWithCache(ctx, g)
 	if err != nil {
 		return nil, err
 	}
+	c.prime(g, mem)
+	return f, nil
+}
+
+// prime copies snapshot.json and targets.json from mem into g's cache in the
+// trust dir, or as much as it can.
+func (c *Client) prime(g data.GUN, mem storage.MetadataStore) {
 	disk, err := storage.NewFileStore(filepath.Join(c.gunDir(g), "metadata"), "json")
 	if err != nil {
-		return nil, err
+		return
 	}
 	for _, role := range []data.RoleName{data.CanonicalSnapshotRole, data.CanonicalTargetsRole} {
 		raw, err := mem.GetSized(role.String(), storage.NoSizeLimit)
-		if err != nil {
-			return nil, fmt.Errorf("%s.json: %w", role, err)
-		}
-		if err := disk.Set(role.String(), raw); err != nil {
-			return nil, fmt.Errorf("cache %s.json: %w", role, err)
+		if err != nil || disk.Set(role.String(), raw) != nil {
+			return
 		}
 	}
-	return f, nil
 }
 
 // publishedWithCache is published, and the store holding the metadata it
@@ -236,8 +243,10 @@ func lostError(err error) error {
 		return fmt.Errorf("%w: notary-server lost its notary-signer; once the signer is back, run again", err)
 	case strings.Contains(msg, "unable to reach trust server at this time: 5"): // storage.ErrServerUnavailable, a 5xx
 		return fmt.Errorf("%w: the notary server failed; bring back what its /_notary_server/health names (notary-signer, its database), then run again", err)
+	case strings.Contains(msg, "connection refused"): // nothing listens: it never began
+		return fmt.Errorf("%w: the notary server refused the connection (is it running?); once it answers, run again", err)
 	case errors.As(err, &network), msg == "EOF", strings.HasSuffix(msg, ": EOF"),
-		strings.Contains(msg, "connection reset by peer"), strings.Contains(msg, "connection refused"):
+		strings.Contains(msg, "connection reset by peer"):
 		return fmt.Errorf("%w: the notary server broke off the request (is it running?); once it answers, run again", err)
 	}
 	return err

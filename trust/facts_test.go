@@ -20,6 +20,7 @@ func TestLostError(t *testing.T) {
 		brokeOff = "the notary server broke off the request (is it running?); once it answers, run again"
 		failed   = "the notary server failed; bring back what its /_notary_server/health names (notary-signer, its database), then run again"
 		signer   = "notary-server lost its notary-signer; once the signer is back, run again"
+		refused  = "the notary server refused the connection (is it running?); once it answers, run again"
 	)
 	for _, tc := range []struct {
 		name string
@@ -30,6 +31,8 @@ func TestLostError(t *testing.T) {
 		{"reset in notary's network error", storage.NetworkError{Wrapped: syscall.ECONNRESET}, brokeOff},
 		{"EOF in notary's text", errors.New("unable to rotate remote key: EOF"), brokeOff},
 		{"reset in notary's text", errors.New("unable to rotate remote key: read tcp 127.0.0.1:1->127.0.0.1:2: read: connection reset by peer"), brokeOff},
+		{"refused in notary's network error", storage.NetworkError{Wrapped: fmt.Errorf("dial tcp 127.0.0.1:1: connect: %w", syscall.ECONNREFUSED)}, refused},
+		{"refused in the text", errors.New("read back: dial tcp 127.0.0.1:46483: connect: connection refused"), refused},
 		{"a 500", errors.New("unable to rotate remote key: unable to reach trust server at this time: 500."), failed},
 		{"the signer gone", errors.New(`An error occurred during validation: rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing dial tcp 127.0.0.1:3: connect: connection refused"`), signer},
 		{"the signer going", errors.New("An error occurred during validation: rpc error: code = Unavailable desc = transport is closing"), signer},

@@ -564,14 +564,27 @@ func TestInitKnownNew(t *testing.T) {
 	srv := testenv.NotaryServerT(t)
 
 	t.Run("new", func(t *testing.T) {
-		const gun = "docker.io/alice/known-new"
-		o := newOwner(t, srv, gun)
-		res, err := o.client.Init(ctx, gun, o.repoCert, KnownNew())
-		if err != nil {
-			t.Fatal(err)
+		// The same init with and without the option: with it, the server is
+		// asked for root.json less (the existence check preflight made).
+		rootGETs := map[bool]int{}
+		for _, known := range []bool{false, true} {
+			gun := fmt.Sprintf("docker.io/alice/known-new-%t", known)
+			o := newOwner(t, srv, gun)
+			var opts []InitOption
+			if known {
+				opts = append(opts, KnownNew())
+			}
+			res, err := o.client.Init(ctx, gun, o.repoCert, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.AlreadyInitialised || res.Resumed || res.RootVersion != 1 {
+				t.Errorf("%+v", res)
+			}
+			rootGETs[known] = serverGETs(t, srv, gun)["root"]
 		}
-		if res.AlreadyInitialised || res.Resumed || res.RootVersion != 1 {
-			t.Errorf("%+v", res)
+		if rootGETs[true] >= rootGETs[false] {
+			t.Errorf("root.json asked %d times with KnownNew, %d without: want fewer", rootGETs[true], rootGETs[false])
 		}
 	})
 

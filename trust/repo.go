@@ -243,27 +243,43 @@ type ctxTransport struct {
 }
 
 func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := t.base.RoundTrip(r.WithContext(t.ctx))
-	if err == nil {
-		resp.Body = drainOnClose{resp.Body}
+	ctx, cancel := context.WithCancel(t.ctx)
+	resp, err := t.base.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
 	}
-	return resp, err
+	resp.Body = drainOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
 }
 
 // drainOnClose reads what is left of a body before closing it. notary
 // closes the body of an answer it does not read (a 404: "not published
 // yet") unread, and net/http then drops the connection: each publish paid
 // one or two new TLS handshakes, on both sides. Read to the end, the
-// connection goes back to the pool.
-type drainOnClose struct{ io.ReadCloser }
+// connection goes back to the pool. A server that stalls mid-body is given
+// up on after drainWait (cancelling the request ends the read), so closing
+// a body never hangs a step.
+type drainOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
 
 // maxDrain bounds the reading: notary's error bodies are a few hundred
-// bytes; a larger rest is cheaper to drop with its connection.
-const maxDrain = 64 << 10
+// bytes; a larger rest is cheaper to drop with its connection. drainWait
+// bounds it in time.
+const (
+	maxDrain  = 64 << 10
+	drainWait = time.Second
+)
 
 func (b drainOnClose) Close() error {
+	stop := time.AfterFunc(drainWait, b.cancel)
 	io.Copy(io.Discard, io.LimitReader(b.ReadCloser, maxDrain))
-	return b.ReadCloser.Close()
+	stop.Stop()
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 // transport is what notary's stores send through: bound to ctx, and

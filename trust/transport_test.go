@@ -105,3 +105,37 @@ func clientOf(t *testing.T, srv *httptest.Server) *Client {
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+// TestStalledBodyCloses: a server that declares a body and stalls half way
+// (a load balancer gone quiet) does not hang the step whose notary call
+// closes the body unread: the drain gives up after drainWait.
+func TestStalledBodyCloses(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte("0123456789"))
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer close(release) // before srv.Close, which waits for the handler
+	c := clientOf(t, srv)
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/v2/docker.io/a/b/_trust/tuf/root.json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Transport: c.transport(context.Background())}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- resp.Body.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(10 * drainWait):
+		t.Fatalf("closing a stalled body still blocks after %v", 10*drainWait)
+	}
+}

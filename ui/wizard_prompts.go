@@ -66,7 +66,7 @@ func (m *Wizard) gateLines(w int) []string {
 	v := m.input.Value()
 	switch {
 	case !m.input.Focused():
-		out = append(out, st.Muted.Render("out of the field: d deviation · q stop · tab or y types yes"))
+		out = append(out, st.Muted.Render("out of the field: d deviation · q stop · tab (or typing yes) goes back"))
 	case v == "yes":
 		out = append(out, st.OK.Render("✓ Enter goes on"))
 	case m.input.Err != nil && v == "":

@@ -134,14 +134,16 @@ func runPlan(cmd *cobra.Command, plan *steps.Plan, m mode, cfgPath, resume strin
 	return steps.Run(ctx, plan, opts)
 }
 
-// events prints a run's events as lines on out. A failure of several
-// lines (a preflight's problems) goes whole to stderr as the command's
-// error, count and list together; out says where, rather than the list's
-// head line alone ("preflight found 2 problems:").
+// events prints a run's events as lines on out. A preflight's problems go
+// whole to stderr as the command's error, count and list together; out says
+// where, rather than the list's head line alone ("preflight found 2
+// problems:"). Only preflight's: it ends the run at once, so stderr gets the
+// list straight away, while a later step's failure is asked about (retry,
+// skip) before the command ends, and is printed whole here.
 func events(out io.Writer) func(steps.Event) {
 	print := ui.Printer(out)
 	return func(e steps.Event) {
-		if e.Kind == steps.StepFailed && e.Err != nil && strings.Contains(e.Err.Error(), "\n") {
+		if e.Kind == steps.StepFailed && e.StepID == steps.PreflightID && e.Err != nil && strings.Contains(e.Err.Error(), "\n") {
 			e.Err = onStderr(e.Err)
 		}
 		print(e)
