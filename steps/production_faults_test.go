@@ -108,6 +108,19 @@ func startProdFaults(t *testing.T) *prodFaults {
 			// signer down: preflight would refuse the rerun, rightly.
 			return waitHealthy(ctx, prod.Server)
 		}},
+		// PostgreSQL crashes (an immediate shutdown, PostgreSQL's own
+		// crash) under both services, which must reconnect by themselves.
+		{name: "postgres", behind: true, kill: prod.DB.Crash, restart: func(ctx context.Context) error {
+			if err := prod.DB.Start(ctx); err != nil {
+				return err
+			}
+			// A key request reaches both databases: the server's (is
+			// there a key?) and the signer's (a new one).
+			if err := f.signerBack(ctx); err != nil {
+				return err
+			}
+			return waitHealthy(ctx, prod.Server)
+		}},
 	}
 	return f
 }
@@ -190,7 +203,7 @@ func TestProductionServerDies(t *testing.T) {
 		at           int64 // client bytes into the step, or afterPublish
 	}
 	mid := func(step int) int64 { e := sent[ids[step]]; return e[len(e)/2] }
-	cases := []kill{{0, 0, mid(0)}, {1, 1, mid(1)}, {0, 1, afterPublish}}
+	cases := []kill{{0, 0, mid(0)}, {1, 1, mid(1)}, {0, 1, afterPublish}, {2, 2, mid(2)}}
 	if *faultsFull {
 		cases = nil
 		for i, id := range ids {

@@ -200,6 +200,14 @@ func (p *Postgres) Start(ctx context.Context) error {
 	return nil
 }
 
+// Crash ends the server the way a crash does, by its PID: SIGQUIT, the
+// immediate shutdown, which PostgreSQL documents as its own crash (no
+// checkpoint; the next start replays the WAL). Not SIGKILL: that ends the
+// postmaster alone, its backends live on holding the shared memory, and a
+// start on the data directory refuses until they are gone. Start brings it
+// back on its address with its data.
+func (p *Postgres) Crash() error { return p.proc.stop(syscall.SIGQUIT) }
+
 // Stop ends the server by its PID (a fast shutdown: SIGINT) and removes its
 // directory.
 func (p *Postgres) Stop() error {
