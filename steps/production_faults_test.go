@@ -33,12 +33,13 @@ var (
 )
 
 // prodVictim is a service of the production topology that a test kills
-// with SIGKILL in the middle of a publish, and restarts on the same
-// address and PostgreSQL data.
+// the way a crash does in the middle of a publish, and restarts on the
+// same address and PostgreSQL data.
 type prodVictim struct {
 	name string
-	// behind: the service is behind notary-server (notary-signer): the
-	// client's connection stays up and the server answers for it.
+	// behind: the service is behind notary-server (notary-signer,
+	// PostgreSQL): the client's connection stays up and the server
+	// answers for it.
 	behind  bool
 	kill    func() error
 	restart func(context.Context) error
@@ -183,13 +184,14 @@ const afterPublish = -1
 // authentication. In the middle of each publishing step (notary init, the
 // snapshot key's rotation, the delegation), at a chunk of what the client
 // sends or at the step's after-publish hook point, notary-server or
-// notary-signer is killed with SIGKILL and restarted on the same address
-// and database. The run must stop with one line naming the step, the
+// notary-signer is killed with SIGKILL, or PostgreSQL crashes (an
+// immediate shutdown), and the victim restarts on the same address and
+// data; the services left running must reconnect by themselves. The run must stop with one line naming the step, the
 // journal must hold, and the rerun must finish with one key per label, a
 // transcript that verifies and each publication made once; the notary CLI
 // then reads the repository, its delegation and a tag the delegate signs.
-// make test runs three cases; -faults.full (make faults) every chunk of
-// every step for both services.
+// make test runs four cases, one per victim and one after-publish;
+// -faults.full (make faults) every chunk of every step for each victim.
 func TestProductionServerDies(t *testing.T) {
 	t.Parallel()
 	f := startProdFaults(t)

@@ -243,6 +243,12 @@ func lostError(err error) error {
 		return fmt.Errorf("%w: notary-server lost its notary-signer; once the signer is back, run again", err)
 	case strings.Contains(msg, "unable to reach trust server at this time: 5"): // storage.ErrServerUnavailable, a 5xx
 		return fmt.Errorf("%w: the notary server failed; bring back what its /_notary_server/health names (notary-signer, its database), then run again", err)
+	case strings.HasSuffix(msg, "trust server rejected operation."): // a 400 without a reason
+		// notary-server answers 400 INVALID_UPDATE with no detail when
+		// checking an update fails on an error it cannot serialize: its
+		// database (or signer) failing mid-check, seen with PostgreSQL
+		// crashed mid-publish. An update it finds wrong says why.
+		return fmt.Errorf("%w: notary-server refused the update without a reason, as it does when its database or notary-signer fails while checking it; once its /_notary_server/health is 200, run again", err)
 	case strings.Contains(msg, "connection refused"): // nothing listens: it never began
 		return fmt.Errorf("%w: the notary server refused the connection (is it running?); once it answers, run again", err)
 	case errors.As(err, &network), msg == "EOF", strings.HasSuffix(msg, ": EOF"),

@@ -21,6 +21,7 @@ func TestLostError(t *testing.T) {
 		failed   = "the notary server failed; bring back what its /_notary_server/health names (notary-signer, its database), then run again"
 		signer   = "notary-server lost its notary-signer; once the signer is back, run again"
 		refused  = "the notary server refused the connection (is it running?); once it answers, run again"
+		noReason = "notary-server refused the update without a reason, as it does when its database or notary-signer fails while checking it; once its /_notary_server/health is 200, run again"
 	)
 	for _, tc := range []struct {
 		name string
@@ -36,6 +37,9 @@ func TestLostError(t *testing.T) {
 		{"a 500", errors.New("unable to rotate remote key: unable to reach trust server at this time: 500."), failed},
 		{"the signer gone", errors.New(`An error occurred during validation: rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing dial tcp 127.0.0.1:3: connect: connection refused"`), signer},
 		{"the signer going", errors.New("An error occurred during validation: rpc error: code = Unavailable desc = transport is closing"), signer},
+		{"a 400 without a reason", storage.ErrInvalidOperation{}, noReason},
+		{"a 400 without a reason in notary's text", fmt.Errorf("publish: %w", storage.ErrInvalidOperation{}), noReason},
+		{"a 400 with a reason is not lost", errors.New("trust server rejected operation: new root has no valid signatures"), ""},
 		{"a 404 is not lost", errors.New("unable to reach trust server at this time: 404."), ""},
 		{"a bad signature is not lost", errors.New("root.json: signature verification failed"), ""},
 		{"EOF inside a word is not lost", errors.New("unexpected NOEOF"), ""},
