@@ -111,6 +111,48 @@ func (c *Client) publishLeftOrNew(ctx context.Context, g data.GUN, rootKey data.
 	return res, err
 }
 
+// errEmptyServerKey is a timestamp key without a key in it. notary-signer
+// 0.7.0 hands one out, with no error, when its database fails while it
+// makes the key (SQLKeyDBStore.Create reads a failed query as "found"), and
+// notary builds root.json around it: the publish then fails, and every
+// resume of that root fails too, so the root is not kept.
+var errEmptyServerKey = errors.New("notary-server handed out an empty timestamp key (its notary-signer's database failed while making it); nothing was published: once its /_notary_server/health is 200, run again")
+
+// checkServerKeys refuses the root notary just initialised g with when the
+// server's timestamp key in it is empty, and clears it so the next run
+// starts clean.
+func (c *Client) checkServerKeys(g data.GUN) error {
+	raw, err := os.ReadFile(filepath.Join(c.gunDir(g), "metadata", "root.json"))
+	if err != nil {
+		return fmt.Errorf("initialise: read the new root.json: %w", err)
+	}
+	root, err := parseRoot(raw)
+	if err != nil {
+		return fmt.Errorf("initialise: %w", err)
+	}
+	if !emptyKey(root, data.CanonicalTimestampRole) {
+		return nil
+	}
+	if err := os.RemoveAll(c.gunDir(g)); err != nil {
+		return fmt.Errorf("clear local trust data: %w", err)
+	}
+	return errEmptyServerKey
+}
+
+// emptyKey reports whether a key of role in root has no public key.
+func emptyKey(root *data.SignedRoot, role data.RoleName) bool {
+	r := root.Signed.Roles[role]
+	if r == nil {
+		return false
+	}
+	for _, id := range r.KeyIDs {
+		if k := root.Signed.Keys[id]; k == nil || len(k.Public()) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // publishNew publishes a new repository: the one an interrupted run left
 // in the trust dir (resume), or one initialised now.
 func (c *Client) publishNew(ctx context.Context, g data.GUN, rootKey data.PublicKey, resume bool) (*InitResult, error) {
@@ -129,6 +171,9 @@ func (c *Client) publishNew(ctx context.Context, g data.GUN, rootKey data.Public
 	if !resume {
 		if err := repo.InitializeWithCertificate(nil, []data.PublicKey{rootKey}); err != nil {
 			return nil, fmt.Errorf("initialise: %w", keyError(err))
+		}
+		if err := c.checkServerKeys(g); err != nil {
+			return nil, err
 		}
 	}
 	// A publish cut off may have reached the server whole: the error says
@@ -197,8 +242,8 @@ func (c *Client) resumable(g data.GUN, rootKey data.PublicKey) (bool, error) {
 		return false, err
 	}
 	root, err := parseRoot(raw)
-	if err != nil {
-		return false, nil // unreadable leftovers are replaced
+	if err != nil || emptyKey(root, data.CanonicalTimestampRole) {
+		return false, nil // unreadable or unusable leftovers are replaced
 	}
 	if r := root.Signed.Roles[data.CanonicalRootRole]; r == nil || !slices.Equal(r.KeyIDs, []string{rootKey.ID()}) {
 		return false, nil
