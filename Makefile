@@ -52,9 +52,9 @@ bench: deps
 
 # The fault tests in full (make test runs a sample of each): every PKCS#11
 # call of a ceremony failed with each of four return values, the Notary
-# server cut at every chunk of each publish, notary-server and notary-signer
-# (on PostgreSQL, behind token auth) killed at every chunk of each publish,
-# the output disk full at every page, SIGKILL at every hook point. About 22
+# server cut at every chunk of each publish, notary-server, notary-signer
+# and PostgreSQL (behind token auth) killed at every chunk of each publish,
+# the output disk full at every page, SIGKILL at every hook point. About 25
 # minutes on two cores.
 faults: deps
 	$(GO) test -count=1 -timeout 60m -run '^(TestPKCS11Faults|TestNotaryServerDies|TestProductionServerDies|TestDiskFull)$$' ./steps -args -faults.full
