@@ -136,7 +136,7 @@ func TestCheckPublish(t *testing.T) {
 			var auth []byte
 			for _, u := range accessUsers {
 				if u.Name == tc.user {
-					auth = []byte(base64.StdEncoding.EncodeToString([]byte(u.Name + ":" + u.Password)))
+					auth = []byte(u.NotaryAuth())
 				}
 			}
 			c, err := buildClient(Config{URL: p.Server.URL, TLSCA: p.Server.CAFile, Auth: auth})
