@@ -25,12 +25,9 @@ import (
 	"github.com/ceremony-dev/ceremony/trust"
 )
 
-// The production fault test's accounts: the ceremony's owner may rotate
-// keys ('*'), the delegate publishes its tags.
-var (
-	prodOwner    = scratch.TokenUser{Name: "owner", Password: "owner-faults-pw", Actions: []string{"*"}}
-	prodDelegate = scratch.TokenUser{Name: "delegate", Password: "delegate-faults-pw", Actions: []string{"push", "pull"}}
-)
+// The production fault test's accounts: the ceremony's owner rotates
+// keys, the delegate publishes its tags.
+var prodAccounts = testenv.TokenAccounts()
 
 // prodVictim is a service of the production topology that a test kills
 // the way a crash does in the middle of a publish, and restarts on the
@@ -62,7 +59,7 @@ func startProdFaults(t *testing.T) *prodFaults {
 	testenv.Tool(t, scratch.NotaryServerBinary)
 	testenv.Tool(t, scratch.NotarySignerBinary)
 	start := time.Now()
-	prod, err := scratch.StartProduction(context.Background(), t.TempDir(), scratch.ProductionOptions{Users: []scratch.TokenUser{prodOwner, prodDelegate}})
+	prod, err := scratch.StartProduction(context.Background(), t.TempDir(), scratch.ProductionOptions{Users: prodAccounts.List()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +88,7 @@ func startProdFaults(t *testing.T) *prodFaults {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for path, b := range map[string][]byte{strings.TrimPrefix(f.auth, "file:"): []byte(prodOwner.NotaryAuth()), f.pub: pub, f.key: plain} {
+	for path, b := range map[string][]byte{strings.TrimPrefix(f.auth, "file:"): []byte(prodAccounts.Owner.NotaryAuth()), f.pub: pub, f.key: plain} {
 		if err := os.WriteFile(path, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +158,7 @@ func waitHealthy(ctx context.Context, s *testenv.NotaryServer) error {
 func (f *prodFaults) signerBack(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	r := tokenReader{srv: f.prod.Server, tokens: f.prod.Tokens, user: prodOwner}
+	r := tokenReader{srv: f.prod.Server, tokens: f.prod.Tokens, user: prodAccounts.Owner}
 	for {
 		body, code, err := r.Get(ctx, "/v2/docker.io/prodfaults/probe/_trust/tuf/timestamp.key")
 		if err == nil && code == http.StatusOK {
@@ -254,7 +251,7 @@ func TestProductionServerDies(t *testing.T) {
 			if err != nil && !saysWhatToDo(err) {
 				t.Errorf("the error does not say what to do: %v", err)
 			}
-			srv := tokenReader{srv: f.prod.Server, tokens: f.prod.Tokens, user: prodOwner}
+			srv := tokenReader{srv: f.prod.Server, tokens: f.prod.Tokens, user: prodAccounts.Owner}
 			checkFailed(t, cfg, tok, srv, err, func() {
 				if err := v.restart(context.Background()); err != nil {
 					t.Fatalf("restart %s: %v", v.name, err)
@@ -284,7 +281,7 @@ func (f *prodFaults) cliReads(t *testing.T, cfg *config.Config) {
 	t.Helper()
 	gun := cfg.Repositories[0].GUN
 	cli := testenv.NotaryCLI(t, f.prod.Server, filepath.Join(cfg.OutputDir(), steps.CAFile), gun,
-		"NOTARY_AUTH="+prodDelegate.NotaryAuth(), "NOTARY_DELEGATION_PASSPHRASE=delegate-pass")
+		"NOTARY_AUTH="+prodAccounts.Delegate.NotaryAuth(), "NOTARY_DELEGATION_PASSPHRASE=delegate-pass")
 	if out := cli("-s", f.prod.Server.URL, "delegation", "list", gun); !strings.Contains(out, "targets/me") {
 		t.Fatalf("notary delegation list:\n%s", out)
 	}

@@ -12,14 +12,11 @@ import (
 	"github.com/ceremony-dev/ceremony/internal/testenv"
 )
 
-// The token issuer's accounts for the access tests: "partial" may do
-// everything except rotate keys on docker.io/alice/b.
-var accessUsers = []scratch.TokenUser{
-	{Name: "owner", Password: "owner-pw", Actions: []string{"*"}},
-	{Name: "delegate", Password: "delegate-pw", Actions: []string{"push", "pull"}},
-	{Name: "reader", Password: "reader-pw", Actions: []string{"pull"}},
-	{Name: "partial", Password: "partial-pw", Actions: []string{"*"}, Repos: map[string][]string{"docker.io/alice/b": {"pull", "push"}}},
-}
+// The token issuer's accounts for the access tests: the shared owner,
+// delegate and reader, and "partial", which may do everything except
+// rotate keys on docker.io/alice/b.
+var accessUsers = append(testenv.TokenAccounts().List(),
+	scratch.TokenUser{Name: "partial", Password: "partial-pw", Actions: []string{"*"}, Repos: map[string][]string{"docker.io/alice/b": {"pull", "push"}}})
 
 // tokenNotary is notary-server (memory storage) behind the scratch token
 // issuer: the real token flow, started in about a second.

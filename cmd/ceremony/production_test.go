@@ -16,13 +16,9 @@ import (
 	"github.com/theupdateframework/notary/tuf/utils"
 )
 
-// The token issuer's accounts: the repository owner may rotate keys ("*"),
-// the delegate may publish.
-var (
-	ownerUser    = scratch.TokenUser{Name: "owner", Password: "owner-secret-pw", Actions: []string{"*"}}
-	delegateUser = scratch.TokenUser{Name: "delegate", Password: "delegate-secret-pw", Actions: []string{"push", "pull"}}
-	readerUser   = scratch.TokenUser{Name: "reader", Password: "reader-secret-pw", Actions: []string{"pull"}}
-)
+// The token issuer's accounts: the owner may rotate keys, the delegate
+// publishes, the reader only reads.
+var accounts = testenv.TokenAccounts()
 
 // TestProduction runs the ceremony and the delegate's commands against
 // notary as it is deployed: notary-server with the remote trust service,
@@ -36,7 +32,7 @@ func TestProduction(t *testing.T) {
 	testenv.Tool(t, scratch.NotarySignerBinary)
 	ctx := context.Background()
 	start := time.Now()
-	prod, err := scratch.StartProduction(ctx, t.TempDir(), scratch.ProductionOptions{Users: []scratch.TokenUser{ownerUser, delegateUser, readerUser}})
+	prod, err := scratch.StartProduction(ctx, t.TempDir(), scratch.ProductionOptions{Users: accounts.List()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,13 +64,13 @@ func TestProduction(t *testing.T) {
 		}
 	}
 	env := []string{
-		"CEREMONY_TEST_OWNER_AUTH=" + ownerUser.NotaryAuth(),
-		"CEREMONY_TEST_DELEGATE_AUTH=" + delegateUser.NotaryAuth(),
-		"CEREMONY_TEST_WRONG_AUTH=" + scratch.TokenUser{Name: delegateUser.Name, Password: "not-the-password"}.NotaryAuth(),
-		"CEREMONY_TEST_READER_AUTH=" + readerUser.NotaryAuth(),
+		"CEREMONY_TEST_OWNER_AUTH=" + accounts.Owner.NotaryAuth(),
+		"CEREMONY_TEST_DELEGATE_AUTH=" + accounts.Delegate.NotaryAuth(),
+		"CEREMONY_TEST_WRONG_AUTH=" + scratch.TokenUser{Name: accounts.Delegate.Name, Password: "not-the-password"}.NotaryAuth(),
+		"CEREMONY_TEST_READER_AUTH=" + accounts.Reader.NotaryAuth(),
 		"CEREMONY_TEST_BAD_AUTH=delegate:not-base64",
 	}
-	secrets := []string{ownerUser.Password, delegateUser.Password, readerUser.Password, "not-the-password", "delegate-pass"}
+	secrets := []string{accounts.Owner.Password, accounts.Delegate.Password, accounts.Reader.Password, "not-the-password", "delegate-pass"}
 	for _, e := range env {
 		secrets = append(secrets, e[strings.Index(e, "=")+1:])
 	}
@@ -95,7 +91,7 @@ func TestProduction(t *testing.T) {
 	} else {
 		noSecret(t, r.stdout+r.stderr)
 	}
-	if prod.Tokens.Requests(ownerUser.Name) == 0 {
+	if prod.Tokens.Requests(accounts.Owner.Name) == 0 {
 		t.Fatal("the ceremony published without asking the token issuer")
 	}
 	caFile := filepath.Join(filepath.Dir(cfg), "out", "ca.pem")
@@ -126,9 +122,9 @@ func TestProduction(t *testing.T) {
 	// The notary CLI publishes through the same issuer with NOTARY_AUTH:
 	// the delegate's key imported, a target added to targets/me.
 	t.Run("notary CLI with NOTARY_AUTH", func(t *testing.T) {
-		before := prod.Tokens.Requests(delegateUser.Name)
+		before := prod.Tokens.Requests(accounts.Delegate.Name)
 		cli := testenv.NotaryCLI(t, prod.Server, caFile, gun,
-			"NOTARY_AUTH="+delegateUser.NotaryAuth(), "NOTARY_DELEGATION_PASSPHRASE=delegate-pass")
+			"NOTARY_AUTH="+accounts.Delegate.NotaryAuth(), "NOTARY_DELEGATION_PASSPHRASE=delegate-pass")
 		// The CLI imports only an unencrypted key without a path header;
 		// it encrypts it under NOTARY_DELEGATION_PASSPHRASE.
 		k, err := utils.ParsePEMPrivateKey(priv, "delegate-pass")
@@ -145,7 +141,7 @@ func TestProduction(t *testing.T) {
 		}
 		cli("key", "import", plainFile)
 		cli("addhash", gun, "cli", fmt.Sprint(img.Size), "--sha256", strings.TrimPrefix(img.Digest, "sha256:"), "-r", "targets/me", "-p")
-		if prod.Tokens.Requests(delegateUser.Name) == before {
+		if prod.Tokens.Requests(accounts.Delegate.Name) == before {
 			t.Fatal("the notary CLI published without asking the token issuer")
 		}
 		validate(t, "cli")
@@ -231,7 +227,7 @@ func TestProduction(t *testing.T) {
 			t.Fatalf("sign after the restart: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
 		validate(t, "after-restart")
-		out := testenv.NotaryCLI(t, prod.Server, caFile, gun, "NOTARY_AUTH="+delegateUser.NotaryAuth())("lookup", gun, "latest")
+		out := testenv.NotaryCLI(t, prod.Server, caFile, gun, "NOTARY_AUTH="+accounts.Delegate.NotaryAuth())("lookup", gun, "latest")
 		if want := fmt.Sprintf("latest %s %d", img.Digest, img.Size); strings.TrimSpace(out) != want {
 			t.Fatalf("notary lookup after the restart = %q, want %q", strings.TrimSpace(out), want)
 		}
