@@ -69,7 +69,15 @@ func (c *Client) rotateSnapshot(ctx context.Context, gun string, o rotateOptions
 	if err := repo.RotateKey(data.CanonicalSnapshotRole, true, nil); err != nil {
 		return nil, keyError(err)
 	}
-	facts, serverKey, err := c.publishedAndServerKey(ctx, g)
+	// The read-back, then the server's key: one after the other, never at
+	// once. notary-server 0.7.0 over SQL caches metadata in a map without a
+	// lock (server/storage.TUFMetaStorage), and two reads of a repository at
+	// once crash it, as BenchmarkCeremonyRepos/production showed.
+	facts, err := c.published(ctx, g)
+	if err != nil {
+		return nil, fmt.Errorf("read back: %w", err)
+	}
+	serverKey, err := c.serverKey(ctx, g, data.CanonicalSnapshotRole)
 	if err != nil {
 		return nil, err
 	}
@@ -77,24 +85,6 @@ func (c *Client) rotateSnapshot(ctx context.Context, gun string, o rotateOptions
 		return nil, fmt.Errorf("after the rotation the published snapshot key is %v, the server's is %s", snap.KeyIDs, serverKey)
 	}
 	return &RotateResult{Facts: *facts, ServerSnapshotKeyID: serverKey}, nil
-}
-
-// publishedAndServerKey reads the repository back, then asks the server
-// for its snapshot key. One after the other, never at once: notary-server
-// 0.7.0 over SQL caches metadata in a map without a lock
-// (server/storage.TUFMetaStorage), and two of a repository's reads at once
-// crash it ("concurrent map writes"), as BenchmarkCeremonyRepos/production
-// showed when these two went together.
-func (c *Client) publishedAndServerKey(ctx context.Context, g data.GUN) (*Facts, string, error) {
-	facts, err := c.published(ctx, g)
-	if err != nil {
-		return nil, "", fmt.Errorf("read back: %w", err)
-	}
-	serverKey, err := c.serverKey(ctx, g, data.CanonicalSnapshotRole)
-	if err != nil {
-		return nil, "", err
-	}
-	return facts, serverKey, nil
 }
 
 // rotatedBefore is the result of a rotation an earlier run already
